@@ -1,0 +1,293 @@
+// Package upstream builds SimpleStreams mirror trees for tests and for the
+// example stream in testdata: real catalog shapes with generated payloads
+// of scaled sizes, recomputed checksums and metadata clearsigned with a
+// given key. It serves a tree over a real HTTP server (httptest).
+//
+// It is a test helper; nothing in the product imports it.
+package upstream
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/source/gpg"
+)
+
+// Updated is the timestamp written into generated documents.
+const Updated = "Thu, 24 Jul 2025 08:01:49 +0000"
+
+// Doc is a products document as generic JSON (numbers kept as json.Number).
+type Doc = map[string]any
+
+// LoadDocs reads products documents from files.
+func LoadDocs(paths ...string) ([]Doc, error) {
+	var docs []Doc
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var d Doc
+		if err := dec.Decode(&d); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		docs = append(docs, d)
+	}
+	return docs, nil
+}
+
+// Tree is a mirror: file contents by path relative to the mirror root.
+type Tree struct {
+	Files map[string][]byte
+	Docs  []Doc // the products documents as written, with real checksums
+}
+
+// Options controls Build.
+type Options struct {
+	Scale int64             // divide real sizes by this (at least 1); sizes stay >= 1
+	Key   *gpg.SigningKey   // sign .sjson files with it; nil writes only .json
+	Items map[string][]byte // explicit payloads by path, overriding generated ones
+}
+
+// Build generates payloads for every item of docs (modifying their size and
+// checksums in place) and writes products and index files, .json always
+// and .sjson when opts.Key is set.
+func Build(docs []Doc, opts Options) (*Tree, error) {
+	if opts.Scale < 1 {
+		opts.Scale = 1
+	}
+	t := &Tree{Files: map[string][]byte{}, Docs: docs}
+	index := map[string]any{}
+	sindex := map[string]any{}
+	for _, d := range docs {
+		cid, _ := d["content_id"].(string)
+		prods, _ := d["products"].(map[string]any)
+		for _, p := range prods {
+			vers, _ := p.(map[string]any)["versions"].(map[string]any)
+			for _, v := range vers {
+				items, _ := v.(map[string]any)["items"].(map[string]any)
+				for _, it := range items {
+					item := it.(map[string]any)
+					path, ok := item["path"].(string)
+					if !ok {
+						continue
+					}
+					body, ok := opts.Items[path]
+					if !ok {
+						if prev, seen := t.Files[path]; seen {
+							body = prev
+						} else {
+							n, _ := item["size"].(json.Number).Int64()
+							body = Payload(path, max(n/opts.Scale, 1))
+						}
+					}
+					t.Files[path] = body
+					setSums(item, body)
+				}
+			}
+		}
+		names := make([]string, 0, len(prods))
+		for n := range prods {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		entry := func(ext string) map[string]any {
+			return map[string]any{
+				"datatype": d["datatype"], "format": "products:1.0", "updated": Updated,
+				"path": "streams/v1/" + cid + ext, "products": names,
+			}
+		}
+		body := encode(d)
+		t.Files["streams/v1/"+cid+".json"] = body
+		index[cid] = entry(".json")
+		if opts.Key != nil {
+			signed, err := opts.Key.ClearSign(body)
+			if err != nil {
+				return nil, err
+			}
+			t.Files["streams/v1/"+cid+".sjson"] = signed
+			sindex[cid] = entry(".sjson")
+		}
+	}
+	top := func(idx map[string]any) []byte {
+		return encode(map[string]any{"format": "index:1.0", "updated": Updated, "index": idx})
+	}
+	t.Files["streams/v1/index.json"] = top(index)
+	if opts.Key != nil {
+		signed, err := opts.Key.ClearSign(top(sindex))
+		if err != nil {
+			return nil, err
+		}
+		t.Files["streams/v1/index.sjson"] = signed
+	}
+	return t, nil
+}
+
+func setSums(item map[string]any, body []byte) {
+	item["size"] = json.Number(fmt.Sprint(len(body)))
+	s256 := sha256.Sum256(body)
+	item["sha256"] = hex.EncodeToString(s256[:])
+	if _, ok := item["md5"]; ok {
+		s := md5.Sum(body)
+		item["md5"] = hex.EncodeToString(s[:])
+	}
+	if _, ok := item["sha512"]; ok {
+		s := sha512.Sum512(body)
+		item["sha512"] = hex.EncodeToString(s[:])
+	}
+}
+
+func encode(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// Payload returns n deterministic pseudo-random bytes derived from name.
+func Payload(name string, n int64) []byte {
+	seed := sha256.Sum256([]byte(name))
+	r := rand.NewChaCha8(seed)
+	b := make([]byte, n)
+	r.Read(b)
+	return b
+}
+
+// WriteDir writes the tree under dir.
+func (t *Tree) WriteDir(dir string) error {
+	for p, body := range t.Files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, body, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Server serves a tree over HTTP and counts requests by path. Its content
+// can be replaced while it runs.
+type Server struct {
+	*httptest.Server
+	mu       sync.Mutex
+	tree     *Tree
+	requests map[string]int
+	total    atomic.Int64
+	// Hook, when set, may handle a request itself (fault injection); it
+	// returns true if it did.
+	Hook func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// Serve starts a server for t, stopped when the test ends.
+func Serve(tb testing.TB, t *Tree) *Server {
+	s := &Server{tree: t, requests: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Root returns the mirror root URL (with a trailing slash).
+func (s *Server) Root() string { return s.URL + "/" }
+
+// Set replaces the served tree.
+func (s *Server) Set(t *Tree) {
+	s.mu.Lock()
+	s.tree = t
+	s.mu.Unlock()
+}
+
+// Requests returns how often path was requested.
+func (s *Server) Requests(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[path]
+}
+
+// Total returns the number of requests served.
+func (s *Server) Total() int64 { return s.total.Load() }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.total.Add(1)
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	s.mu.Lock()
+	s.requests[p]++
+	body, ok := s.tree.Files[p]
+	hook := s.Hook
+	s.mu.Unlock()
+	if hook != nil && hook(w, r) {
+		return
+	}
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	http.ServeContent(w, r, p, timeZero, bytes.NewReader(body))
+}
+
+var timeZero = time.Time{}
+
+// AddVersion copies version from of product in doc to a new version to,
+// with every item path's "/from/" segment replaced by "/to/" (so the new
+// version has files of its own). It returns an error if the product or
+// version does not exist.
+func AddVersion(doc Doc, product, from, to string) error {
+	prods, _ := doc["products"].(map[string]any)
+	prod, ok := prods[product].(map[string]any)
+	if !ok {
+		return fmt.Errorf("no product %q", product)
+	}
+	vers := prod["versions"].(map[string]any)
+	v, ok := vers[from].(map[string]any)
+	if !ok {
+		return fmt.Errorf("product %q has no version %q", product, from)
+	}
+	var cp map[string]any
+	data, _ := json.Marshal(v)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&cp); err != nil {
+		return err
+	}
+	for _, it := range cp["items"].(map[string]any) {
+		item := it.(map[string]any)
+		if p, ok := item["path"].(string); ok {
+			item["path"] = strings.ReplaceAll(p, "/"+from+"/", "/"+to+"/")
+		}
+	}
+	vers[to] = cp
+	return nil
+}
+
+// MAASDocs loads the real MAAS catalogs shipped in testdata/maas (images,
+// bootloaders, centos). dir is the path to that folder.
+func MAASDocs(dir string) ([]Doc, error) {
+	return LoadDocs(
+		filepath.Join(dir, "simplestreams_ubuntu.json"),
+		filepath.Join(dir, "simplestreams_bootloaders.json"),
+		filepath.Join(dir, "simplestreams_centos.json"),
+	)
+}

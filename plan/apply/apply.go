@@ -1,0 +1,211 @@
+// Package apply executes a plan: it streams every planned transfer from the
+// source into the target through a verifying reader, concurrently, then
+// publishes the metadata in order (products files, then the index), then
+// deletes what left the mirror. When some transfers fail it publishes only
+// the products that are complete, keeps the previously published state of
+// the others and deletes nothing.
+//
+// It decides nothing itself: what to do comes from package plan.
+package apply
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// ErrPartial is returned (joined with the failures) when some transfers
+// failed and the index did not advance for the products that need them.
+var ErrPartial = errors.New("some items were not mirrored")
+
+// Default serving headers.
+const (
+	ItemCacheControl     = "public, max-age=31536000, immutable"
+	MetadataCacheControl = "public, max-age=60"
+)
+
+// Options tunes execution.
+type Options struct {
+	Transfers int      // concurrent transfers; <1 means 1
+	Report    Reporter // nil reports nothing
+}
+
+// Reporter is told about progress. Calls may come from several goroutines
+// at once.
+type Reporter interface {
+	TransferDone(t plan.Transfer, err error, d time.Duration)
+	Published(m plan.Meta, err error)
+	Deleted(d plan.Delete, err error)
+}
+
+// Failure is one transfer that did not succeed.
+type Failure struct {
+	Path string
+	Err  error
+}
+
+// Result says what a run did.
+type Result struct {
+	Transferred      int
+	TransferredBytes int64
+	Failed           []Failure
+	Published        int
+	IndexPublished   bool
+	Deleted          int
+	DeleteErrors     int
+}
+
+// Run executes p, reading items from src and writing to dst. On success the
+// error is nil; when transfers failed it wraps ErrPartial (and each
+// failure's error); when ctx is cancelled it returns ctx's error and
+// publishes nothing.
+func Run(ctx context.Context, p *plan.Plan, src source.Fetcher, dst target.Store, opts Options) (*Result, error) {
+	if opts.Report == nil {
+		opts.Report = nopReporter{}
+	}
+	res := &Result{}
+	failed := transferAll(ctx, p.Transfers, src, dst, opts, res)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if len(failed) > 0 {
+		paths := map[string]bool{}
+		errs := []error{ErrPartial}
+		for _, f := range failed {
+			paths[f.Path] = true
+			errs = append(errs, f.Err)
+		}
+		q, err := p.Without(paths)
+		if err != nil {
+			return res, err
+		}
+		if err := publish(ctx, q.Publish, dst, opts, res); err != nil {
+			return res, errors.Join(append(errs, err)...)
+		}
+		return res, errors.Join(errs...)
+	}
+	if err := publish(ctx, p.Publish, dst, opts, res); err != nil {
+		return res, err
+	}
+	for _, d := range p.Deletes {
+		err := dst.Delete(ctx, d.Path)
+		opts.Report.Deleted(d, err)
+		if err != nil {
+			// The mirror is consistent without this delete; the object
+			// stays unreferenced until a later run removes it.
+			res.DeleteErrors++
+			continue
+		}
+		res.Deleted++
+	}
+	return res, nil
+}
+
+func transferAll(ctx context.Context, ts []plan.Transfer, src source.Fetcher, dst target.Store, opts Options, res *Result) []Failure {
+	n := max(opts.Transfers, 1)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		jobs = make(chan plan.Transfer)
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range jobs {
+				start := time.Now()
+				err := transfer(ctx, t, src, dst)
+				if ctx.Err() != nil {
+					continue // interrupted: not this item's fault
+				}
+				opts.Report.TransferDone(t, err, time.Since(start))
+				mu.Lock()
+				if err != nil {
+					res.Failed = append(res.Failed, Failure{Path: t.Path, Err: err})
+				} else {
+					res.Transferred++
+					res.TransferredBytes += t.Size
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, t := range ts {
+		select {
+		case jobs <- t:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return res.Failed
+}
+
+// transfer streams one object from src into dst, verified as it streams.
+func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store) error {
+	rc, size, err := src.Fetch(ctx, t.Path)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	name := strings.TrimSuffix(src.String(), "/") + "/" + t.Path
+	if size >= 0 && size != t.Size {
+		return fmt.Errorf("%s: %w: upstream sends %d bytes, catalog says %d", name, source.ErrIntegrity, size, t.Size)
+	}
+	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: ItemCacheControl}
+	if t.SHA256 != "" {
+		if opt.SHA256, err = hex.DecodeString(t.SHA256); err != nil {
+			return fmt.Errorf("%s: bad sha256 %q", name, t.SHA256)
+		}
+	}
+	body := source.NewVerifyingReader(rc, name, t.Size, t.Sum)
+	if err := dst.Put(ctx, t.Path, body, t.Size, opt); err != nil {
+		// Prefer the reader's diagnosis (it names the upstream file and
+		// the digest) over the store's view of the same failure.
+		if _, rerr := body.Read(nil); rerr != nil && errors.Is(rerr, source.ErrIntegrity) {
+			return rerr
+		}
+		return fmt.Errorf("%s: %w", t.Path, err)
+	}
+	return nil
+}
+
+// publish writes metadata files in order, stopping at the first failure so
+// that an index is never written before the products files it names.
+func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options, res *Result) error {
+	for _, m := range ms {
+		sum := sha256.Sum256(m.Body)
+		opt := target.PutOptions{ContentType: "application/json", CacheControl: MetadataCacheControl, SHA256: sum[:]}
+		if strings.HasSuffix(m.Key, ".sjson") {
+			opt.ContentType = "text/plain; charset=utf-8"
+		}
+		err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
+		opts.Report.Published(m, err)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", m.Key, err)
+		}
+		res.Published++
+		if m.Key == plan.IndexJSON {
+			res.IndexPublished = true
+		}
+	}
+	return nil
+}
+
+type nopReporter struct{}
+
+func (nopReporter) TransferDone(plan.Transfer, error, time.Duration) {}
+func (nopReporter) Published(plan.Meta, error)                       {}
+func (nopReporter) Deleted(plan.Delete, error)                       {}

@@ -1,0 +1,74 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// LoadState reads what dst holds: one listing of the whole target, the
+// metadata this tool published there (streams/v1/index.json and the
+// products files it names) and the bytes of the other metadata files
+// present, so that the planner can compare without a request per object.
+func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
+	st := plan.State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}}
+	err := dst.List(ctx, "", func(o target.Object) error {
+		st.Objects[o.Key] = o
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("list %s: %w", dst, err)
+	}
+	if _, ok := st.Objects[plan.IndexJSON]; !ok {
+		return st, nil
+	}
+	pub, err := source.Read(ctx, source.Store{Store: dst}, plan.IndexJSON, source.Options{})
+	if err != nil {
+		return st, fmt.Errorf("the target's published metadata is unreadable (remove %s/%s to start afresh): %w",
+			dst, plan.IndexJSON, err)
+	}
+	st.Published = pub
+	for k, v := range pub.Raw {
+		st.Metadata[k] = v
+	}
+	for _, key := range signedKeys(pub) {
+		if _, ok := st.Objects[key]; !ok {
+			continue
+		}
+		data, err := readAll(ctx, dst, key)
+		if errors.Is(err, target.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
+		st.Metadata[key] = data
+	}
+	return st, nil
+}
+
+func signedKeys(pub *source.Mirror) []string {
+	keys := []string{plan.IndexSJSON}
+	for _, e := range pub.Index.Entries {
+		keys = append(keys, plan.SignedPath(e.Path))
+	}
+	return keys
+}
+
+func readAll(ctx context.Context, dst target.Store, key string) ([]byte, error) {
+	rc, _, err := dst.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", dst, key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, source.DefaultMaxMetadata))
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", dst, key, err)
+	}
+	return data, nil
+}

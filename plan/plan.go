@@ -1,0 +1,367 @@
+// Package plan decides what a sync does. Build is a pure function: from the
+// upstream catalog as read, what the target holds (a listing and the
+// metadata this tool published there last time) and the selection options,
+// it returns a Plan value that says which objects to transfer, which
+// metadata files to publish (in publish order) and which objects to delete
+// afterwards, each with a reason. The plan can be printed as text or JSON
+// before anything runs; package plan/apply executes it.
+//
+// The package does no I/O.
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ssmirror/ssmirror/plan/filter"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// Well-known metadata keys of a published mirror.
+const (
+	IndexJSON  = "streams/v1/index.json"
+	IndexSJSON = "streams/v1/index.sjson"
+)
+
+// ErrConflict means two items name the same path with different content.
+var ErrConflict = errors.New("conflicting items")
+
+// Options selects what to mirror.
+type Options struct {
+	Filters filter.Set // items to keep; empty keeps everything
+	Max     int        // newest versions to keep per product; 0 keeps all
+	Keep    bool       // keep already-mirrored versions (up to Max) after upstream dropped them
+}
+
+// State is what the target holds before the run.
+type State struct {
+	// Objects is a listing of the target, by key.
+	Objects map[string]target.Object
+	// Published is the metadata this tool published last time, read from
+	// the target's streams/v1/index.json; nil when there is none.
+	Published *source.Mirror
+	// Metadata holds the current bytes of metadata objects in the target
+	// (index and products files), by key, so unchanged ones are not
+	// rewritten. Missing keys are treated as absent.
+	Metadata map[string][]byte
+}
+
+// Action is what a Change does to an item.
+type Action int
+
+// Actions.
+const (
+	Add Action = iota
+	Remove
+)
+
+// String returns "+" or "-".
+func (a Action) String() string {
+	if a == Remove {
+		return "-"
+	}
+	return "+"
+}
+
+// MarshalText renders the action as "add" or "remove".
+func (a Action) MarshalText() ([]byte, error) {
+	if a == Remove {
+		return []byte("remove"), nil
+	}
+	return []byte("add"), nil
+}
+
+// Change is one item entering or leaving the mirror.
+type Change struct {
+	Action    Action `json:"action"`
+	ContentID string `json:"content_id"`
+	Product   string `json:"product"`
+	Version   string `json:"version"`
+	Item      string `json:"item"`
+	Path      string `json:"path"`
+	Size      int64  `json:"size"`
+	Reason    string `json:"reason"`
+}
+
+// Transfer is one object to copy from upstream into the target.
+type Transfer struct {
+	Path   string           `json:"path"`
+	Size   int64            `json:"size"`
+	Sum    catalog.Checksum `json:"-"`
+	SHA256 string           `json:"sha256,omitempty"` // when the catalog has one; the store checks it
+	Reason string           `json:"reason"`
+}
+
+// Meta is one metadata file to publish.
+type Meta struct {
+	Key  string `json:"key"`
+	Body []byte `json:"-"`
+	Size int64  `json:"size"`
+	// Verbatim marks upstream signed bytes copied unchanged.
+	Verbatim bool `json:"verbatim,omitempty"`
+}
+
+// Delete is one object to remove after the new index is published.
+type Delete struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason"`
+}
+
+// Plan is the outcome of Build.
+type Plan struct {
+	Source    string     `json:"source"`
+	Target    string     `json:"target"`
+	Changes   []Change   `json:"changes"`
+	Transfers []Transfer `json:"transfers"`
+	// Publish lists changed metadata in publish order: products files,
+	// then the index.
+	Publish []Meta   `json:"publish"`
+	Deletes []Delete `json:"deletes"`
+	// Catalog is what the target's .json metadata will describe, by
+	// content id.
+	Catalog map[string]*catalog.Products `json:"-"`
+
+	src   *source.Mirror
+	state State
+}
+
+// Totals summarises a plan.
+type Totals struct {
+	TransferObjects int   `json:"transfer_objects"`
+	TransferBytes   int64 `json:"transfer_bytes"`
+	DeleteObjects   int   `json:"delete_objects"`
+	DeleteBytes     int64 `json:"delete_bytes"`
+	Metadata        int   `json:"metadata"`
+}
+
+// Totals counts the plan's work.
+func (p *Plan) Totals() Totals {
+	t := Totals{TransferObjects: len(p.Transfers), DeleteObjects: len(p.Deletes), Metadata: len(p.Publish)}
+	for _, x := range p.Transfers {
+		t.TransferBytes += x.Size
+	}
+	for _, d := range p.Deletes {
+		t.DeleteBytes += d.Size
+	}
+	return t
+}
+
+// Empty reports whether the plan has nothing to do.
+func (p *Plan) Empty() bool {
+	return len(p.Transfers) == 0 && len(p.Publish) == 0 && len(p.Deletes) == 0
+}
+
+// Build plans a sync of src into a target in state st.
+func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
+	if st.Objects == nil {
+		st.Objects = map[string]target.Object{}
+	}
+	prev := st.Published
+	cat := selectCatalog(src, prev, st.Objects, opts)
+	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st,
+		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}}
+	if err := p.planTransfers(); err != nil {
+		return nil, err
+	}
+	keys, err := p.render(true)
+	if err != nil {
+		return nil, err
+	}
+	p.planDeletes(keys)
+	return p, nil
+}
+
+// Without returns the plan to publish after the transfers of the paths in
+// failed did not succeed: every product that references a failed path
+// keeps its previously published state (or stays out of the mirror), no
+// upstream signed files are republished and nothing is deleted. The result
+// has no transfers.
+func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
+	var prev map[string]*catalog.Products
+	if p.state.Published != nil {
+		prev = p.state.Published.Products
+	}
+	cat := map[string]*catalog.Products{}
+	for cid, doc := range p.Catalog {
+		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		for pname, prod := range doc.Products {
+			if !references(prod, failed) {
+				nd.Products[pname] = prod
+			} else if old := prev[cid]; old != nil && old.Products[pname] != nil {
+				nd.Products[pname] = old.Products[pname]
+			}
+		}
+		if len(nd.Products) > 0 {
+			cat[cid] = nd
+		}
+	}
+	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state}
+	if _, err := q.render(false); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func references(prod *catalog.Product, paths map[string]bool) bool {
+	for _, v := range prod.Versions {
+		for _, it := range v.Items {
+			if it.Path != "" && paths[it.Path] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// planTransfers lists the objects the new catalog needs that the target
+// does not verifiably hold, and the item changes.
+func (p *Plan) planTransfers() error {
+	recorded := map[string]*catalog.Item{} // path -> item as published last time
+	if prev := p.state.Published; prev != nil {
+		for _, doc := range prev.Products {
+			eachItem(doc, func(_, _, _ string, it *catalog.Item) {
+				if it.Path != "" {
+					recorded[it.Path] = it
+				}
+			})
+		}
+	}
+	seen := map[string]*catalog.Item{}
+	transfer := map[string]int{} // path -> index in p.Transfers
+	for _, cid := range catalog.SortedKeys(p.Catalog) {
+		var err error
+		eachItem(p.Catalog[cid], func(pname, vname, iname string, it *catalog.Item) {
+			if it.Path == "" || err != nil {
+				return
+			}
+			if first, ok := seen[it.Path]; ok {
+				if !first.SameContent(it) {
+					err = fmt.Errorf("%w: %s: path %q is listed with different sizes or checksums", ErrConflict, cid, it.Path)
+				}
+			} else {
+				seen[it.Path] = it
+				if reason := needTransfer(it, p.state.Objects, recorded); reason != "" {
+					transfer[it.Path] = len(p.Transfers)
+					p.Transfers = append(p.Transfers, Transfer{
+						Path: it.Path, Size: it.Size, Sum: it.Strongest(), SHA256: it.SHA256, Reason: reason,
+					})
+				}
+			}
+			if i, ok := transfer[it.Path]; ok {
+				p.Changes = append(p.Changes, Change{Add, cid, pname, vname, iname, it.Path, it.Size, p.Transfers[i].Reason})
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// needTransfer says why an item's object must be copied, or "" if the
+// target already holds it: present with the right size, and recorded with
+// the same checksum by a previous run.
+func needTransfer(it *catalog.Item, objs map[string]target.Object, recorded map[string]*catalog.Item) string {
+	obj, ok := objs[it.Path]
+	switch {
+	case !ok && recorded[it.Path] != nil:
+		return "missing from target"
+	case !ok:
+		return "new"
+	case obj.Size != it.Size:
+		return fmt.Sprintf("size differs (target has %d)", obj.Size)
+	case recorded[it.Path] == nil:
+		return "present but not recorded by a previous run"
+	case !recorded[it.Path].SameContent(it):
+		return "checksum changed upstream"
+	}
+	return ""
+}
+
+// planDeletes lists the item changes and the objects that leave the
+// mirror: paths the previous catalog referenced and the new one does not,
+// and metadata files no longer published.
+func (p *Plan) planDeletes(newMeta map[string]bool) {
+	prev := p.state.Published
+	if prev == nil {
+		return
+	}
+	keep := map[string]bool{}
+	for _, doc := range p.Catalog {
+		eachItem(doc, func(_, _, _ string, it *catalog.Item) { keep[it.Path] = true })
+	}
+	gone := map[string]bool{}
+	for _, cid := range catalog.SortedKeys(prev.Products) {
+		eachItem(prev.Products[cid], func(pname, vname, iname string, it *catalog.Item) {
+			if p.hasItem(cid, pname, vname, iname) {
+				return
+			}
+			p.Changes = append(p.Changes, Change{Remove, cid, pname, vname, iname, it.Path, it.Size, "no longer selected"})
+			if it.Path == "" || keep[it.Path] || gone[it.Path] {
+				return
+			}
+			gone[it.Path] = true
+			if obj, ok := p.state.Objects[it.Path]; ok {
+				p.Deletes = append(p.Deletes, Delete{Path: it.Path, Size: obj.Size, Reason: "no longer referenced"})
+			}
+		})
+	}
+	for _, key := range catalog.SortedKeys(previousMetaKeys(prev)) {
+		if obj, ok := p.state.Objects[key]; ok && !newMeta[key] {
+			p.Deletes = append(p.Deletes, Delete{Path: key, Size: obj.Size, Reason: "metadata no longer published"})
+		}
+	}
+}
+
+func (p *Plan) hasItem(cid, pname, vname, iname string) bool {
+	doc := p.Catalog[cid]
+	if doc == nil || doc.Products[pname] == nil || doc.Products[pname].Versions[vname] == nil {
+		return false
+	}
+	return doc.Products[pname].Versions[vname].Items[iname] != nil
+}
+
+// previousMetaKeys returns the metadata keys a previous publication may
+// have written.
+func previousMetaKeys(prev *source.Mirror) map[string]bool {
+	keys := map[string]bool{IndexJSON: true, IndexSJSON: true}
+	for _, e := range prev.Index.Entries {
+		keys[e.Path] = true
+		keys[SignedPath(e.Path)] = true
+	}
+	return keys
+}
+
+// SignedPath returns the .sjson sibling of a products or index .json path.
+func SignedPath(p string) string { return strings.TrimSuffix(p, ".json") + ".sjson" }
+
+// jsonPath returns the .json twin of a signed (.sjson) path; other paths
+// are returned as they are.
+func jsonPath(p string) string {
+	if base, ok := strings.CutSuffix(p, ".sjson"); ok {
+		return base + ".json"
+	}
+	return p
+}
+
+func eachItem(doc *catalog.Products, fn func(pname, vname, iname string, it *catalog.Item)) {
+	for _, pname := range catalog.SortedKeys(doc.Products) {
+		prod := doc.Products[pname]
+		for _, vname := range catalog.SortedKeys(prod.Versions) {
+			ver := prod.Versions[vname]
+			for _, iname := range catalog.SortedKeys(ver.Items) {
+				fn(pname, vname, iname, ver.Items[iname])
+			}
+		}
+	}
+}
+
+// sortDesc sorts version names newest first (plain byte order, LANG=C).
+func sortDesc(v []string) {
+	sort.Sort(sort.Reverse(sort.StringSlice(v)))
+}

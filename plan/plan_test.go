@@ -1,0 +1,424 @@
+package plan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ssmirror/ssmirror/plan/filter"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const cid = "com.example:test"
+
+// ver describes one version: its name and the items' paths (size and
+// checksum derive from the path unless given as "path=content").
+type ver struct {
+	name  string
+	items map[string]string // item name -> path[=content]
+	attrs map[string]string
+}
+
+func sum(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+
+// products renders a products document for cid with the given products.
+func products(t testing.TB, id string, prods map[string][]ver) *catalog.Products {
+	t.Helper()
+	pm := map[string]any{}
+	for pname, vers := range prods {
+		vm := map[string]any{}
+		for _, v := range vers {
+			im := map[string]any{}
+			for iname, spec := range v.items {
+				path, content, _ := strings.Cut(spec, "=")
+				if content == "" {
+					content = path
+				}
+				im[iname] = map[string]any{"path": path, "size": len(content), "sha256": sum(content), "ftype": iname}
+			}
+			entry := map[string]any{"items": im}
+			for k, val := range v.attrs {
+				entry[k] = val
+			}
+			vm[v.name] = entry
+		}
+		pm[pname] = map[string]any{"arch": "amd64", "versions": vm}
+	}
+	data, _ := json.Marshal(map[string]any{"format": "products:1.0", "content_id": id, "datatype": "image-ids", "products": pm})
+	doc, err := catalog.DecodeProducts(id, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// mirror wraps products documents into a source.Mirror read from an
+// unsigned index.
+func mirror(t testing.TB, docs ...*catalog.Products) *source.Mirror {
+	t.Helper()
+	entries := map[string]any{}
+	m := &source.Mirror{Root: "https://upstream.example/", StartPath: IndexJSON, Products: map[string]*catalog.Products{}, Raw: map[string][]byte{}}
+	for _, d := range docs {
+		names := catalog.SortedKeys(d.Products)
+		entries[d.ContentID()] = map[string]any{"path": "streams/v1/" + d.ContentID() + ".json", "format": "products:1.0", "datatype": "image-ids", "products": names}
+		m.Products[d.ContentID()] = d
+	}
+	data, _ := json.Marshal(map[string]any{"format": "index:1.0", "updated": "Thu, 24 Jul 2025 08:01:49 +0000", "index": entries})
+	idx, err := catalog.DecodeIndex("index", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Index = idx
+	return m
+}
+
+// published returns the state of a target that holds exactly what p
+// published (as if the plan had been executed).
+func published(t testing.TB, p *Plan) State {
+	t.Helper()
+	st := State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}}
+	for k, o := range p.state.Objects {
+		st.Objects[k] = o
+	}
+	for _, d := range p.Deletes {
+		delete(st.Objects, d.Path)
+	}
+	for _, x := range p.Transfers {
+		st.Objects[x.Path] = target.Object{Key: x.Path, Size: x.Size}
+	}
+	for k, v := range p.state.Metadata {
+		st.Metadata[k] = v
+	}
+	for _, m := range p.Publish {
+		st.Metadata[m.Key] = m.Body
+		st.Objects[m.Key] = target.Object{Key: m.Key, Size: m.Size}
+	}
+	// Read the published .json metadata back as the target loader would.
+	idx, err := catalog.DecodeIndex(IndexJSON, st.Metadata[IndexJSON])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &source.Mirror{Root: "target", StartPath: IndexJSON, Index: idx, Products: map[string]*catalog.Products{}, Raw: map[string][]byte{}}
+	for id, e := range idx.Entries {
+		doc, err := catalog.DecodeProducts(e.Path, st.Metadata[e.Path])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.Products[id] = doc
+	}
+	st.Published = pub
+	return st
+}
+
+func versionsOf(vs ...string) []ver {
+	out := make([]ver, len(vs))
+	for i, v := range vs {
+		out[i] = ver{name: v, items: map[string]string{"f": "p/" + v + "/f"}}
+	}
+	return out
+}
+
+func changed(p *Plan, a Action) []string {
+	set := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Action == a {
+			set[c.Version] = true
+		}
+	}
+	return catalog.SortedKeys(set)
+}
+
+// TestMaxKeep runs the reference tool's four documented examples
+// (SIMPLESTREAMS.md §5).
+func TestMaxKeep(t *testing.T) {
+	cases := []struct {
+		src, tgt    []string
+		max         int
+		keep        bool
+		add, remove []string
+	}{
+		{[]string{"10", "9", "8"}, []string{"7", "6", "5"}, 2, false, []string{"10", "9"}, []string{"5", "6", "7"}},
+		{[]string{"10", "9", "8"}, []string{"7", "6", "5"}, 4, true, []string{"10", "8", "9"}, []string{"5", "6"}},
+		{[]string{"3"}, []string{"3", "2", "1"}, 3, true, []string{}, []string{}},
+		{[]string{"2", "1"}, []string{"2", "1"}, 1, false, []string{}, []string{"1"}},
+		// Without --max everything upstream is kept, and without --keep
+		// what upstream dropped goes.
+		{[]string{"3", "2"}, []string{"2", "1"}, 0, false, []string{"3"}, []string{"1"}},
+		{[]string{"3", "2"}, []string{"2", "1"}, 0, true, []string{"3"}, []string{}},
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			// Pad version names so that byte order is numeric order.
+			pad := func(vs []string) []string {
+				out := make([]string, len(vs))
+				for i, v := range vs {
+					out[i] = fmt.Sprintf("%03s", v)
+				}
+				sort.Strings(out)
+				return out
+			}
+			first, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf(pad(c.tgt)...)})), State{}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := published(t, first)
+			p, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf(pad(c.src)...)})), st, Options{Max: c.max, Keep: c.keep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := changed(p, Add); !reflect.DeepEqual(got, pad(c.add)) {
+				t.Errorf("add = %v, want %v", got, pad(c.add))
+			}
+			if got := changed(p, Remove); !reflect.DeepEqual(got, pad(c.remove)) {
+				t.Errorf("remove = %v, want %v", got, pad(c.remove))
+			}
+			if len(p.Deletes) != len(c.remove)+0 && len(c.remove) > 0 {
+				t.Errorf("deletes = %v, want the %d removed versions' files", p.Deletes, len(c.remove))
+			}
+		})
+	}
+}
+
+// TestFilterBeforeMax: versions without matching items are dropped before
+// --max picks the newest.
+func TestFilterBeforeMax(t *testing.T) {
+	doc := products(t, cid, map[string][]ver{"p": {
+		{name: "3", items: map[string]string{"f": "p/3/f"}, attrs: map[string]string{"arch": "arm64"}},
+		{name: "2", items: map[string]string{"f": "p/2/f"}},
+		{name: "1", items: map[string]string{"f": "p/1/f"}},
+	}})
+	fs, err := filter.ParseArgs([]string{"arch=amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(mirror(t, doc), State{}, Options{Filters: fs, Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changed(p, Add); !reflect.DeepEqual(got, []string{"2"}) {
+		t.Errorf("add = %v, want [2]", got)
+	}
+}
+
+// TestOrGroups: images and bootloaders in one run.
+func TestOrGroups(t *testing.T) {
+	img := products(t, "img", map[string][]ver{
+		"amd": versionsOf("2", "1"),
+		"arm": {{name: "2", items: map[string]string{"f": "arm/2/f"}, attrs: map[string]string{"arch": "arm64"}}},
+	})
+	boot := products(t, "boot", map[string][]ver{
+		"grub": {{name: "1", items: map[string]string{"g": "grub/1/g"}, attrs: map[string]string{"os": "grub-efi", "arch": "arm64"}}},
+		"ipxe": {{name: "1", items: map[string]string{"g": "ipxe/1/g"}, attrs: map[string]string{"os": "ipxe", "arch": "arm64"}}},
+	})
+	fs, _ := filter.ParseArgs([]string{"arch=amd64", filter.OrArg, "os~(grub|pxelinux)"})
+	p, err := Build(mirror(t, img, boot), State{}, Options{Filters: fs, Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, x := range p.Transfers {
+		paths = append(paths, x.Path)
+	}
+	if want := []string{"grub/1/g", "p/2/f"}; !reflect.DeepEqual(paths, want) {
+		t.Errorf("transfers = %v, want %v", paths, want)
+	}
+}
+
+// TestSharedPaths: a path shared by two products is transferred once and
+// deleted only when no product references it any more.
+func TestSharedPaths(t *testing.T) {
+	v := func(k string) []ver {
+		return []ver{{name: "1", items: map[string]string{"kernel": "k/" + k, "squashfs": "shared/squashfs"}}}
+	}
+	p, err := Build(mirror(t, products(t, cid, map[string][]ver{"ga": v("ga"), "hwe": v("hwe")})), State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Transfers) != 3 {
+		t.Fatalf("transfers = %v, want 3 unique paths", p.Transfers)
+	}
+	if n := len(p.Changes); n != 4 {
+		t.Errorf("changes = %d, want 4 (one per item)", n)
+	}
+	// hwe leaves upstream: its kernel goes, the shared squashfs stays.
+	st := published(t, p)
+	q, err := Build(mirror(t, products(t, cid, map[string][]ver{"ga": v("ga")})), st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dels []string
+	for _, d := range q.Deletes {
+		dels = append(dels, d.Path)
+	}
+	if want := []string{"k/hwe"}; !reflect.DeepEqual(dels, want) {
+		t.Errorf("deletes = %v, want %v", dels, want)
+	}
+	if len(q.Transfers) != 0 {
+		t.Errorf("transfers = %v, want none", q.Transfers)
+	}
+}
+
+func TestConflictingPaths(t *testing.T) {
+	doc := products(t, cid, map[string][]ver{
+		"a": {{name: "1", items: map[string]string{"f": "same=one"}}},
+		"b": {{name: "1", items: map[string]string{"f": "same=two"}}},
+	})
+	_, err := Build(mirror(t, doc), State{}, Options{})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), `"same"`) {
+		t.Fatalf("err = %v, want ErrConflict naming the path", err)
+	}
+}
+
+// TestNoOpAndRepair: a second plan against what the first published does
+// nothing; an object that disappeared or changed size is copied again; an
+// object present but not recorded is copied again.
+func TestNoOpAndRepair(t *testing.T) {
+	src := mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("2", "1")}))
+	p, err := Build(src, State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, p)
+	q, err := Build(src, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.Empty() {
+		t.Fatalf("second plan not empty: %+v", q)
+	}
+	delete(st.Objects, "p/1/f")
+	st.Objects["p/2/f"] = target.Object{Key: "p/2/f", Size: 1}
+	st.Objects["extra"] = target.Object{Key: "extra", Size: 5}
+	r, err := Build(src, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, x := range r.Transfers {
+		reasons[x.Path] = x.Reason
+	}
+	want := map[string]string{"p/1/f": "missing from target", "p/2/f": "size differs (target has 1)"}
+	if !reflect.DeepEqual(reasons, want) {
+		t.Errorf("reasons = %v, want %v", reasons, want)
+	}
+	if len(r.Deletes) != 0 {
+		t.Errorf("deletes = %v: objects this tool never published must stay", r.Deletes)
+	}
+	// Present with the right size but never recorded: not trusted.
+	fresh := State{Objects: map[string]target.Object{"p/1/f": {Key: "p/1/f", Size: int64(len("p/1/f"))}}}
+	s, _ := Build(src, fresh, Options{})
+	if len(s.Transfers) != 2 || s.Transfers[0].Reason != "present but not recorded by a previous run" {
+		t.Errorf("transfers = %+v", s.Transfers)
+	}
+}
+
+// TestWithout: a failed item keeps its product at the previously published
+// state and publishes the rest.
+func TestWithout(t *testing.T) {
+	first, _ := Build(mirror(t, products(t, cid, map[string][]ver{"a": versionsOf("1"), "b": {{name: "1", items: map[string]string{"f": "b/1/f"}}}})), State{}, Options{})
+	st := published(t, first)
+	src := mirror(t, products(t, cid, map[string][]ver{
+		"a": versionsOf("2"),
+		"b": {{name: "2", items: map[string]string{"f": "b/2/f"}}},
+		"c": {{name: "1", items: map[string]string{"f": "c/1/f"}}},
+	}))
+	p, err := Build(src, st, Options{Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Without(map[string]bool{"p/2/f": true, "c/1/f": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Deletes) != 0 || len(q.Transfers) != 0 {
+		t.Errorf("degraded plan must not delete or transfer: %+v", q)
+	}
+	doc := q.Catalog[cid]
+	got := map[string][]string{}
+	for pname, prod := range doc.Products {
+		got[pname] = catalog.SortedKeys(prod.Versions)
+	}
+	want := map[string][]string{"a": {"1"}, "b": {"2"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("degraded catalog = %v, want %v", got, want)
+	}
+	// The products file changes (b advanced); the index lists the same
+	// products as before, so it is not rewritten.
+	var keys []string
+	for _, m := range q.Publish {
+		keys = append(keys, m.Key)
+	}
+	if want := []string{"streams/v1/" + cid + ".json"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("publish = %v, want %v", keys, want)
+	}
+}
+
+// TestGolden checks the rendered plan (text and JSON) and the rewritten
+// metadata for the real MAAS catalogs, filtered as in the MAAS docs.
+func TestGolden(t *testing.T) {
+	var docs []*catalog.Products
+	for _, name := range []string{"ubuntu", "bootloaders", "centos"} {
+		data, err := os.ReadFile("../testdata/maas/simplestreams_" + name + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := catalog.DecodeProducts(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
+	fs, _ := filter.ParseArgs([]string{"arch=amd64", "release~(jammy|noble)", filter.OrArg, "os~(grub|pxelinux)"})
+	p, err := Build(mirror(t, docs...), State{}, Options{Filters: fs, Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Target = "s3://mirror/maas"
+	var text bytes.Buffer
+	if err := p.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "maas-plan.txt", text.Bytes())
+	golden(t, "maas-plan.json", append(js, '\n'))
+	for _, m := range p.Publish {
+		if m.Key == IndexJSON {
+			golden(t, "maas-index.json", m.Body)
+		}
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden file (run go test -update after checking):\n%s", name, got)
+	}
+}

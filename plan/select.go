@@ -1,0 +1,131 @@
+package plan
+
+import (
+	"github.com/ssmirror/ssmirror/plan/filter"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// selectCatalog computes what the target will hold, per content id, with
+// the reference tool's semantics (SIMPLESTREAMS.md §5): filters apply to
+// flattened items; versions left without items and products left without
+// versions are dropped; then each product keeps its newest Max versions,
+// chosen among the upstream versions, plus, with Keep, the versions
+// already mirrored (those whose objects are all still in the target).
+func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts Options) map[string]*catalog.Products {
+	cids := map[string]bool{}
+	for cid := range src.Products {
+		cids[cid] = true
+	}
+	if opts.Keep && prev != nil {
+		for cid := range prev.Products {
+			cids[cid] = true
+		}
+	}
+	out := map[string]*catalog.Products{}
+	for cid := range cids {
+		sdoc := src.Products[cid]
+		var pdoc *catalog.Products
+		if prev != nil {
+			pdoc = prev.Products[cid]
+		}
+		var sf, pf map[string]*catalog.Product
+		base := sdoc
+		if sdoc != nil {
+			sf = filterDoc(sdoc, opts.Filters)
+		} else {
+			base = pdoc
+		}
+		if opts.Keep && pdoc != nil {
+			pf = filterDoc(pdoc, opts.Filters)
+		}
+		nd := &catalog.Products{Fields: base.Fields, Products: map[string]*catalog.Product{}}
+		for pname := range union(sf, pf) {
+			sp, pp := sf[pname], pf[pname]
+			cand := map[string]*catalog.Version{}
+			if pp != nil {
+				for vname, v := range pp.Versions {
+					if allPresent(v, objs) {
+						cand[vname] = v
+					}
+				}
+			}
+			fields := (*catalog.Product)(nil)
+			if pp != nil {
+				fields = pp
+			}
+			if sp != nil {
+				fields = sp
+				for vname, v := range sp.Versions {
+					cand[vname] = v
+				}
+			}
+			names := catalog.SortedKeys(cand)
+			sortDesc(names)
+			if opts.Max > 0 && len(names) > opts.Max {
+				names = names[:opts.Max]
+			}
+			if len(names) == 0 {
+				continue
+			}
+			np := &catalog.Product{Fields: fields.Fields, Versions: make(map[string]*catalog.Version, len(names))}
+			for _, vname := range names {
+				np.Versions[vname] = cand[vname]
+			}
+			nd.Products[pname] = np
+		}
+		if len(nd.Products) > 0 {
+			out[cid] = nd
+		}
+	}
+	return out
+}
+
+// filterDoc returns the products of doc reduced to the items that match
+// fs, without empty versions and products.
+func filterDoc(doc *catalog.Products, fs filter.Set) map[string]*catalog.Product {
+	out := map[string]*catalog.Product{}
+	doc.Each(func(f catalog.Flat) bool {
+		if !fs.Match(f.Attrs) {
+			return true
+		}
+		src := doc.Products[f.Product]
+		np := out[f.Product]
+		if np == nil {
+			np = &catalog.Product{Fields: src.Fields, Versions: map[string]*catalog.Version{}}
+			out[f.Product] = np
+		}
+		nv := np.Versions[f.Version]
+		if nv == nil {
+			nv = &catalog.Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*catalog.Item{}}
+			np.Versions[f.Version] = nv
+		}
+		nv.Items[f.Name] = f.Item
+		return true
+	})
+	return out
+}
+
+func allPresent(v *catalog.Version, objs map[string]target.Object) bool {
+	for _, it := range v.Items {
+		if it.Path == "" {
+			continue
+		}
+		if obj, ok := objs[it.Path]; !ok || obj.Size != it.Size {
+			return false
+		}
+	}
+	return true
+}
+
+func union[V any](a, b map[string]V) map[string]bool {
+	u := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		u[k] = true
+	}
+	for k := range b {
+		u[k] = true
+	}
+	return u
+}

@@ -1,0 +1,421 @@
+// Package catalog decodes, checks, flattens and re-encodes SimpleStreams
+// documents: the index (format index:1.0) and products files (format
+// products:1.0).
+//
+// Documents are decoded into small trees that keep every field as raw JSON,
+// so fields this package does not name survive a rewrite. Decoding rejects
+// what a mirror must never act on: a wrong format, unsafe paths, items
+// without size or checksum, malformed checksums, absurd sizes. The package
+// does no I/O and knows nothing about signatures, filters or targets.
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Document formats.
+const (
+	FormatIndex    = "index:1.0"
+	FormatProducts = "products:1.0"
+)
+
+// MaxSize is the largest item size accepted (16 TiB). Larger sizes are
+// treated as lies.
+const MaxSize = 1 << 44
+
+// ErrInvalid is wrapped by every decoding or validation error.
+var ErrInvalid = errors.New("invalid catalog")
+
+// Error locates a problem in a document: the file, the place in its tree
+// (such as `products["p"].versions["v"].items["i"]`) and the reason.
+type Error struct {
+	File  string
+	Where string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Where == "" {
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.File, e.Where, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes every Error match ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Fields holds the JSON fields of one node of a document, raw, so unknown
+// fields survive a rewrite. Child collections ("index", "products",
+// "versions", "items") are not in Fields; they are decoded into the node.
+type Fields map[string]json.RawMessage
+
+// String returns the field as a string the way the reference tool's filters
+// see it: strings unquoted, numbers as written, booleans as True/False,
+// null as None. ok is false for a missing field, an object or a list.
+func (f Fields) String(key string) (s string, ok bool) {
+	return scalar(f[key])
+}
+
+func scalar(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case '{', '[':
+		return "", false
+	case 't':
+		return "True", true
+	case 'f':
+		return "False", true
+	case 'n':
+		return "None", true
+	default:
+		return string(raw), true
+	}
+}
+
+// Index is a decoded index:1.0 document.
+type Index struct {
+	Fields  Fields // top-level fields except "index"
+	Entries map[string]*IndexEntry
+}
+
+// IndexEntry is one content id's entry in an index.
+type IndexEntry struct {
+	Fields   Fields // all fields except "path" and "products"
+	Path     string
+	Products []string
+}
+
+// Format returns the entry's format field ("products:1.0" for entries a
+// mirror follows).
+func (e *IndexEntry) Format() string { s, _ := e.Fields.String("format"); return s }
+
+// Products is a decoded products:1.0 document.
+type Products struct {
+	Fields   Fields // top-level fields except "products"
+	Products map[string]*Product
+	aliases  map[string]map[string]Fields
+}
+
+// ContentID returns the document's content_id.
+func (p *Products) ContentID() string { s, _ := p.Fields.String("content_id"); return s }
+
+// Product is one product with its versions.
+type Product struct {
+	Fields   Fields
+	Versions map[string]*Version
+}
+
+// Version is one version of a product with its items.
+type Version struct {
+	Fields Fields
+	Items  map[string]*Item
+}
+
+// Item is one file (or file-less record) of a version. Fields holds all of
+// its fields, including path, size and checksums.
+type Item struct {
+	Fields Fields
+	Path   string // empty for an item that names no file
+	Size   int64
+	MD5    string // lower-case hex, or empty
+	SHA256 string
+	SHA512 string
+}
+
+// Checksum is one digest of an item.
+type Checksum struct {
+	Algo string // "sha512", "sha256" or "md5"
+	Hex  string
+}
+
+// Strongest returns the strongest checksum present: sha512 > sha256 > md5.
+func (it *Item) Strongest() Checksum {
+	switch {
+	case it.SHA512 != "":
+		return Checksum{"sha512", it.SHA512}
+	case it.SHA256 != "":
+		return Checksum{"sha256", it.SHA256}
+	default:
+		return Checksum{"md5", it.MD5}
+	}
+}
+
+// SameContent reports whether two items describe the same bytes: same
+// size, and every checksum both carry agrees (at least one must).
+func (it *Item) SameContent(o *Item) bool {
+	if it.Size != o.Size {
+		return false
+	}
+	shared := 0
+	for _, pair := range [][2]string{{it.SHA512, o.SHA512}, {it.SHA256, o.SHA256}, {it.MD5, o.MD5}} {
+		if pair[0] == "" || pair[1] == "" {
+			continue
+		}
+		if pair[0] != pair[1] {
+			return false
+		}
+		shared++
+	}
+	return shared > 0
+}
+
+// DecodeIndex decodes and checks an index document. name is used in errors.
+func DecodeIndex(name string, data []byte) (*Index, error) {
+	fail := func(where string, format string, a ...any) error {
+		return &Error{File: name, Where: where, Err: fmt.Errorf(format, a...)}
+	}
+	var top Fields
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fail("", "malformed JSON: %v", err)
+	}
+	if f, _ := top.String("format"); f != FormatIndex {
+		return nil, fail("", "format is %q, want %q", f, FormatIndex)
+	}
+	var entries map[string]Fields
+	if err := json.Unmarshal(nonNull(top["index"]), &entries); err != nil {
+		return nil, fail("index", "not an object")
+	}
+	delete(top, "index")
+	idx := &Index{Fields: top, Entries: make(map[string]*IndexEntry, len(entries))}
+	for cid, f := range entries {
+		where := fmt.Sprintf("index[%q]", cid)
+		if f == nil {
+			return nil, fail(where, "not an object")
+		}
+		e := &IndexEntry{Fields: f}
+		if err := json.Unmarshal(nonNull(f["path"]), &e.Path); err != nil {
+			return nil, fail(where, "path: not a string")
+		}
+		if err := ValidPath(e.Path); err != nil {
+			return nil, fail(where, "path: %v", err)
+		}
+		if raw, ok := f["products"]; ok {
+			if err := json.Unmarshal(raw, &e.Products); err != nil {
+				return nil, fail(where, "products: not a list of strings")
+			}
+		}
+		delete(f, "path")
+		delete(f, "products")
+		idx.Entries[cid] = e
+	}
+	return idx, nil
+}
+
+// nonNull turns a missing value into a JSON number so that decoding it into
+// a map reports a type error instead of silently decoding nothing.
+func nonNull(raw json.RawMessage) json.RawMessage {
+	if raw == nil {
+		return json.RawMessage(`0`)
+	}
+	return raw
+}
+
+// DecodeProducts decodes and checks a products document. name is used in
+// errors. Every item with a path must have a safe path, a size and at
+// least one well-formed checksum.
+func DecodeProducts(name string, data []byte) (*Products, error) {
+	fail := func(where string, format string, a ...any) error {
+		return &Error{File: name, Where: where, Err: fmt.Errorf(format, a...)}
+	}
+	var top Fields
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, fail("", "malformed JSON: %v", err)
+	}
+	if f, _ := top.String("format"); f != FormatProducts {
+		return nil, fail("", "format is %q, want %q", f, FormatProducts)
+	}
+	if _, ok := top.String("content_id"); !ok {
+		return nil, fail("", "content_id missing or not a string")
+	}
+	var prods map[string]Fields
+	if err := json.Unmarshal(nonNull(top["products"]), &prods); err != nil {
+		return nil, fail("products", "not an object")
+	}
+	delete(top, "products")
+	doc := &Products{Fields: top, Products: make(map[string]*Product, len(prods))}
+	if raw, ok := top["_aliases"]; ok {
+		if err := json.Unmarshal(raw, &doc.aliases); err != nil {
+			return nil, fail("_aliases", "not an object of objects")
+		}
+	}
+	for pname, pf := range prods {
+		pwhere := fmt.Sprintf("products[%q]", pname)
+		if pf == nil {
+			return nil, fail(pwhere, "not an object")
+		}
+		var vers map[string]Fields
+		if err := json.Unmarshal(nonNull(pf["versions"]), &vers); err != nil {
+			return nil, fail(pwhere+".versions", "not an object")
+		}
+		delete(pf, "versions")
+		prod := &Product{Fields: pf, Versions: make(map[string]*Version, len(vers))}
+		for vname, vf := range vers {
+			vwhere := fmt.Sprintf("%s.versions[%q]", pwhere, vname)
+			if vf == nil {
+				return nil, fail(vwhere, "not an object")
+			}
+			var items map[string]Fields
+			if err := json.Unmarshal(nonNull(vf["items"]), &items); err != nil {
+				return nil, fail(vwhere+".items", "not an object")
+			}
+			delete(vf, "items")
+			ver := &Version{Fields: vf, Items: make(map[string]*Item, len(items))}
+			for iname, itf := range items {
+				iwhere := fmt.Sprintf("%s.items[%q]", vwhere, iname)
+				it, err := decodeItem(itf)
+				if err != nil {
+					return nil, fail(iwhere, "%v", err)
+				}
+				ver.Items[iname] = it
+			}
+			prod.Versions[vname] = ver
+		}
+		doc.Products[pname] = prod
+	}
+	return doc, nil
+}
+
+var hexLen = map[string]int{"md5": 32, "sha256": 64, "sha512": 128}
+
+func decodeItem(f Fields) (*Item, error) {
+	if f == nil {
+		return nil, errors.New("not an object")
+	}
+	it := &Item{Fields: f}
+	for algo, n := range hexLen {
+		raw, ok := f[algo]
+		if !ok {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("%s: not a string", algo)
+		}
+		s = strings.ToLower(s)
+		if len(s) != n || strings.Trim(s, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("%s: not %d hex digits", algo, n)
+		}
+		switch algo {
+		case "md5":
+			it.MD5 = s
+		case "sha256":
+			it.SHA256 = s
+		case "sha512":
+			it.SHA512 = s
+		}
+	}
+	raw, ok := f["path"]
+	if !ok {
+		return it, nil
+	}
+	if err := json.Unmarshal(raw, &it.Path); err != nil {
+		return nil, errors.New("path: not a string")
+	}
+	if err := ValidPath(it.Path); err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
+	rawSize, ok := f["size"]
+	if !ok {
+		return nil, errors.New("size missing")
+	}
+	size, err := strconv.ParseInt(string(bytes.TrimSpace(rawSize)), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("size %s: not an integer", truncate(string(rawSize), 40))
+	}
+	if size < 0 || size > MaxSize {
+		return nil, fmt.Errorf("size %d: out of range", size)
+	}
+	it.Size = size
+	if it.MD5 == "" && it.SHA256 == "" && it.SHA512 == "" {
+		return nil, errors.New("no checksum (md5, sha256 or sha512)")
+	}
+	return it, nil
+}
+
+// Encode renders an index document: one-space indentation and sorted keys,
+// as the upstream streams are written, with a final newline.
+func (idx *Index) Encode() ([]byte, error) {
+	entries := make(map[string]any, len(idx.Entries))
+	for cid, e := range idx.Entries {
+		m := make(map[string]any, len(e.Fields)+2)
+		for k, v := range e.Fields {
+			m[k] = v
+		}
+		m["path"] = e.Path
+		if e.Products != nil {
+			m["products"] = e.Products
+		}
+		entries[cid] = m
+	}
+	top := make(map[string]any, len(idx.Fields)+1)
+	for k, v := range idx.Fields {
+		top[k] = v
+	}
+	top["index"] = entries
+	return encode(top)
+}
+
+// Encode renders a products document like Index.Encode.
+func (p *Products) Encode() ([]byte, error) {
+	prods := make(map[string]any, len(p.Products))
+	for pname, prod := range p.Products {
+		vers := make(map[string]any, len(prod.Versions))
+		for vname, ver := range prod.Versions {
+			items := make(map[string]any, len(ver.Items))
+			for iname, it := range ver.Items {
+				items[iname] = it.Fields
+			}
+			vers[vname] = withChild(ver.Fields, "items", items)
+		}
+		prods[pname] = withChild(prod.Fields, "versions", vers)
+	}
+	return encode(withChild(p.Fields, "products", prods))
+}
+
+func withChild(f Fields, key string, child any) map[string]any {
+	m := make(map[string]any, len(f)+1)
+	for k, v := range f {
+		m[k] = v
+	}
+	m[key] = child
+	return m
+}
+
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// SortedKeys returns the keys of m in byte order.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

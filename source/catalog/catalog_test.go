@@ -1,0 +1,277 @@
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestValidPath(t *testing.T) {
+	ok := []string{
+		"streams/v1/index.json",
+		"streams/v1/com.ubuntu.maas:stable:v3:download.json",
+		"jammy/amd64/20250615/ga-22.04/generic/boot-kernel",
+		"a",
+		"a/b..c/.d",
+		strings.Repeat("a/", 300) + "b",
+	}
+	bad := map[string]string{
+		"":                         "empty",
+		"/etc/passwd":              "absolute",
+		"../x":                     "'..' segment",
+		"a/../../x":                "'..' segment",
+		"a/./b":                    "'.' segment",
+		"a//b":                     "empty segment",
+		"a/":                       "empty segment",
+		`a\b`:                      "backslash",
+		"a\x00b":                   "control character",
+		"a\nb":                     "control character",
+		"a\x7fb":                   "control character",
+		strings.Repeat("a", 256):   "segment longer",
+		strings.Repeat("ab/", 400): "longer than",
+	}
+	for _, p := range ok {
+		if err := ValidPath(p); err != nil {
+			t.Errorf("ValidPath(%q) = %v, want nil", p, err)
+		}
+	}
+	for p, want := range bad {
+		err := ValidPath(p)
+		if !errors.Is(err, ErrUnsafePath) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidPath(%q) = %v, want ErrUnsafePath mentioning %q", p, err, want)
+		}
+	}
+}
+
+const inherit = `{
+ "format": "products:1.0", "content_id": "cid", "datatype": "image-ids",
+ "label": "top", "arch": "top-arch", "license": {"name": "x"},
+ "_aliases": {"crsn": {"ap-1": {"region": "ap-southeast-1", "endpoint": "https://ap"}}},
+ "products": {
+  "p1": {"arch": "amd64", "release": "jammy", "crsn": "ap-1", "num": 22.04, "flag": true, "list": ["a"],
+   "versions": {
+    "20250101": {"label": "daily", "items": {
+      "k": {"path": "a/k", "size": 3, "sha256": "` + zero64 + `", "ftype": "boot-kernel", "nested": {"x": 1}},
+      "meta": {"id": "no-file", "arch": "arm64"}
+    }}
+   }
+  }
+ }
+}`
+
+const zero64 = "0000000000000000000000000000000000000000000000000000000000000000"
+
+func TestEachInheritsAndExpandsAliases(t *testing.T) {
+	doc, err := DecodeProducts("inherit.json", []byte(inherit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	doc.Each(func(f Flat) bool { got[f.Name] = f.Attrs; return true })
+	k := got["k"]
+	want := map[string]string{
+		"format": "products:1.0", "content_id": "cid", "datatype": "image-ids",
+		"label": "daily", "arch": "amd64", "release": "jammy", "crsn": "ap-1",
+		"region": "ap-southeast-1", "endpoint": "https://ap", "num": "22.04", "flag": "True",
+		"path": "a/k", "size": "3", "sha256": zero64, "ftype": "boot-kernel",
+		"product_name": "p1", "version_name": "20250101", "item_name": "k",
+	}
+	if !reflect.DeepEqual(k, want) {
+		t.Errorf("flattened k:\n got %v\nwant %v", k, want)
+	}
+	if got["meta"]["arch"] != "arm64" || got["meta"]["label"] != "daily" {
+		t.Errorf("item without path: %v", got["meta"])
+	}
+}
+
+func TestDecodeProductsRejects(t *testing.T) {
+	item := func(body string) string {
+		return `{"format":"products:1.0","content_id":"c","products":{"p":{"versions":{"v":{"items":{"i":` + body + `}}}}}}`
+	}
+	cases := map[string]struct{ doc, want string }{
+		"malformed":      {`{"format":`, "malformed JSON"},
+		"wrong format":   {`{"format":"products:2.0","content_id":"c","products":{}}`, `format is "products:2.0"`},
+		"no content id":  {`{"format":"products:1.0","products":{}}`, "content_id missing"},
+		"products list":  {`{"format":"products:1.0","content_id":"c","products":[]}`, "products: not an object"},
+		"no products":    {`{"format":"products:1.0","content_id":"c"}`, "products: not an object"},
+		"unsafe path":    {item(`{"path":"../x","size":1,"sha256":"` + zero64 + `"}`), "unsafe path"},
+		"absolute path":  {item(`{"path":"/x","size":1,"sha256":"` + zero64 + `"}`), "absolute"},
+		"path not str":   {item(`{"path":7,"size":1,"sha256":"` + zero64 + `"}`), "path: not a string"},
+		"no size":        {item(`{"path":"x","sha256":"` + zero64 + `"}`), "size missing"},
+		"negative size":  {item(`{"path":"x","size":-1,"sha256":"` + zero64 + `"}`), "out of range"},
+		"absurd size":    {item(`{"path":"x","size":1e30,"sha256":"` + zero64 + `"}`), "not an integer"},
+		"huge size":      {item(`{"path":"x","size":99999999999999999,"sha256":"` + zero64 + `"}`), "out of range"},
+		"string size":    {item(`{"path":"x","size":"1","sha256":"` + zero64 + `"}`), "not an integer"},
+		"no checksum":    {item(`{"path":"x","size":1}`), "no checksum"},
+		"short sha256":   {item(`{"path":"x","size":1,"sha256":"abc"}`), "sha256: not 64 hex digits"},
+		"non-hex md5":    {item(`{"path":"x","size":1,"md5":"` + strings.Repeat("z", 32) + `"}`), "md5: not 32 hex"},
+		"item not obj":   {item(`"x"`), "not an object"},
+		"versions array": {`{"format":"products:1.0","content_id":"c","products":{"p":{"versions":[]}}}`, "versions: not an object"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeProducts("streams/v1/c.json", []byte(c.doc))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) ||
+				!strings.HasPrefix(err.Error(), "streams/v1/c.json: ") {
+				t.Fatalf("err = %v, want ErrInvalid naming the file and %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestDecodeIndexRejects(t *testing.T) {
+	cases := map[string]struct{ doc, want string }{
+		"format":      {`{"format":"products:1.0","index":{}}`, "format is"},
+		"no index":    {`{"format":"index:1.0"}`, "index: not an object"},
+		"unsafe path": {`{"format":"index:1.0","index":{"c":{"path":"/etc/x","format":"products:1.0"}}}`, "unsafe path"},
+		"products":    {`{"format":"index:1.0","index":{"c":{"path":"a","products":"x"}}}`, "not a list"},
+		"truncated":   {`{"format":"index:1.0","index":{"c":{"pa`, "malformed JSON"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeIndex("index.json", []byte(c.doc))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want ErrInvalid with %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestRoundTripKeepsUnknownFields decodes the real MAAS catalogs and checks
+// that re-encoding loses nothing.
+func TestRoundTripKeepsUnknownFields(t *testing.T) {
+	for _, name := range []string{"ubuntu", "bootloaders", "centos"} {
+		data, err := os.ReadFile("../../testdata/maas/simplestreams_" + name + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := DecodeProducts(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := doc.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(data, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: re-encoded document differs from the original", name)
+		}
+	}
+	data, err := os.ReadFile("../../testdata/maas/simplestreams_index.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := DecodeIndex("index", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := idx.Encode()
+	var a, b any
+	json.Unmarshal(data, &a)
+	json.Unmarshal(out, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("index: re-encoded document differs\n%s", out)
+	}
+}
+
+func TestRealCatalogCounts(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/maas/simplestreams_ubuntu.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := DecodeProducts("ubuntu", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, versions := 0, map[string]bool{}
+	doc.Each(func(f Flat) bool {
+		n++
+		versions[f.Product+"@"+f.Version] = true
+		if f.Attrs["os"] != "ubuntu" || f.Item.Size <= 0 || f.Item.Strongest().Algo != "sha256" {
+			t.Errorf("%s %s %s: unexpected %v", f.Product, f.Version, f.Name, f.Attrs)
+		}
+		return true
+	})
+	if n != 32 || len(versions) != 8 || len(doc.Products) != 4 {
+		t.Errorf("got %d items, %d versions, %d products; want 32, 8, 4", n, len(versions), len(doc.Products))
+	}
+}
+
+func TestSameContentAndStrongest(t *testing.T) {
+	a := &Item{Size: 1, MD5: "m", SHA256: "s"}
+	if got := a.Strongest(); got.Algo != "sha256" {
+		t.Errorf("Strongest = %v", got)
+	}
+	if got := (&Item{SHA512: "x", SHA256: "y"}).Strongest(); got.Algo != "sha512" {
+		t.Errorf("Strongest = %v", got)
+	}
+	cases := []struct {
+		b    *Item
+		want bool
+	}{
+		{&Item{Size: 1, SHA256: "s"}, true},
+		{&Item{Size: 2, SHA256: "s"}, false},
+		{&Item{Size: 1, SHA256: "t"}, false},
+		{&Item{Size: 1, SHA512: "x"}, false}, // nothing in common to compare
+		{&Item{Size: 1, MD5: "m", SHA256: "s"}, true},
+	}
+	for i, c := range cases {
+		if got := a.SameContent(c.b); got != c.want {
+			t.Errorf("case %d: SameContent = %v, want %v", i, got, c.want)
+		}
+	}
+}
+
+func FuzzDecodeProducts(f *testing.F) {
+	f.Add([]byte(inherit))
+	if data, err := os.ReadFile("../../testdata/maas/simplestreams_bootloaders.json"); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := DecodeProducts("fuzz", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		doc.Each(func(f Flat) bool {
+			if f.Item.Path != "" && ValidPath(f.Item.Path) != nil {
+				t.Fatalf("accepted unsafe path %q", f.Item.Path)
+			}
+			return true
+		})
+		out, err := doc.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeProducts("again", out); err != nil {
+			t.Fatalf("re-encoded document does not decode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeIndex(f *testing.F) {
+	f.Add([]byte(`{"format":"index:1.0","index":{"c":{"path":"streams/v1/c.json","format":"products:1.0","products":["p"]}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		idx, err := DecodeIndex("fuzz", data)
+		if err != nil {
+			return
+		}
+		for _, e := range idx.Entries {
+			if ValidPath(e.Path) != nil {
+				t.Fatalf("accepted unsafe path %q", e.Path)
+			}
+		}
+	})
+}

@@ -1,0 +1,77 @@
+package catalog
+
+// Flat is one item with the attributes it inherits, as filters and
+// consumers see it (SIMPLESTREAMS.md §3).
+type Flat struct {
+	Product, Version, Name string
+	Item                   *Item
+	Attrs                  map[string]string
+}
+
+// Each calls fn for every item of the document, in sorted product, version
+// and item order, with its flattened attributes: top-level scalars,
+// overridden by product, version and item scalars, with aliases expanded
+// at each level, plus content_id, product_name, version_name and
+// item_name. Lists and objects are not inherited. fn must not keep Attrs
+// beyond the call if it modifies them.
+func (p *Products) Each(fn func(Flat) bool) {
+	top := make(map[string]string, 16)
+	p.merge(top, p.Fields)
+	cid := p.ContentID()
+	for _, pname := range SortedKeys(p.Products) {
+		prod := p.Products[pname]
+		pattrs := clone(top)
+		p.merge(pattrs, prod.Fields)
+		for _, vname := range SortedKeys(prod.Versions) {
+			ver := prod.Versions[vname]
+			vattrs := clone(pattrs)
+			p.merge(vattrs, ver.Fields)
+			for _, iname := range SortedKeys(ver.Items) {
+				it := ver.Items[iname]
+				attrs := clone(vattrs)
+				p.merge(attrs, it.Fields)
+				attrs["content_id"] = cid
+				attrs["product_name"] = pname
+				attrs["version_name"] = vname
+				attrs["item_name"] = iname
+				if !fn(Flat{Product: pname, Version: vname, Name: iname, Item: it, Attrs: attrs}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// merge copies the scalar fields of f into dst, then the fields of any
+// alias that a string field selects (_aliases[key][value]).
+func (p *Products) merge(dst map[string]string, f Fields) {
+	for k, raw := range f {
+		if s, ok := scalar(raw); ok {
+			dst[k] = s
+		}
+	}
+	if len(p.aliases) == 0 {
+		return
+	}
+	for k, raw := range f {
+		v, ok := scalar(raw)
+		if !ok || raw[0] != '"' {
+			continue
+		}
+		if alias, ok := p.aliases[k][v]; ok {
+			for ak, araw := range alias {
+				if s, ok := scalar(araw); ok {
+					dst[ak] = s
+				}
+			}
+		}
+	}
+}
+
+func clone(m map[string]string) map[string]string {
+	c := make(map[string]string, len(m)+8)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

@@ -1,0 +1,164 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/gpg"
+)
+
+// ErrNoKeyring means a signed source was given without a keyring and
+// without NoVerify.
+var ErrNoKeyring = errors.New("signed source needs a keyring")
+
+// DefaultMaxMetadata bounds the size of one index or products document.
+const DefaultMaxMetadata = 256 << 20
+
+// Options says how to read and verify a mirror's metadata.
+type Options struct {
+	Keyring     *gpg.Keyring // keys any of which may sign; required for .sjson unless NoVerify
+	NoVerify    bool         // accept .sjson without checking signatures (still must be clearsigned)
+	AllowSHA1   bool         // accept SHA-1 signature digests (some old streams)
+	MaxMetadata int64        // bytes per document; 0 means DefaultMaxMetadata
+}
+
+// Mirror is the metadata of a mirror as read and verified.
+type Mirror struct {
+	Root      string // the fetcher's description of the mirror root
+	StartPath string // streams/v1/index.sjson or .json
+	Signed    bool   // metadata came from clearsigned .sjson files
+	Index     *catalog.Index
+	// Products holds the products documents the index points to, by
+	// content id. Entries whose format is not products:1.0 are not read.
+	Products map[string]*catalog.Products
+	// Raw holds the exact bytes of every document read (signed or not), by
+	// path, so they can be republished verbatim or compared.
+	Raw map[string][]byte
+}
+
+// Read reads and verifies the index at start and every products document
+// it names. When start ends in .sjson every document must be clearsigned
+// and, unless opts.NoVerify, verify against opts.Keyring.
+func Read(ctx context.Context, f Fetcher, start string, opts Options) (*Mirror, error) {
+	m := &Mirror{
+		Root:      f.String(),
+		StartPath: start,
+		Signed:    strings.HasSuffix(start, ".sjson"),
+		Products:  map[string]*catalog.Products{},
+		Raw:       map[string][]byte{},
+	}
+	if m.Signed && opts.Keyring == nil && !opts.NoVerify {
+		return nil, fmt.Errorf("%s/%s: %w (give --keyring, or --no-verify)", m.Root, start, ErrNoKeyring)
+	}
+	r := reader{f: f, opts: opts, m: m}
+	data, err := r.document(ctx, start)
+	if err != nil {
+		return nil, err
+	}
+	if m.Index, err = catalog.DecodeIndex(r.name(start), data); err != nil {
+		return nil, err
+	}
+
+	type result struct {
+		cid string
+		doc *catalog.Products
+		err error
+	}
+	var (
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, 4)
+		results = make(chan result, len(m.Index.Entries))
+	)
+	for cid, e := range m.Index.Entries {
+		if e.Format() != catalog.FormatProducts {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			data, err := r.document(ctx, e.Path)
+			if err != nil {
+				results <- result{cid: cid, err: err}
+				return
+			}
+			doc, err := catalog.DecodeProducts(r.name(e.Path), data)
+			if err == nil && doc.ContentID() != cid {
+				err = fmt.Errorf("%s: %w: content_id %q, but the index lists it as %q",
+					r.name(e.Path), catalog.ErrInvalid, doc.ContentID(), cid)
+			}
+			results <- result{cid: cid, doc: doc, err: err}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	var errs []error
+	for res := range results {
+		if res.err != nil {
+			errs = append(errs, res.err)
+			continue
+		}
+		m.Products[res.cid] = res.doc
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return m, nil
+}
+
+type reader struct {
+	f    Fetcher
+	opts Options
+	m    *Mirror
+	mu   sync.Mutex
+}
+
+func (r *reader) name(p string) string { return strings.TrimSuffix(r.m.Root, "/") + "/" + p }
+
+// document fetches p, checks its signature when the mirror is signed, and
+// returns the JSON payload.
+func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
+	if r.m.Signed != strings.HasSuffix(p, ".sjson") {
+		return nil, fmt.Errorf("%s: %w: a %s index may only point to %s files",
+			r.name(p), catalog.ErrInvalid, map[bool]string{true: "signed", false: "unsigned"}[r.m.Signed],
+			map[bool]string{true: ".sjson", false: ".json"}[r.m.Signed])
+	}
+	rc, _, err := r.f.Fetch(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	limit := r.opts.MaxMetadata
+	if limit <= 0 {
+		limit = DefaultMaxMetadata
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.name(p), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", r.name(p), catalog.ErrInvalid, limit)
+	}
+	r.mu.Lock()
+	r.m.Raw[p] = data
+	r.mu.Unlock()
+	if !r.m.Signed {
+		return data, nil
+	}
+	var payload []byte
+	if r.opts.NoVerify {
+		payload, err = gpg.ExtractClearsigned(r.name(p), data)
+	} else {
+		payload, _, err = r.opts.Keyring.VerifyClearsigned(r.name(p), data, gpg.Options{AllowSHA1: r.opts.AllowSHA1})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return payload, nil
+}

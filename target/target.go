@@ -1,0 +1,78 @@
+// Package target defines where a mirror is published: a small Store
+// interface with documented contracts, and the errors callers branch on.
+//
+// Implementations live in subpackages (dirstore for a local directory,
+// s3store for any S3-compatible object store). All of them pass the shared
+// conformance suite in target/storetest. This package knows nothing about
+// SimpleStreams; keys are opaque slash-separated paths.
+package target
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with %w so callers use errors.Is.
+var (
+	// ErrNotExist means the object (or the bucket/directory) does not exist.
+	ErrNotExist = errors.New("object does not exist")
+	// ErrChecksum means a Put body did not match PutOptions.SHA256; nothing
+	// was stored.
+	ErrChecksum = errors.New("checksum mismatch")
+	// ErrAccess means the store refused the credentials or the operation.
+	ErrAccess = errors.New("access denied")
+	// ErrNoBucket means the bucket named by the target does not exist.
+	ErrNoBucket = errors.New("bucket does not exist")
+)
+
+// Object describes one stored object as a listing reports it.
+type Object struct {
+	Key     string    // relative to the store's root, slash separated
+	Size    int64     // bytes
+	ETag    string    // opaque; empty if the store has none
+	ModTime time.Time // last modification, as the store reports it
+}
+
+// PutOptions carries what a Put should record with the object.
+type PutOptions struct {
+	ContentType  string // e.g. application/json; empty means application/octet-stream
+	CacheControl string // Cache-Control header to serve the object with; may be empty
+	// SHA256, when set (32 bytes), is the expected SHA-256 of the body. The
+	// store must refuse to make a body with another digest visible at the
+	// key (S3: x-amz-checksum-sha256 on a single PUT; verification before
+	// completing a multipart upload) and return an error wrapping
+	// ErrChecksum.
+	SHA256 []byte
+}
+
+// Store is a flat key/value object store rooted at a prefix.
+//
+// Keys passed to a Store must be valid relative paths (see
+// catalog.ValidPath); implementations may reject others. All methods are
+// safe for concurrent use.
+type Store interface {
+	// List calls fn for every object whose key starts with prefix, in
+	// lexical key order. An empty store or prefix is not an error. If fn
+	// returns an error, List stops and returns it.
+	List(ctx context.Context, prefix string, fn func(Object) error) error
+
+	// Open returns the content of key. The caller closes the reader. A
+	// missing key gives an error wrapping ErrNotExist.
+	Open(ctx context.Context, key string) (io.ReadCloser, Object, error)
+
+	// Put stores exactly size bytes read from body under key, atomically:
+	// readers see either the previous object or the whole new one, never a
+	// partial body. If body returns an error, returns fewer or more than size
+	// bytes, or the context is cancelled, Put returns an error and leaves
+	// the key as it was (in-progress multipart uploads are aborted).
+	Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) error
+
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+
+	// String names the store for messages (a directory path or
+	// s3://bucket/prefix). It never contains credentials.
+	String() string
+}
