@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/internal/s3test"
+	"github.com/ssmirror/ssmirror/internal/upstream"
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/gpg"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/dirstore"
+	"github.com/ssmirror/ssmirror/target/s3store"
+)
+
+// scale shrinks the real MAAS sizes (hundreds of MB) to test sizes.
+const scale = 20000
+
+// run executes the command line in-process and returns its output and
+// exit status.
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCommand()
+	root.SetArgs(protectOr(args))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	ctx := context.Background()
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		errb.WriteString("ssmirror: " + err.Error() + "\n")
+	}
+	return out.String(), errb.String(), exitCode(ctx, err)
+}
+
+type fixture struct {
+	key     *gpg.SigningKey
+	keyring string // path to the binary public keyring
+	docs    []upstream.Doc
+	tree    *upstream.Tree
+	srv     *upstream.Server
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	key, err := gpg.GenerateKey("ssmirror test", "test@example.invalid", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{key: key, keyring: filepath.Join(t.TempDir(), "keyring.gpg")}
+	if err := os.WriteFile(f.keyring, key.PublicKeyring(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.docs, err = upstream.MAASDocs("../../testdata/maas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.build(t)
+	f.srv = upstream.Serve(t, f.tree)
+	return f
+}
+
+// build regenerates the served tree from f.docs.
+func (f *fixture) build(t *testing.T) {
+	t.Helper()
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tree = tree
+	if f.srv != nil {
+		f.srv.Set(tree)
+	}
+}
+
+// maasFilter is the done-when selection: amd64 images, newest version,
+// plus every grub/pxelinux bootloader.
+var maasFilter = []string{"arch=amd64", "--max", "1", "--or", "os~(grub|pxelinux)"}
+
+// expected computes, independently of the planner, which item paths the
+// MAAS filter selects from f.docs: for every product, the newest version
+// among those with matching items.
+func (f *fixture) expected() map[string]bool {
+	want := map[string]bool{}
+	for _, d := range f.docs {
+		for _, p := range d["products"].(map[string]any) {
+			prod := p.(map[string]any)
+			match := prod["arch"] == "amd64" || strings.Contains(str(prod["os"]), "grub") || strings.Contains(str(prod["os"]), "pxelinux")
+			if !match {
+				continue
+			}
+			vers := prod["versions"].(map[string]any)
+			var names []string
+			for v := range vers {
+				names = append(names, v)
+			}
+			sort.Strings(names)
+			newest := vers[names[len(names)-1]].(map[string]any)
+			for _, it := range newest["items"].(map[string]any) {
+				want[it.(map[string]any)["path"].(string)] = true
+			}
+		}
+	}
+	return want
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// checkMirror reads the target as a client would: the index.json, every
+// products file it names, every item with its size and sha256; the .sjson
+// files must be the upstream bytes.
+func (f *fixture) checkMirror(t *testing.T, st target.Store, want map[string]bool) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(key string) []byte {
+		rc, _, err := st.Open(ctx, key)
+		if err != nil {
+			t.Fatalf("read %s: %v", key, err)
+		}
+		defer rc.Close()
+		var b bytes.Buffer
+		b.ReadFrom(rc)
+		return b.Bytes()
+	}
+	idx, err := catalog.DecodeIndex("index.json", read("streams/v1/index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for cid, e := range idx.Entries {
+		doc, err := catalog.DecodeProducts(e.Path, read(e.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(e.Products, catalog.SortedKeys(doc.Products)) {
+			t.Errorf("%s: index lists products %v, products file has %v", cid, e.Products, catalog.SortedKeys(doc.Products))
+		}
+		doc.Each(func(fl catalog.Flat) bool {
+			got[fl.Item.Path] = true
+			body := read(fl.Item.Path)
+			h := sha256.Sum256(body)
+			if int64(len(body)) != fl.Item.Size || hex.EncodeToString(h[:]) != fl.Item.SHA256 {
+				t.Errorf("%s: size %d sha256 %x, catalog says %d %s", fl.Item.Path, len(body), h, fl.Item.Size, fl.Item.SHA256)
+			}
+			if !bytes.Equal(body, f.tree.Files[fl.Item.Path]) {
+				t.Errorf("%s: not the upstream bytes", fl.Item.Path)
+			}
+			return true
+		})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mirrored items:\n got %v\nwant %v", catalog.SortedKeys(got), catalog.SortedKeys(want))
+	}
+	for p, body := range f.tree.Files {
+		if strings.HasSuffix(p, ".sjson") && !bytes.Equal(read(p), body) {
+			t.Errorf("%s: not the upstream signed bytes", p)
+		}
+	}
+	// Nothing else in the target but the mirror.
+	st.List(ctx, "", func(o target.Object) error {
+		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") {
+			t.Errorf("unexpected object %s", o.Key)
+		}
+		return nil
+	})
+}
+
+func itemRequests(f *fixture) int {
+	n := 0
+	for p := range f.tree.Files {
+		if !strings.HasPrefix(p, "streams/") {
+			n += f.srv.Requests(p)
+		}
+	}
+	return n
+}
+
+type targetCase struct {
+	name string
+	// open returns the TARGET argument, extra flags, and the store to
+	// inspect it with.
+	open func(t *testing.T) (string, []string, target.Store)
+}
+
+func targets() []targetCase {
+	return []targetCase{
+		{"dir", func(t *testing.T) (string, []string, target.Store) {
+			dir := filepath.Join(t.TempDir(), "mirror")
+			st, err := dirstore.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dir, nil, st
+		}},
+		{"s3", func(t *testing.T) (string, []string, target.Store) {
+			srv := s3test.Shared(t)
+			bucket := srv.NewBucket(t)
+			setS3Env(t, srv)
+			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "maas/stable", Endpoint: srv.Endpoint, PathStyle: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "s3://" + bucket + "/maas/stable", []string{"--endpoint", srv.Endpoint, "--path-style"}, st
+		}},
+	}
+}
+
+func setS3Env(t *testing.T, srv *s3test.Server) {
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+}
+
+// TestSyncEndToEnd is the core workflow against a directory and the real
+// S3 server: first sync, a re-run that transfers nothing, a mirror of the
+// mirror, then an upstream change (a new version appears, the old one
+// falls out under --max 1).
+func TestSyncEndToEnd(t *testing.T) {
+	for _, tc := range targets() {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			dst, flags, st := tc.open(t)
+			args := append(append([]string{"sync", "--keyring", f.keyring}, flags...), f.srv.Root(), dst)
+			args = append(args, maasFilter...)
+
+			out, errOut, code := run(t, args...)
+			if code != 0 {
+				t.Fatalf("sync exit %d\n%s%s", code, out, errOut)
+			}
+			want := f.expected()
+			f.checkMirror(t, st, want)
+			if n := itemRequests(f); n != len(want) {
+				t.Errorf("upstream item GETs = %d, want %d (each unique path once)", n, len(want))
+			}
+
+			// Second run: nothing to do, no item fetched.
+			before := itemRequests(f)
+			out, errOut, code = run(t, args...)
+			if code != 0 || !strings.Contains(out, "nothing to do") {
+				t.Fatalf("re-run exit %d\n%s%s", code, out, errOut)
+			}
+			if n := itemRequests(f) - before; n != 0 {
+				t.Errorf("re-run fetched %d items", n)
+			}
+
+			// Mirror of the mirror, read through its unsigned index.json.
+			second := filepath.Join(t.TempDir(), "second")
+			srcArg := dst + "/streams/v1/index.json"
+			out, errOut, code = run(t, append(append([]string{"sync"}, flags...), srcArg, second)...)
+			if code != 0 {
+				t.Fatalf("mirror of mirror exit %d\n%s%s", code, out, errOut)
+			}
+			st2, _ := dirstore.New(second)
+			sameObjects(t, st, st2)
+
+			// Upstream publishes a newer version of an amd64 product.
+			const prod = "com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04"
+			old := newestVersion(t, f.docs[0], prod)
+			if err := upstream.AddVersion(f.docs[0], prod, old, "20991231"); err != nil {
+				t.Fatal(err)
+			}
+			f.build(t)
+			out, errOut, code = run(t, args...)
+			if code != 0 {
+				t.Fatalf("update exit %d\n%s%s", code, out, errOut)
+			}
+			want = f.expected()
+			f.checkMirror(t, st, want)
+			for p := range f.tree.Files {
+				if strings.Contains(p, "/"+old+"/") && strings.HasPrefix(p, "noble/amd64/") {
+					if _, _, err := st.Open(context.Background(), p); err == nil && !want[p] {
+						t.Errorf("%s of the dropped version is still in the target", p)
+					}
+				}
+			}
+			if !strings.Contains(errOut, "deleted noble/amd64/"+old) {
+				t.Errorf("update did not report deleting the old version:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func newestVersion(t *testing.T, doc upstream.Doc, prod string) string {
+	vers := doc["products"].(map[string]any)[prod].(map[string]any)["versions"].(map[string]any)
+	var names []string
+	for v := range vers {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	return names[len(names)-1]
+}
+
+// sameObjects checks that two stores hold the same items with the same
+// bytes (metadata may differ: the copy is unsigned).
+func sameObjects(t *testing.T, a, b target.Store) {
+	t.Helper()
+	ctx := context.Background()
+	list := func(s target.Store) map[string]int64 {
+		m := map[string]int64{}
+		s.List(ctx, "", func(o target.Object) error {
+			if !strings.HasSuffix(o.Key, ".sjson") {
+				m[o.Key] = o.Size
+			}
+			return nil
+		})
+		return m
+	}
+	la, lb := list(a), list(b)
+	if !reflect.DeepEqual(la, lb) {
+		t.Fatalf("objects differ:\n%v\n%v", la, lb)
+	}
+	for k := range la {
+		ra, _, _ := a.Open(ctx, k)
+		rb, _, _ := b.Open(ctx, k)
+		var ba, bb bytes.Buffer
+		ba.ReadFrom(ra)
+		bb.ReadFrom(rb)
+		ra.Close()
+		rb.Close()
+		if !bytes.Equal(ba.Bytes(), bb.Bytes()) {
+			t.Errorf("%s differs", k)
+		}
+	}
+}
+
+var _ = json.Marshal

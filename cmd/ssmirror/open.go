@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/gpg"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/dirstore"
+	"github.com/ssmirror/ssmirror/target/s3store"
+)
+
+// defaultKeyring is where Ubuntu installs the cloud-image keyring; it is
+// used for signed sources when no --keyring is given, as the reference
+// tool and MAAS do.
+const defaultKeyring = "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg"
+
+// openTarget opens a TARGET argument: s3://BUCKET[/PREFIX] or a directory.
+func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store, error) {
+	if strings.HasPrefix(loc, "s3://") {
+		bucket, prefix, err := s3store.ParseURL(loc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: target: %w", errUsage, err)
+		}
+		return s3store.New(ctx, s3store.Config{
+			Bucket: bucket, Prefix: prefix,
+			Endpoint: s3cfg.Endpoint, Region: s3cfg.Region, PathStyle: s3cfg.PathStyle,
+			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS,
+		})
+	}
+	if strings.Contains(loc, "://") && !strings.HasPrefix(loc, "file://") {
+		return nil, fmt.Errorf("%w: target %q: want s3://BUCKET[/PREFIX] or a directory", errUsage, loc)
+	}
+	return dirstore.New(strings.TrimPrefix(loc, "file://"))
+}
+
+// openSource opens a SOURCE argument and returns the fetcher for its
+// mirror root and the start path.
+func openSource(ctx context.Context, loc string, s3cfg config.S3) (source.Fetcher, string, error) {
+	root, start := source.SplitStart(loc)
+	switch {
+	case strings.HasPrefix(loc, "http://"), strings.HasPrefix(loc, "https://"):
+		client := source.DefaultHTTPClient()
+		if s3cfg.InsecureTLS {
+			client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		}
+		f, err := source.NewHTTP(root, client)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return f, start, nil
+	case strings.HasPrefix(loc, "s3://"):
+		st, err := openTarget(ctx, strings.TrimSuffix(root, "/"), s3cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		return source.Store{Store: st}, start, nil
+	case strings.Contains(loc, "://") && !strings.HasPrefix(loc, "file://"):
+		return nil, "", fmt.Errorf("%w: source %q: want http(s)://, s3://, file:// or a directory", errUsage, loc)
+	}
+	dir := strings.TrimPrefix(root, "file://")
+	if dir == "" {
+		dir = "."
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, "", fmt.Errorf("source %s: not a directory", dir)
+	}
+	return source.Dir{Root: dir}, start, nil
+}
+
+// loadKeyring loads the keyrings a sync verifies with: the given files, or
+// the system's Ubuntu cloud-image keyring when none is given and it exists.
+func loadKeyring(paths []string, noVerify bool) (*gpg.Keyring, error) {
+	if noVerify {
+		return nil, nil
+	}
+	if len(paths) == 0 {
+		if _, err := os.Stat(defaultKeyring); err != nil {
+			return nil, nil
+		}
+		paths = []string{defaultKeyring}
+	}
+	kr, err := gpg.LoadKeyrings(paths...)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return nil, err
+	}
+	return kr, nil
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/plan/filter"
+	"github.com/ssmirror/ssmirror/source"
+)
+
+// syncOptions are the flags of sync and plan.
+type syncOptions struct {
+	cfg  config.Sync
+	json bool
+}
+
+func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.cfg.Keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
+	f.BoolVar(&o.cfg.NoVerify, "no-verify", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
+	f.BoolVar(&o.cfg.AllowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	f.IntVar(&o.cfg.Max, "max", 0, "keep only the newest N versions of each product (0: all)")
+	f.BoolVar(&o.cfg.Keep, "keep", false, "keep already-mirrored versions (up to --max) after upstream dropped them")
+	f.BoolVar(&o.cfg.DryRun, "dry-run", false, "print the plan and change nothing")
+	f.StringVar(&o.cfg.S3.Endpoint, "endpoint", "", "S3 endpoint URL (default $AWS_ENDPOINT_URL, else AWS)")
+	f.StringVar(&o.cfg.S3.Region, "region", "", "S3 region")
+	f.BoolVar(&o.cfg.S3.PathStyle, "path-style", false, "use path-style S3 requests (http://host/bucket/key)")
+	f.BoolVar(&o.cfg.S3.Anonymous, "anonymous", false, "access S3 without credentials")
+	f.BoolVar(&o.cfg.S3.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
+	f.IntVar(&o.cfg.Transfers, "transfers", config.DefaultTransfers, "number of concurrent transfers")
+	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+}
+
+const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
+a URL or path ending in streams/v1/NAME.sjson or .json (the start file), a local
+directory or file:// URL, or s3://BUCKET[/PREFIX]. TARGET is s3://BUCKET[/PREFIX]
+or a local directory.
+
+FILTERs select items: key=value, key!=value, key~regex, key!~regex, all of them
+ANDed. A literal --or starts another group; an item is kept if it matches every
+filter of any group.`
+
+func newSyncCommand() *cobra.Command {
+	var o syncOptions
+	cmd := &cobra.Command{
+		Use:   "sync [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
+		Short: "Mirror a SimpleStreams catalog into S3 or a directory",
+		Long: `Mirror a SimpleStreams catalog into S3 or a directory.
+
+` + syncArgs + `
+
+Items are streamed from SOURCE into TARGET and verified as they stream; the
+products files and then the index are written last. Files that leave the
+mirror are deleted after the new index is published.
+
+` + exitHelp,
+		Example: `  ssmirror sync --keyring /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg \
+    https://images.maas.io/ephemeral-v3/stable/ s3://mirror/maas \
+    arch=amd64 'release~(jammy|noble)' --max 1 --or 'os~(grub|pxelinux)'`,
+		Args: usageArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.cfg = config.Default()
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func newPlanCommand() *cobra.Command {
+	var o syncOptions
+	cmd := &cobra.Command{
+		Use:   "plan [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
+		Short: "Print what sync would do (sync --dry-run)",
+		Long: `Print what sync would do, and change nothing: one line per item to add (+) or
+remove (-) with product, version, item, path, size and reason, the metadata to
+publish, and the totals.
+
+` + syncArgs + `
+
+` + exitHelp,
+		Args: usageArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.cfg.DryRun = true
+			return runSync(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.cfg = config.Default()
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr io.Writer) error {
+	args = restoreOr(args)
+	o.cfg.Source, o.cfg.Target = args[0], args[1]
+	fs, err := filter.ParseArgs(args[2:])
+	if err != nil {
+		return err
+	}
+	o.cfg.Filters = fs
+	if err := o.cfg.Validate(); err != nil {
+		return err
+	}
+	cfg := o.cfg
+	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify)
+	if err != nil {
+		return err
+	}
+	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3)
+	if err != nil {
+		return err
+	}
+	src, err := source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
+	if err != nil {
+		return err
+	}
+	dst, err := openTarget(ctx, cfg.Target, cfg.S3)
+	if err != nil {
+		return err
+	}
+	st, err := apply.LoadState(ctx, dst)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Build(src, st, plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep})
+	if err != nil {
+		return err
+	}
+	p.Target = dst.String()
+	if cfg.DryRun {
+		if o.json {
+			return json.NewEncoder(stdout).Encode(p)
+		}
+		return p.WriteText(stdout)
+	}
+	if p.Empty() {
+		fmt.Fprintf(stdout, "%s is up to date with %s: nothing to do\n", p.Target, p.Source)
+		return nil
+	}
+	t := p.Totals()
+	fmt.Fprintf(stderr, "sync %s -> %s: %d objects (%s) to transfer, %d to delete, %d metadata files\n",
+		p.Source, p.Target, t.TransferObjects, plan.Bytes(t.TransferBytes), t.DeleteObjects, t.Metadata)
+	began := time.Now()
+	res, err := apply.Run(ctx, p, fetcher, dst, apply.Options{Transfers: cfg.Transfers, Report: &textReport{w: stderr}})
+	fmt.Fprintf(stdout, "transferred %d objects (%s) in %s, %d failed; published %d metadata files (index %s); deleted %d objects\n",
+		res.Transferred, plan.Bytes(res.TransferredBytes), time.Since(began).Round(time.Millisecond), len(res.Failed),
+		res.Published, map[bool]string{true: "updated", false: "not updated"}[res.IndexPublished], res.Deleted)
+	return err
+}
