@@ -32,6 +32,15 @@ type Sync struct {
 	NoVerify  bool     `mapstructure:"no_verify" json:"no_verify"`
 	AllowSHA1 bool     `mapstructure:"allow_sha1" json:"allow_sha1"`
 
+	// SignedMetadata is upstream, resign or none; empty picks resign when
+	// SignKey is set, else upstream for a signed source, else none.
+	SignedMetadata     string `mapstructure:"signed_metadata" json:"signed_metadata"`
+	SignKey            string `mapstructure:"sign_key" json:"sign_key"`
+	SignPassphraseFile string `mapstructure:"sign_passphrase_file" json:"sign_passphrase_file"`
+	// PublicURL is where clients reach the mirror (a CDN or the bucket's
+	// web address); used in the instructions printed for MAAS and LXD.
+	PublicURL string `mapstructure:"public_url" json:"public_url"`
+
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
 	DryRun    bool `mapstructure:"dry_run" json:"dry_run"`
@@ -68,6 +77,12 @@ func (s *Sync) Validate() error {
 		return bad("transfers", "%d is not between 1 and 1024", s.Transfers)
 	case s.NoVerify && len(s.Keyrings) > 0:
 		return bad("no_verify", "contradicts keyrings: give one or the other")
+	case s.SignedMetadata != "" && s.SignedMetadata != "upstream" && s.SignedMetadata != "resign" && s.SignedMetadata != "none":
+		return bad("signed_metadata", "%q is not upstream, resign or none", s.SignedMetadata)
+	case s.SignedMetadata == "resign" && s.SignKey == "":
+		return bad("signed_metadata", "resign needs sign_key (--sign-key)")
+	case s.SignKey != "" && (s.SignedMetadata == "upstream" || s.SignedMetadata == "none"):
+		return bad("sign_key", "is only used with signed_metadata resign")
 	}
 	if s.S3.Endpoint != "" && !strings.HasPrefix(s.S3.Endpoint, "http://") && !strings.HasPrefix(s.S3.Endpoint, "https://") {
 		return bad("s3.endpoint", "%q is not an http:// or https:// URL", s.S3.Endpoint)

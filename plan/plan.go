@@ -18,6 +18,7 @@ import (
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target"
 )
 
@@ -27,15 +28,71 @@ const (
 	IndexSJSON = "streams/v1/index.sjson"
 )
 
-// ErrConflict means two items name the same path with different content.
-var ErrConflict = errors.New("conflicting items")
+// Errors callers branch on.
+var (
+	// ErrConflict means two items name the same path with different content.
+	ErrConflict = errors.New("conflicting items")
+	// ErrMode means the signed-metadata mode does not fit the source or
+	// the options.
+	ErrMode = errors.New("invalid signed metadata mode")
+)
 
-// Options selects what to mirror.
+// Options selects what to mirror and how to publish it.
 type Options struct {
 	Filters filter.Set // items to keep; empty keeps everything
 	Max     int        // newest versions to keep per product; 0 keeps all
 	Keep    bool       // keep already-mirrored versions (up to Max) after upstream dropped them
+
+	// Signed says which signed metadata (.sjson) to publish beside the
+	// rewritten .json files.
+	Signed SignedMode
+	// Resign describes the operator's key for SignedResign.
+	Resign *ResignKey
 }
+
+// SignedMode says which signed metadata a mirror publishes.
+type SignedMode int
+
+// Signed metadata modes.
+const (
+	// SignedNone publishes .json only.
+	SignedNone SignedMode = iota
+	// SignedUpstream copies the upstream .sjson files byte for byte (the
+	// source must be signed).
+	SignedUpstream
+	// SignedResign clearsigns the rewritten metadata with the operator's
+	// key and publishes the public key beside it.
+	SignedResign
+)
+
+var signedModeNames = []string{"none", "upstream", "resign"}
+
+// String returns upstream, resign or none.
+func (m SignedMode) String() string { return signedModeNames[m] }
+
+// ParseSignedMode parses upstream, resign or none.
+func ParseSignedMode(s string) (SignedMode, error) {
+	for i, n := range signedModeNames {
+		if s == n {
+			return SignedMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("signed metadata mode %q: want upstream, resign or none", s)
+}
+
+// ResignKey is what the planner needs of the operator's signing key: its
+// public keyring, to publish and to recognise metadata it signed before.
+type ResignKey struct {
+	Public   []byte       // binary public keyring (published as mirror-keyring.gpg)
+	Armored  []byte       // the same, armored (mirror-keyring.asc)
+	Verifier *gpg.Keyring // the public key, to check existing .sjson files
+}
+
+// Keys of the published public key in resign mode.
+const (
+	KeyringGPG = "streams/v1/mirror-keyring.gpg"
+	KeyringASC = "streams/v1/mirror-keyring.asc"
+)
 
 // State is what the target holds before the run.
 type State struct {
@@ -103,6 +160,8 @@ type Meta struct {
 	Size int64  `json:"size"`
 	// Verbatim marks upstream signed bytes copied unchanged.
 	Verbatim bool `json:"verbatim,omitempty"`
+	// Sign marks a payload the executor clearsigns before writing.
+	Sign bool `json:"sign,omitempty"`
 }
 
 // Delete is one object to remove after the new index is published.
@@ -122,12 +181,16 @@ type Plan struct {
 	// then the index.
 	Publish []Meta   `json:"publish"`
 	Deletes []Delete `json:"deletes"`
+	// Warnings name selections a consumer may not be able to use, such
+	// as a version whose items the filters split.
+	Warnings []string `json:"warnings"`
 	// Catalog is what the target's .json metadata will describe, by
 	// content id.
 	Catalog map[string]*catalog.Products `json:"-"`
 
 	src   *source.Mirror
 	state State
+	opts  Options
 }
 
 // Totals summarises a plan.
@@ -162,8 +225,17 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 		st.Objects = map[string]target.Object{}
 	}
 	prev := st.Published
-	cat := selectCatalog(src, prev, st.Objects, opts)
-	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st,
+	switch {
+	case opts.Signed == SignedUpstream && !src.Signed:
+		return nil, fmt.Errorf("%w: upstream signed metadata needs a signed source (%s is read from %s)", ErrMode, src.Root, src.StartPath)
+	case opts.Signed == SignedResign && opts.Resign == nil:
+		return nil, fmt.Errorf("%w: re-signing needs a signing key", ErrMode)
+	}
+	cat, warnings := selectCatalog(src, prev, st.Objects, opts)
+	if warnings == nil {
+		warnings = []string{}
+	}
+	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st, opts: opts, Warnings: warnings,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}}
 	if err := p.planTransfers(); err != nil {
 		return nil, err
@@ -200,7 +272,7 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 			cat[cid] = nd
 		}
 	}
-	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state}
+	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts}
 	if _, err := q.render(false); err != nil {
 		return nil, err
 	}
@@ -329,7 +401,7 @@ func (p *Plan) hasItem(cid, pname, vname, iname string) bool {
 // previousMetaKeys returns the metadata keys a previous publication may
 // have written.
 func previousMetaKeys(prev *source.Mirror) map[string]bool {
-	keys := map[string]bool{IndexJSON: true, IndexSJSON: true}
+	keys := map[string]bool{IndexJSON: true, IndexSJSON: true, KeyringGPG: true, KeyringASC: true}
 	for _, e := range prev.Index.Entries {
 		keys[e.Path] = true
 		keys[SignedPath(e.Path)] = true

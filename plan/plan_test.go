@@ -422,3 +422,36 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from golden file (run go test -update after checking):\n%s", name, got)
 	}
 }
+
+// TestSplitWarnings: a filter that keeps part of a version is reported,
+// with a special word for LXD images split from their rootfs.
+func TestSplitWarnings(t *testing.T) {
+	doc := products(t, cid, map[string][]ver{"ubuntu:noble:amd64:default": {{name: "20250101_01:23", items: map[string]string{
+		"lxd.tar.xz": "n/lxd.tar.xz", "root.squashfs": "n/root.squashfs", "disk-kvm.img": "n/disk-kvm.img",
+	}}}})
+	// products() sets ftype to the item name.
+	for _, c := range []struct {
+		filters []string
+		want    string
+	}{
+		{[]string{"ftype~(lxd.tar.xz|disk-kvm.img)"}, "keep 2 of 3 items (left out: root.squashfs)"},
+		{[]string{"ftype=lxd.tar.xz"}, "LXD cannot use an image"},
+		{[]string{"ftype!=lxd.tar.xz"}, "LXD cannot use an image"},
+	} {
+		fs, err := filter.ParseArgs(c.filters)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Build(mirror(t, doc), State{}, Options{Filters: fs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], c.want) {
+			t.Errorf("%v: warnings = %q, want one with %q", c.filters, p.Warnings, c.want)
+		}
+	}
+	p, _ := Build(mirror(t, doc), State{}, Options{})
+	if len(p.Warnings) != 0 {
+		t.Errorf("unfiltered: warnings = %q", p.Warnings)
+	}
+}

@@ -6,16 +6,19 @@ import (
 	"maps"
 
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/gpg"
 )
 
 // render fills p.Publish with the metadata files that describe p.Catalog
 // and differ from what the target holds, in publish order: products .json,
-// the upstream products .sjson (when verbatim), index.json, then the
-// upstream signed index (when verbatim). It returns every metadata key of
-// the new publication, changed or not.
+// products .sjson, the public key (resign mode), index.json, then
+// index.sjson. It returns every metadata key of the new publication,
+// changed or not. Without verbatim, upstream signed files are not
+// republished (a degraded run must not advertise what it lacks).
 func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 	src, prev := p.src, p.state.Published
 	idx := &catalog.Index{Fields: maps.Clone(src.Index.Fields), Entries: map[string]*catalog.IndexEntry{}}
+	sidx := &catalog.Index{Fields: idx.Fields, Entries: map[string]*catalog.IndexEntry{}}
 	keys := map[string]bool{IndexJSON: true}
 	var products, signed []Meta
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
@@ -35,8 +38,19 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 		keys[path] = true
 		products = append(products, Meta{Key: path, Body: body})
 		idx.Entries[cid] = &catalog.IndexEntry{Fields: e.Fields, Path: path, Products: catalog.SortedKeys(doc.Products)}
+		sidx.Entries[cid] = &catalog.IndexEntry{Fields: e.Fields, Path: SignedPath(path), Products: idx.Entries[cid].Products}
+		if p.opts.Signed == SignedResign {
+			keys[SignedPath(path)] = true
+			signed = append(signed, Meta{Key: SignedPath(path), Body: body, Sign: true})
+		}
 	}
-	if src.Signed {
+	index, err := idx.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", IndexJSON, err)
+	}
+	var last []Meta
+	switch p.opts.Signed {
+	case SignedUpstream:
 		for _, cid := range catalog.SortedKeys(src.Index.Entries) {
 			path := src.Index.Entries[cid].Path
 			if raw, ok := src.Raw[path]; ok {
@@ -44,29 +58,46 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 				signed = append(signed, Meta{Key: path, Body: raw, Verbatim: true})
 			}
 		}
-	}
-	body, err := idx.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", IndexJSON, err)
-	}
-	order := products
-	if verbatim {
-		order = append(order, signed...)
-	}
-	order = append(order, Meta{Key: IndexJSON, Body: body})
-	if src.Signed {
 		keys[src.StartPath] = true
-		if verbatim {
-			order = append(order, Meta{Key: src.StartPath, Body: src.Raw[src.StartPath], Verbatim: true})
+		last = []Meta{{Key: src.StartPath, Body: src.Raw[src.StartPath], Verbatim: true}}
+		if !verbatim {
+			signed, last = nil, nil
 		}
+	case SignedResign:
+		sindex, err := sidx.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", IndexSJSON, err)
+		}
+		keys[IndexSJSON], keys[KeyringGPG], keys[KeyringASC] = true, true, true
+		signed = append(signed,
+			Meta{Key: KeyringGPG, Body: p.opts.Resign.Public},
+			Meta{Key: KeyringASC, Body: p.opts.Resign.Armored})
+		last = []Meta{{Key: IndexSJSON, Body: sindex, Sign: true}}
 	}
+	order := append(append(products, signed...), Meta{Key: IndexJSON, Body: index})
+	order = append(order, last...)
 	p.Publish = []Meta{}
 	for _, m := range order {
-		if old, ok := p.state.Metadata[m.Key]; ok && bytes.Equal(old, m.Body) {
+		if p.unchanged(m) {
 			continue
 		}
 		m.Size = int64(len(m.Body))
 		p.Publish = append(p.Publish, m)
 	}
 	return keys, nil
+}
+
+// unchanged reports whether the target already holds m: the same bytes,
+// or, for a file to sign, a signature by the operator's key over the same
+// payload.
+func (p *Plan) unchanged(m Meta) bool {
+	old, ok := p.state.Metadata[m.Key]
+	if !ok {
+		return false
+	}
+	if !m.Sign {
+		return bytes.Equal(old, m.Body)
+	}
+	payload, _, err := p.opts.Resign.Verifier.VerifyClearsigned(m.Key, old, gpg.Options{})
+	return err == nil && bytes.Equal(payload, m.Body)
 }

@@ -1,6 +1,10 @@
 package plan
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -13,7 +17,13 @@ import (
 // versions are dropped; then each product keeps its newest Max versions,
 // chosen among the upstream versions, plus, with Keep, the versions
 // already mirrored (those whose objects are all still in the target).
-func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts Options) map[string]*catalog.Products {
+//
+// It also returns a warning for every selected upstream version that the
+// filters split (some of its items left out): MAAS needs every item of
+// the version it boots, and LXD needs an image's metadata and rootfs items
+// together.
+func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts Options) (map[string]*catalog.Products, []string) {
+	var warnings []string
 	cids := map[string]bool{}
 	for cid := range src.Products {
 		cids[cid] = true
@@ -72,6 +82,11 @@ func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts
 			np := &catalog.Product{Fields: fields.Fields, Versions: make(map[string]*catalog.Version, len(names))}
 			for _, vname := range names {
 				np.Versions[vname] = cand[vname]
+				if sp != nil && sp.Versions[vname] != nil {
+					if w := splitWarning(pname, vname, sdoc.Products[pname].Versions[vname], cand[vname]); w != "" {
+						warnings = append(warnings, w)
+					}
+				}
 			}
 			nd.Products[pname] = np
 		}
@@ -79,7 +94,35 @@ func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts
 			out[cid] = nd
 		}
 	}
-	return out
+	sort.Strings(warnings)
+	return out, warnings
+}
+
+// rootfsTypes are the ftypes of the rootfs half of an LXD image.
+var rootfsTypes = map[string]bool{"squashfs": true, "root.tar.xz": true, "disk-kvm.img": true, "disk1.img": true, "qcow2": true}
+
+// splitWarning describes a version whose items the filters split.
+func splitWarning(pname, vname string, all, kept *catalog.Version) string {
+	if len(kept.Items) == len(all.Items) {
+		return ""
+	}
+	var out []string
+	lxdMeta, rootfs := false, false
+	for _, iname := range catalog.SortedKeys(all.Items) {
+		ftype, _ := all.Items[iname].Fields.String("ftype")
+		if kept.Items[iname] == nil {
+			out = append(out, iname)
+			continue
+		}
+		lxdMeta = lxdMeta || ftype == "lxd.tar.xz"
+		rootfs = rootfs || rootfsTypes[ftype]
+	}
+	w := fmt.Sprintf("%s %s: filters keep %d of %d items (left out: %s)",
+		pname, vname, len(kept.Items), len(all.Items), strings.Join(out, ", "))
+	if lxdMeta != rootfs {
+		w += "; LXD cannot use an image whose lxd.tar.xz metadata and rootfs are split"
+	}
+	return w
 }
 
 // filterDoc returns the products of doc reduced to the items that match

@@ -28,6 +28,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, msg := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", msg)
+	}
 	t := p.Totals()
 	_, err := fmt.Fprintf(w, "total: transfer %d objects (%s), delete %d objects (%s), publish %d metadata files\n",
 		t.TransferObjects, Bytes(t.TransferBytes), t.DeleteObjects, Bytes(t.DeleteBytes), t.Metadata)

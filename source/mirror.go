@@ -32,7 +32,10 @@ type Mirror struct {
 	Root      string // the fetcher's description of the mirror root
 	StartPath string // streams/v1/index.sjson or .json
 	Signed    bool   // metadata came from clearsigned .sjson files
-	Index     *catalog.Index
+	// Detached says every .json file was verified with its detached
+	// X.json.gpg signature (a .json start with a keyring).
+	Detached bool
+	Index    *catalog.Index
 	// Products holds the products documents the index points to, by
 	// content id. Entries whose format is not products:1.0 are not read.
 	Products map[string]*catalog.Products
@@ -43,12 +46,15 @@ type Mirror struct {
 
 // Read reads and verifies the index at start and every products document
 // it names. When start ends in .sjson every document must be clearsigned
-// and, unless opts.NoVerify, verify against opts.Keyring.
+// and, unless opts.NoVerify, verify against opts.Keyring. When start ends
+// in .json and a keyring is given, every document must have a detached
+// signature (X.json.gpg) that verifies.
 func Read(ctx context.Context, f Fetcher, start string, opts Options) (*Mirror, error) {
 	m := &Mirror{
 		Root:      f.String(),
 		StartPath: start,
 		Signed:    strings.HasSuffix(start, ".sjson"),
+		Detached:  !strings.HasSuffix(start, ".sjson") && opts.Keyring != nil && !opts.NoVerify,
 		Products:  map[string]*catalog.Products{},
 		Raw:       map[string][]byte{},
 	}
@@ -134,20 +140,18 @@ func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	limit := r.opts.MaxMetadata
-	if limit <= 0 {
-		limit = DefaultMaxMetadata
-	}
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	data, err := r.readAll(p, rc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.name(p), err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: %w: larger than %d bytes", r.name(p), catalog.ErrInvalid, limit)
+		return nil, err
 	}
 	r.mu.Lock()
 	r.m.Raw[p] = data
 	r.mu.Unlock()
+	if r.m.Detached {
+		if err := r.detached(ctx, p, data); err != nil {
+			return nil, err
+		}
+	}
 	if !r.m.Signed {
 		return data, nil
 	}
@@ -161,4 +165,39 @@ func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
 		return nil, err
 	}
 	return payload, nil
+}
+
+// readAll reads a metadata file, refusing one larger than the limit.
+func (r *reader) readAll(p string, rc io.Reader) ([]byte, error) {
+	limit := r.opts.MaxMetadata
+	if limit <= 0 {
+		limit = DefaultMaxMetadata
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.name(p), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", r.name(p), catalog.ErrInvalid, limit)
+	}
+	return data, nil
+}
+
+// detached verifies data, the content of p, with the signature p.gpg.
+func (r *reader) detached(ctx context.Context, p string, data []byte) error {
+	rc, _, err := r.f.Fetch(ctx, p+".gpg")
+	if errors.Is(err, ErrNotExist) {
+		return fmt.Errorf("%s: %w: no detached signature %s.gpg (a keyring was given for a .json start)",
+			r.name(p), gpg.ErrVerification, p)
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	sig, err := r.readAll(p+".gpg", rc)
+	if err != nil {
+		return err
+	}
+	_, err = r.opts.Keyring.VerifyDetached(r.name(p), data, sig, gpg.Options{AllowSHA1: r.opts.AllowSHA1})
+	return err
 }

@@ -75,13 +75,18 @@ func openSource(ctx context.Context, loc string, s3cfg config.S3) (source.Fetche
 	return source.Dir{Root: dir}, start, nil
 }
 
-// loadKeyring loads the keyrings a sync verifies with: the given files, or
-// the system's Ubuntu cloud-image keyring when none is given and it exists.
-func loadKeyring(paths []string, noVerify bool) (*gpg.Keyring, error) {
+// loadKeyring loads the keyrings a sync verifies with: the given files, or,
+// for a signed (.sjson) start, the system's Ubuntu cloud-image keyring when
+// none is given and it exists. A .json start is verified (with detached
+// signatures) only when keyrings are given.
+func loadKeyring(paths []string, noVerify bool, start string) (*gpg.Keyring, error) {
 	if noVerify {
 		return nil, nil
 	}
 	if len(paths) == 0 {
+		if !strings.HasSuffix(start, ".sjson") {
+			return nil, nil
+		}
 		if _, err := os.Stat(defaultKeyring); err != nil {
 			return nil, nil
 		}

@@ -36,6 +36,10 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.cfg.S3.Anonymous, "anonymous", false, "access S3 without credentials")
 	f.BoolVar(&o.cfg.S3.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
 	f.IntVar(&o.cfg.Transfers, "transfers", config.DefaultTransfers, "number of concurrent transfers")
+	f.StringVar(&o.cfg.SignedMetadata, "signed-metadata", "", "signed metadata to publish: upstream (copy the upstream .sjson verbatim), resign (sign the rewritten metadata with --sign-key) or none (default: resign with --sign-key, else upstream for a signed source, else none)")
+	f.StringVar(&o.cfg.SignKey, "sign-key", "", "OpenPGP secret key (armored or binary) to sign the rewritten metadata with; passphrase from $"+passphraseEnv+" or --sign-passphrase-file")
+	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
+	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
 }
 
@@ -110,11 +114,11 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 		return err
 	}
 	cfg := o.cfg
-	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify)
+	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3)
 	if err != nil {
 		return err
 	}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3)
+	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
 		return err
 	}
@@ -130,11 +134,21 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	p, err := plan.Build(src, st, plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep})
+	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep}
+	signer, err := signing(&cfg, src.Signed, &popts)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Build(src, st, popts)
 	if err != nil {
 		return err
 	}
 	p.Target = dst.String()
+	if !cfg.DryRun {
+		for _, w := range p.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
 	if cfg.DryRun {
 		if o.json {
 			return json.NewEncoder(stdout).Encode(p)
@@ -143,15 +157,25 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 	}
 	if p.Empty() {
 		fmt.Fprintf(stdout, "%s is up to date with %s: nothing to do\n", p.Target, p.Source)
+		if signer != nil {
+			handOff(stdout, publicURL(cfg.PublicURL, dst), signer)
+		}
 		return nil
 	}
 	t := p.Totals()
 	fmt.Fprintf(stderr, "sync %s -> %s: %d objects (%s) to transfer, %d to delete, %d metadata files\n",
 		p.Source, p.Target, t.TransferObjects, plan.Bytes(t.TransferBytes), t.DeleteObjects, t.Metadata)
 	began := time.Now()
-	res, err := apply.Run(ctx, p, fetcher, dst, apply.Options{Transfers: cfg.Transfers, Report: &textReport{w: stderr}})
+	aopts := apply.Options{Transfers: cfg.Transfers, Report: &textReport{w: stderr}}
+	if signer != nil {
+		aopts.Signer = signer
+	}
+	res, err := apply.Run(ctx, p, fetcher, dst, aopts)
 	fmt.Fprintf(stdout, "transferred %d objects (%s) in %s, %d failed; published %d metadata files (index %s); deleted %d objects\n",
 		res.Transferred, plan.Bytes(res.TransferredBytes), time.Since(began).Round(time.Millisecond), len(res.Failed),
 		res.Published, map[bool]string{true: "updated", false: "not updated"}[res.IndexPublished], res.Deleted)
+	if err == nil && signer != nil {
+		handOff(stdout, publicURL(cfg.PublicURL, dst), signer)
+	}
 	return err
 }

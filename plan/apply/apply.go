@@ -38,6 +38,12 @@ const (
 type Options struct {
 	Transfers int      // concurrent transfers; <1 means 1
 	Report    Reporter // nil reports nothing
+	Signer    Signer   // clearsigns metadata the plan marks Sign; required if any is
+}
+
+// Signer clearsigns a payload (gpg.SigningKey is one).
+type Signer interface {
+	ClearSign(payload []byte) ([]byte, error)
 }
 
 // Reporter is told about progress. Calls may come from several goroutines
@@ -186,10 +192,23 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 // that an index is never written before the products files it names.
 func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options, res *Result) error {
 	for _, m := range ms {
+		if m.Sign {
+			if opts.Signer == nil {
+				return fmt.Errorf("publish %s: no signing key", m.Key)
+			}
+			signed, err := opts.Signer.ClearSign(m.Body)
+			if err != nil {
+				return fmt.Errorf("publish %s: %w", m.Key, err)
+			}
+			m.Body = signed
+		}
 		sum := sha256.Sum256(m.Body)
 		opt := target.PutOptions{ContentType: "application/json", CacheControl: MetadataCacheControl, SHA256: sum[:]}
-		if strings.HasSuffix(m.Key, ".sjson") {
+		switch {
+		case strings.HasSuffix(m.Key, ".sjson"), strings.HasSuffix(m.Key, ".asc"):
 			opt.ContentType = "text/plain; charset=utf-8"
+		case strings.HasSuffix(m.Key, ".gpg"):
+			opt.ContentType = "application/pgp-keys"
 		}
 		err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
 		opts.Report.Published(m, err)

@@ -36,7 +36,7 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	for k, v := range pub.Raw {
 		st.Metadata[k] = v
 	}
-	for _, key := range signedKeys(pub) {
+	for _, key := range extraMetaKeys(pub) {
 		if _, ok := st.Objects[key]; !ok {
 			continue
 		}
@@ -52,8 +52,10 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	return st, nil
 }
 
-func signedKeys(pub *source.Mirror) []string {
-	keys := []string{plan.IndexSJSON}
+// extraMetaKeys lists the metadata keys a publication may hold beyond the
+// .json files: signed twins and the published public key.
+func extraMetaKeys(pub *source.Mirror) []string {
+	keys := []string{plan.IndexSJSON, plan.KeyringGPG, plan.KeyringASC}
 	for _, e := range pub.Index.Entries {
 		keys = append(keys, plan.SignedPath(e.Path))
 	}

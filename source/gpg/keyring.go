@@ -1,0 +1,325 @@
+package gpg
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// Keyring is a set of OpenPGP public keys, any of which may sign. The zero
+// value is an empty keyring.
+type Keyring struct {
+	entities openpgp.EntityList
+}
+
+// LoadKeyrings reads and merges keyring files. Each file may be binary (as in
+// /usr/share/keyrings/*.gpg) or ASCII-armored (.asc, possibly several
+// concatenated blocks). A file that cannot be read, cannot be parsed or holds
+// no public key is an error naming that file.
+func LoadKeyrings(paths ...string) (*Keyring, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("gpg: no keyring file given")
+	}
+	k := &Keyring{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: read keyring: %w", p, pathErr(err))
+		}
+		one, err := ParseKeyring(p, data)
+		if err != nil {
+			return nil, err
+		}
+		k.Add(one)
+	}
+	return k, nil
+}
+
+// ParseKeyring parses one keyring (binary or armored; the encoding is
+// detected). Name is used in error messages only. Secret-key material, if
+// present, is dropped: the result holds public keys only.
+func ParseKeyring(name string, data []byte) (*Keyring, error) {
+	ents, err := readEntities(data, blockPublicKey, blockPrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid keyring: %w", name, err)
+	}
+	if len(ents) == 0 {
+		return nil, fmt.Errorf("%s: invalid keyring: %w: no public key found", name, ErrMalformed)
+	}
+	k := &Keyring{}
+	for _, e := range ents {
+		k.add(publicOnly(e))
+	}
+	return k, nil
+}
+
+// Add merges the keys of other into k. A key present in both is merged:
+// revocations, user IDs and subkeys of either copy are kept, so a revocation
+// known to either keyring is honoured.
+func (k *Keyring) Add(other *Keyring) {
+	if other == nil || other == k {
+		return
+	}
+	for _, e := range other.entities {
+		k.add(e)
+	}
+}
+
+// Fingerprints returns the primary-key fingerprints, upper-case hex, sorted.
+func (k *Keyring) Fingerprints() []string {
+	if k == nil {
+		return nil
+	}
+	fps := make([]string, 0, len(k.entities))
+	for _, e := range k.entities {
+		fps = append(fps, fingerprint(e.PrimaryKey))
+	}
+	slices.Sort(fps)
+	return fps
+}
+
+// Len returns the number of (distinct) primary keys.
+func (k *Keyring) Len() int {
+	if k == nil {
+		return 0
+	}
+	return len(k.entities)
+}
+
+func (k *Keyring) add(e *openpgp.Entity) {
+	for _, have := range k.entities {
+		if bytes.Equal(have.PrimaryKey.Fingerprint, e.PrimaryKey.Fingerprint) {
+			mergeEntity(have, e)
+			return
+		}
+	}
+	k.entities = append(k.entities, e)
+}
+
+// mergeEntity folds the certificates of src into dst (same primary key):
+// all revocations are kept, missing user IDs and subkeys are added, and for
+// an existing user ID or subkey the newest binding signature wins.
+func mergeEntity(dst, src *openpgp.Entity) {
+	dst.Revocations = appendNewSigs(dst.Revocations, src.Revocations)
+	dst.Signatures = appendNewSigs(dst.Signatures, src.Signatures)
+	if dst.SelfSignature == nil || (src.SelfSignature != nil && src.SelfSignature.CreationTime.After(dst.SelfSignature.CreationTime)) {
+		if src.SelfSignature != nil {
+			dst.SelfSignature = src.SelfSignature
+		}
+	}
+	for name, sid := range src.Identities {
+		did, ok := dst.Identities[name]
+		if !ok {
+			dst.Identities[name] = sid
+			continue
+		}
+		did.Revocations = appendNewSigs(did.Revocations, sid.Revocations)
+		did.Signatures = appendNewSigs(did.Signatures, sid.Signatures)
+		if did.SelfSignature == nil || (sid.SelfSignature != nil && sid.SelfSignature.CreationTime.After(did.SelfSignature.CreationTime)) {
+			did.SelfSignature = sid.SelfSignature
+		}
+	}
+	for _, ssub := range src.Subkeys {
+		i := slices.IndexFunc(dst.Subkeys, func(d openpgp.Subkey) bool {
+			return bytes.Equal(d.PublicKey.Fingerprint, ssub.PublicKey.Fingerprint)
+		})
+		if i < 0 {
+			dst.Subkeys = append(dst.Subkeys, ssub)
+			continue
+		}
+		dsub := &dst.Subkeys[i]
+		dsub.Revocations = appendNewSigs(dsub.Revocations, ssub.Revocations)
+		if ssub.Sig != nil && (dsub.Sig == nil || ssub.Sig.CreationTime.After(dsub.Sig.CreationTime)) {
+			dsub.Sig = ssub.Sig
+		}
+	}
+}
+
+// appendNewSigs appends the signatures of src not already in dst (same
+// issuer, type and creation time).
+func appendNewSigs(dst, src []*packet.Signature) []*packet.Signature {
+	for _, s := range src {
+		if !slices.ContainsFunc(dst, func(d *packet.Signature) bool { return sameSig(d, s) }) {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func sameSig(a, b *packet.Signature) bool {
+	if a == b {
+		return true
+	}
+	return a.SigType == b.SigType && a.CreationTime.Equal(b.CreationTime) &&
+		(a.IssuerKeyId == nil) == (b.IssuerKeyId == nil) &&
+		(a.IssuerKeyId == nil || *a.IssuerKeyId == *b.IssuerKeyId)
+}
+
+// publicOnly strips secret-key material from e (in place) and returns it.
+func publicOnly(e *openpgp.Entity) *openpgp.Entity {
+	e.PrivateKey = nil
+	for i := range e.Subkeys {
+		e.Subkeys[i].PrivateKey = nil
+	}
+	return e
+}
+
+// readEntities parses binary or armored key material. Keys using
+// algorithms or versions go-crypto does not support are skipped (as gpg
+// does); any other problem, such as a corrupt key whose self-signature does
+// not verify, is an error rather than a silently dropped key. The returned
+// error wraps ErrMalformed and does not name the file.
+func readEntities(data []byte, blockTypes ...string) (openpgp.EntityList, error) {
+	var bodies [][]byte
+	if isArmored(data) {
+		blocks, err := decodeArmor(data, true, blockTypes...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		for _, b := range blocks {
+			bodies = append(bodies, b.Body)
+		}
+	} else {
+		if len(data) == 0 {
+			return nil, fmt.Errorf("%w: empty file", ErrMalformed)
+		}
+		if data[0]&0x80 == 0 {
+			return nil, fmt.Errorf("%w: neither binary OpenPGP data nor ASCII armor", ErrMalformed)
+		}
+		bodies = [][]byte{data}
+	}
+	var all openpgp.EntityList
+	var skipped []string
+	for _, body := range bodies {
+		packets := packet.NewReader(bytes.NewReader(body))
+		for n := 1; ; n++ {
+			e, err := openpgp.ReadEntity(packets)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				var unsupported pgperrors.UnsupportedError
+				if errors.As(err, &unsupported) {
+					skipped = append(skipped, err.Error())
+					if err := skipToNextKey(packets); err == io.EOF {
+						break
+					} else if err != nil {
+						return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, n, err)
+					}
+					continue
+				}
+				var structural pgperrors.StructuralError
+				if errors.As(err, &structural) {
+					return nil, fmt.Errorf("%w: key %d is unusable (corrupt key material or invalid self-signature): %v", ErrMalformed, n, err)
+				}
+				return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, n, err)
+			}
+			all = append(all, e)
+		}
+	}
+	if len(all) == 0 && len(skipped) > 0 {
+		return nil, fmt.Errorf("%w: no usable key (%s)", ErrMalformed, strings.Join(skipped, "; "))
+	}
+	return all, nil
+}
+
+// skipToNextKey advances packets to the next primary key (which is left
+// unread), like go-crypto's unexported readToNextPublicKey.
+func skipToNextKey(packets *packet.Reader) error {
+	for {
+		p, err := packets.Next()
+		if err != nil {
+			var unsupported pgperrors.UnsupportedError
+			if errors.As(err, &unsupported) {
+				continue
+			}
+			return err
+		}
+		switch pk := p.(type) {
+		case *packet.PublicKey:
+			if !pk.IsSubkey {
+				packets.Unread(p)
+				return nil
+			}
+		case *packet.PrivateKey:
+			if !pk.IsSubkey {
+				packets.Unread(p)
+				return nil
+			}
+		}
+	}
+}
+
+// pathErr drops the path from an *fs.PathError (the caller names the file
+// already), keeping the cause for errors.Is.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+func fingerprint(pk *packet.PublicKey) string {
+	return strings.ToUpper(hex.EncodeToString(pk.Fingerprint))
+}
+
+func keyID(id uint64) string {
+	return fmt.Sprintf("%016X", id)
+}
+
+// signingKeyring adapts an EntityList to openpgp.KeyRing with gpg's rule
+// for a primary key without a key-flags subpacket (old keys): it may sign if
+// its algorithm can. go-crypto's v1 EntityList never lets such a key sign.
+// Subkeys still need an explicit signing flag, which go-crypto only accepts
+// together with a valid cross-signature.
+type signingKeyring openpgp.EntityList
+
+func (s signingKeyring) KeysById(id uint64) []openpgp.Key {
+	return openpgp.EntityList(s).KeysById(id)
+}
+
+func (s signingKeyring) KeysByIdUsage(id uint64, usage byte) []openpgp.Key {
+	var keys []openpgp.Key
+	for _, key := range openpgp.EntityList(s).KeysById(id) {
+		if key.SelfSignature == nil {
+			continue
+		}
+		if !key.SelfSignature.FlagsValid {
+			primary := key.PublicKey == key.Entity.PrimaryKey
+			if primary && usage&^(packet.KeyFlagSign|packet.KeyFlagCertify) == 0 && key.PublicKey.PubKeyAlgo.CanSign() {
+				keys = append(keys, key)
+			}
+			continue
+		}
+		var have byte
+		if key.SelfSignature.FlagCertify {
+			have |= packet.KeyFlagCertify
+		}
+		if key.SelfSignature.FlagSign {
+			have |= packet.KeyFlagSign
+		}
+		if key.SelfSignature.FlagEncryptCommunications {
+			have |= packet.KeyFlagEncryptCommunications
+		}
+		if key.SelfSignature.FlagEncryptStorage {
+			have |= packet.KeyFlagEncryptStorage
+		}
+		if have&usage == usage {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+func (s signingKeyring) DecryptionKeys() []openpgp.Key { return nil }
