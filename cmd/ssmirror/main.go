@@ -37,8 +37,9 @@ const exitHelp = `Exit status:
   2    bad usage or configuration
   3    partial: some items failed; the published index did not advance
        for the products that need them, and nothing was deleted
-  4    signature or integrity failure: a signature did not verify, or an
-       item's bytes did not match the catalog's size and checksum
+  4    signature or integrity failure: a signature or keyring is bad or
+       the signer is not trusted, or an item's bytes did not match the
+       catalog's size and checksum
   130  interrupted (SIGINT/SIGTERM); nothing half-done was published`
 
 // errUsage marks command-line mistakes.
@@ -66,7 +67,7 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, errUsage), errors.Is(err, config.ErrInvalid),
 		errors.Is(err, filter.ErrSyntax), errors.Is(err, source.ErrNoKeyring):
 		return exitUsage
-	case errors.Is(err, gpg.ErrVerification), errors.Is(err, source.ErrIntegrity):
+	case errors.Is(err, gpg.ErrVerification), errors.Is(err, gpg.ErrMalformed), errors.Is(err, source.ErrIntegrity):
 		return exitIntegrity
 	case errors.Is(err, apply.ErrPartial):
 		return exitPartial

@@ -163,3 +163,101 @@ func checkResigned(t *testing.T, st target.Store, out string) {
 		}
 	}
 }
+
+// TestSigningOptions: mode switches clean up, and wrong combinations are
+// usage errors.
+func TestSigningOptions(t *testing.T) {
+	f := newFixture(t)
+	dir := filepath.Join(t.TempDir(), "m")
+	base := []string{"sync", "--keyring", f.keyring}
+	sync := func(extra ...string) (string, string, int) {
+		return run(t, append(append(append([]string{}, base...), extra...), f.srv.Root(), dir, "arch=amd64", "--max", "1")...)
+	}
+	if out, errOut, code := sync(); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	st, _ := dirstore.New(dir)
+	if !hasKey(st, "streams/v1/index.sjson") {
+		t.Fatal("default mode for a signed source did not publish the upstream index.sjson")
+	}
+	// Switching to none removes the signed files after publishing.
+	if out, errOut, code := sync("--signed-metadata", "none"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var left []string
+	st.List(context.Background(), "", func(o target.Object) error {
+		if strings.HasSuffix(o.Key, ".sjson") {
+			left = append(left, o.Key)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("after switching to none, still published: %v", left)
+	}
+
+	// The passphrase from a file; a wrong one is a clear usage error that
+	// does not print it.
+	pf := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pf, []byte(fixturePassphrase+"\n"), 0o600)
+	if out, errOut, code := sync("--sign-key", fixtureKey, "--sign-passphrase-file", pf); code != 0 {
+		t.Fatalf("passphrase file: exit %d\n%s%s", code, out, errOut)
+	}
+	if !hasKey(st, "streams/v1/mirror-keyring.gpg") || !hasKey(st, "streams/v1/index.sjson") {
+		t.Error("resign (implied by --sign-key) did not publish the key and index.sjson")
+	}
+	os.WriteFile(pf, []byte("not the passphrase"), 0o600)
+	out, errOut, code := sync("--sign-key", fixtureKey, "--sign-passphrase-file", pf)
+	if code != 2 || !strings.Contains(errOut, "passphrase") || strings.Contains(out+errOut, "not the passphrase") {
+		t.Errorf("wrong passphrase: exit %d\n%s%s", code, out, errOut)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--signed-metadata", "resign"}, "resign needs sign_key"},
+		{[]string{"--signed-metadata", "bogus"}, `"bogus" is not upstream, resign or none`},
+		{[]string{"--signed-metadata", "none", "--sign-key", fixtureKey}, "sign_key: is only used with signed_metadata resign"},
+	} {
+		out, errOut, code := sync(c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, want 2 with %q\n%s%s", c.args, code, c.want, out, errOut)
+		}
+	}
+	// upstream mode needs a signed source.
+	out, errOut, code = run(t, "sync", "--signed-metadata", "upstream", f.srv.Root()+"streams/v1/index.json", filepath.Join(t.TempDir(), "u"))
+	if code != 2 || !strings.Contains(errOut, "needs a signed source") {
+		t.Errorf("upstream from unsigned: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestDetachedSignatures: a .json start with a keyring requires a valid
+// X.json.gpg for every file read.
+func TestDetachedSignatures(t *testing.T) {
+	f := newFixture(t)
+	for p, body := range f.tree.Files {
+		if strings.HasSuffix(p, ".json") {
+			sig, err := f.key.DetachSign(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.tree.Files[p+".gpg"] = sig
+		}
+	}
+	start := f.srv.Root() + "streams/v1/index.json"
+	out, errOut, code := run(t, "sync", "--keyring", f.keyring, start, filepath.Join(t.TempDir(), "a"), "arch=amd64")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	p := "streams/v1/" + imagesCID + ".json"
+	f.tree.Files[p] = append(bytes.Clone(f.tree.Files[p]), ' ')
+	out, errOut, code = run(t, "sync", "--keyring", f.keyring, start, filepath.Join(t.TempDir(), "b"))
+	if code != 4 || !strings.Contains(errOut, p) {
+		t.Errorf("tampered .json: exit %d\n%s%s", code, out, errOut)
+	}
+	delete(f.tree.Files, p+".gpg")
+	out, errOut, code = run(t, "sync", "--keyring", f.keyring, start, filepath.Join(t.TempDir(), "c"))
+	if code != 4 || !strings.Contains(errOut, "no detached signature") {
+		t.Errorf("missing .gpg: exit %d\n%s%s", code, out, errOut)
+	}
+}
