@@ -1,0 +1,485 @@
+// Package s3test runs a real S3 server for tests: the Versity S3 Gateway
+// (versitygw) with its posix backend on a temporary directory, listening on
+// a free loopback port.
+//
+// # The binary
+//
+// The versitygw binary (VersityVersion) is found, in order, at
+//
+//  1. the path in the environment variable SSMIRROR_VERSITYGW;
+//  2. $XDG_CACHE_HOME/ssmirror/bin/versitygw (usually
+//     ~/.cache/ssmirror/bin/versitygw), if it was built from
+//     VersityVersion;
+//  3. otherwise it is built into that directory with
+//     "go install github.com/versity/versitygw/cmd/versitygw@VERSION"
+//     (a couple of minutes, once; a lock file keeps parallel test
+//     processes from building it twice).
+//
+// If no server can be started the test fails (it is never skipped).
+//
+// # Servers
+//
+// Start runs one server for one test and stops it in t.Cleanup; StartTLS
+// does the same with HTTPS and a self-signed certificate. Shared
+// starts a single server per test process on first use; it keeps running
+// until StopShared is called (typically from TestMain) or the process exits
+// (on Linux the server is killed when the test process dies). Tests that
+// share a server isolate themselves with NewBucket.
+//
+// The gateway root must support user extended attributes (versitygw stores
+// object metadata in xattrs). If the temporary file system does not, the
+// server is started with --sidecar, which keeps metadata in a separate
+// directory instead.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"debug/buildinfo"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// VersityVersion is the versitygw release the tests run against.
+const VersityVersion = "v1.8.0"
+
+const versityModule = "github.com/versity/versitygw"
+
+// Region is the region the server reports.
+const Region = "us-east-1"
+
+// Server is a running versitygw instance.
+type Server struct {
+	Endpoint  string // http://127.0.0.1:PORT (https:// for StartTLS)
+	AccessKey string
+	SecretKey string
+	Region    string
+	Dir       string // gateway root; each bucket is a directory in it
+	CertFile  string // StartTLS only: the server's self-signed certificate (PEM)
+
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
+	output *syncBuffer
+	tmp    string // removed by stop, if set
+}
+
+// Start starts a server for this test and stops it when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := start(t.TempDir(), t.Logf, false)
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// StartTLS is like Start but serves HTTPS with a self-signed certificate
+// for 127.0.0.1 (see Server.CertFile); clients must trust that
+// certificate or skip verification.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	s, err := start(t.TempDir(), t.Logf, true)
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+var shared struct {
+	mu  sync.Mutex
+	srv *Server
+	err error
+}
+
+// Shared returns the process-wide server, starting it on first use. It is
+// not stopped at the end of the test; call StopShared from TestMain (or let
+// it die with the process).
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv == nil && shared.err == nil {
+		dir, err := os.MkdirTemp("", "ssmirror-s3test-")
+		if err != nil {
+			shared.err = err
+		} else {
+			shared.srv, shared.err = start(dir, t.Logf, false)
+			if shared.err != nil {
+				os.RemoveAll(dir)
+			} else {
+				shared.srv.tmp = dir
+			}
+		}
+	}
+	if shared.err != nil {
+		t.Fatalf("s3test: %v", shared.err)
+	}
+	return shared.srv
+}
+
+// StopShared stops the server started by Shared, if any, and removes its
+// files. It is safe to call more than once.
+func StopShared() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv != nil {
+		shared.srv.stop()
+		shared.srv = nil
+	}
+}
+
+// Client returns a minio-go client for the server with its root
+// credentials.
+func (s *Server) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	host, secure := strings.CutPrefix(s.Endpoint, "https://")
+	host = strings.TrimPrefix(host, "http://")
+	tr, err := minio.DefaultTransport(secure)
+	if err != nil {
+		t.Fatalf("s3test: client: %v", err)
+	}
+	if secure {
+		tr.TLSClientConfig = s.tlsConfig()
+	}
+	c, err := minio.New(host, &minio.Options{
+		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Secure:       secure,
+		Transport:    tr,
+		Region:       s.Region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		t.Fatalf("s3test: client: %v", err)
+	}
+	return c
+}
+
+var bucketSeq atomic.Int64
+
+// NewBucket creates a bucket with a fresh unique name and returns the name.
+func (s *Server) NewBucket(t testing.TB) string {
+	t.Helper()
+	var b [4]byte
+	rand.Read(b[:])
+	name := fmt.Sprintf("test-%d-%s", bucketSeq.Add(1), hex.EncodeToString(b[:]))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Client(t).MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.Region}); err != nil {
+		t.Fatalf("s3test: creating bucket %s: %v", name, err)
+	}
+	return name
+}
+
+// tlsConfig trusts the server's certificate (nil without TLS).
+func (s *Server) tlsConfig() *tls.Config {
+	if s.CertFile == "" {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if data, err := os.ReadFile(s.CertFile); err == nil {
+		pool.AppendCertsFromPEM(data)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// start runs versitygw on a gateway root below base.
+func start(base string, logf func(string, ...any), useTLS bool) (*Server, error) {
+	bin, err := Binary(logf)
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(base, "gw")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	var extra []string
+	if err := xattrSupported(root); err != nil || forceSidecar {
+		if err == nil {
+			err = errors.New("forced by test")
+		}
+		sidecar := filepath.Join(base, "meta")
+		if err := os.MkdirAll(sidecar, 0o755); err != nil {
+			return nil, err
+		}
+		logf("s3test: %s has no user xattrs (%v); using --sidecar %s", root, err, sidecar)
+		extra = append(extra, "--sidecar", sidecar)
+	}
+	var certFile string
+	if useTLS {
+		var keyFile string
+		certFile, keyFile, err = writeCert(base)
+		if err != nil {
+			return nil, fmt.Errorf("creating a TLS certificate: %w", err)
+		}
+		extra = append([]string{"--cert", certFile, "--key", keyFile}, extra...)
+	}
+	var lastErr error
+	for range 3 { // retry if another process grabbed the port
+		s, err := launch(bin, root, extra, certFile)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func launch(bin, root string, extra []string, certFile string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("finding a free port: %w", err)
+	}
+	key := make([]byte, 16)
+	rand.Read(key)
+	scheme := "http://"
+	if certFile != "" {
+		scheme = "https://"
+	}
+	s := &Server{
+		Endpoint:  scheme + port,
+		CertFile:  certFile,
+		AccessKey: "ssmirrortest",
+		SecretKey: hex.EncodeToString(key),
+		Region:    Region,
+		Dir:       root,
+		done:      make(chan struct{}),
+		output:    &syncBuffer{},
+	}
+	// Global options (including --cert/--key) precede the backend command;
+	// backend options (--sidecar) follow it.
+	args := []string{"--port", port, "--region", Region, "--quiet"}
+	var backendArgs []string
+	for i := 0; i < len(extra); i += 2 {
+		if extra[i] == "--cert" || extra[i] == "--key" {
+			args = append(args, extra[i], extra[i+1])
+		} else {
+			backendArgs = append(backendArgs, extra[i], extra[i+1])
+		}
+	}
+	args = append(args, "posix")
+	args = append(args, backendArgs...)
+	args = append(args, root)
+	cmd := exec.Command(bin, args...)
+	// Credentials go through the environment so they do not show in ps.
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+	cmd.Stdout = s.output
+	cmd.Stderr = s.output
+	setProcAttr(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	s.cmd = cmd
+	go func() { cmd.Wait(); close(s.done) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: s.tlsConfig()}}
+	for {
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("%s exited before answering (%v):\n%s", bin, cmd.ProcessState, s.output.String())
+		default:
+		}
+		resp, err := hc.Get(s.Endpoint + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.Header.Get("Server") != "" || resp.StatusCode == http.StatusForbidden {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("%s did not answer on %s within 30s (last error: %v):\n%s", bin, s.Endpoint, err, s.output.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop kills the server and waits for it to exit.
+func (s *Server) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
+}
+
+// writeCert writes a self-signed certificate and key for 127.0.0.1 and
+// localhost into dir.
+func writeCert(dir string) (certFile, keyFile string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "s3test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	certFile = filepath.Join(dir, "cert.pem")
+	keyFile = filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// Binary returns the path of the versitygw binary, building it if needed
+// (see the package documentation).
+func Binary(logf func(string, ...any)) (string, error) {
+	if p := os.Getenv("SSMIRROR_VERSITYGW"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("SSMIRROR_VERSITYGW: %w", err)
+		}
+		return p, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for the versitygw binary (set SSMIRROR_VERSITYGW): %w", err)
+	}
+	dir := filepath.Join(cache, "ssmirror", "bin")
+	bin := filepath.Join(dir, "versitygw")
+	if isVersion(bin) {
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	unlock, err := lockFile(filepath.Join(dir, ".versitygw.lock"), func() {
+		logf("s3test: waiting for another process building versitygw into %s...", dir)
+	})
+	if err != nil {
+		return "", fmt.Errorf("locking %s: %w", dir, err)
+	}
+	defer unlock()
+	if isVersion(bin) { // built by another process while we waited
+		return bin, nil
+	}
+	logf("s3test: building versitygw %s into %s (takes a few minutes, once)...", VersityVersion, dir)
+	gobin, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(gobin)
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(goCmd, "install", versityModule+"/cmd/versitygw@"+VersityVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOWORK=off")
+	cmd.Dir = gobin // outside any module
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building versitygw %s failed (%v); set SSMIRROR_VERSITYGW to a versitygw binary to skip the build:\n%s", VersityVersion, err, out.String())
+	}
+	if err := os.Rename(filepath.Join(gobin, "versitygw"), bin); err != nil {
+		return "", err
+	}
+	logf("s3test: built %s in %v", bin, time.Since(start).Round(time.Second))
+	return bin, nil
+}
+
+// isVersion reports whether bin is a versitygw binary of VersityVersion.
+func isVersion(bin string) bool {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return false
+	}
+	return info.Main.Path == versityModule && info.Main.Version == VersityVersion
+}
+
+// xattrSupported checks that dir supports user extended attributes.
+func xattrSupported(dir string) error {
+	f, err := os.CreateTemp(dir, ".xattr-probe-")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	defer os.Remove(name)
+	return setXattr(name, "user.ssmirror.probe", []byte("1"))
+}
+
+// syncBuffer collects process output (bounded) for error messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() < 1<<20 {
+		b.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// forceSidecar makes start use --sidecar even with xattr support (tests).
+var forceSidecar bool
+
+var errNoXattr = errors.New("extended attributes not supported on this platform")

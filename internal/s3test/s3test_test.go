@@ -1,0 +1,97 @@
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+func roundTrip(t *testing.T, s *Server) {
+	t.Helper()
+	ctx := context.Background()
+	bucket := s.NewBucket(t)
+	c := s.Client(t)
+	data := []byte("hello")
+	if _, err := c.PutObject(ctx, bucket, "a/b:c", bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+		t.Fatalf("PutObject: %v", err)
+	}
+	obj, err := c.GetObject(ctx, bucket, "a/b:c", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if got, err := io.ReadAll(obj); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetObject = %q, %v", got, err)
+	}
+}
+
+func TestStart(t *testing.T) {
+	s := Start(t)
+	roundTrip(t, s)
+	if b1, b2 := s.NewBucket(t), s.NewBucket(t); b1 == b2 {
+		t.Errorf("NewBucket returned %s twice", b1)
+	}
+}
+
+func TestStartTLS(t *testing.T) {
+	s := StartTLS(t)
+	if s.CertFile == "" || s.Endpoint[:8] != "https://" {
+		t.Fatalf("StartTLS: endpoint %s, cert %q", s.Endpoint, s.CertFile)
+	}
+	roundTrip(t, s)
+}
+
+func TestShared(t *testing.T) {
+	s1 := Shared(t)
+	s2 := Shared(t)
+	if s1 != s2 {
+		t.Error("Shared started two servers")
+	}
+	roundTrip(t, s1)
+}
+
+func TestBinaryFromEnv(t *testing.T) {
+	bin, err := Binary(t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSMIRROR_VERSITYGW", bin)
+	if got, err := Binary(t.Logf); err != nil || got != bin {
+		t.Errorf("Binary with SSMIRROR_VERSITYGW = %q, %v", got, err)
+	}
+	t.Setenv("SSMIRROR_VERSITYGW", "/nonexistent/versitygw")
+	if _, err := Binary(t.Logf); err == nil {
+		t.Error("Binary with a missing SSMIRROR_VERSITYGW succeeded")
+	}
+}
+
+func TestSidecar(t *testing.T) {
+	forceSidecar = true
+	defer func() { forceSidecar = false }()
+	s := Start(t)
+	roundTrip(t, s)
+	// Metadata such as the content type survives without xattrs.
+	ctx := context.Background()
+	bucket := s.NewBucket(t)
+	c := s.Client(t)
+	if _, err := c.PutObject(ctx, bucket, "x.json", bytes.NewReader([]byte("{}")), 2, minio.PutObjectOptions{ContentType: "application/json"}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.StatObject(ctx, bucket, "x.json", minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ContentType != "application/json" {
+		t.Errorf("content type with sidecar metadata = %q", info.ContentType)
+	}
+}

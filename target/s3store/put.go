@@ -1,0 +1,286 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// checksumHeader carries the expected SHA-256 (base64) of a single PUT; the
+// server refuses the body with BadDigest when it does not match. minio-go
+// sends user metadata keys starting with "x-amz-" as plain headers.
+const checksumHeader = "x-amz-checksum-sha256"
+
+// Put stores exactly size bytes from body under key. See the package
+// documentation for how single and multipart uploads are verified.
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) error {
+	name, err := s.object("put", key)
+	if err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("s3store: put %s: negative size %d", s.objURL(key), size)
+	}
+	if n := len(opts.SHA256); n != 0 && n != sha256.Size {
+		return fmt.Errorf("s3store: put %s: PutOptions.SHA256 has %d bytes, want %d", s.objURL(key), n, sha256.Size)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
+	}
+	partSize := s.partSizeFor(size)
+	if size <= partSize {
+		return s.putSingle(ctx, key, name, body, size, opts)
+	}
+	return s.putMultipart(ctx, key, name, body, size, partSize, opts)
+}
+
+// partSizeFor returns the part size for an object of size bytes: the
+// configured one, grown (in whole MiB) if the upload would otherwise need
+// more than MaxParts parts.
+func (s *Store) partSizeFor(size int64) int64 {
+	ps := s.partSize
+	if (size+ps-1)/ps > MaxParts {
+		const mib = 1 << 20
+		ps = (size + MaxParts - 1) / MaxParts
+		ps = (ps + mib - 1) / mib * mib
+	}
+	return ps
+}
+
+func putObjectOptions(opts target.PutOptions) minio.PutObjectOptions {
+	return minio.PutObjectOptions{
+		ContentType:  opts.ContentType, // minio-go defaults it to application/octet-stream
+		CacheControl: opts.CacheControl,
+	}
+}
+
+// putSingle uploads body with one PUT request. The body (at most one part
+// size) is read into memory and checked first, so nothing is sent unless
+// its length and digest are right, and minio-go can retry the request on
+// transient errors.
+func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) error {
+	buf := make([]byte, size)
+	r := &ctxReader{ctx: ctx, r: body}
+	if n, err := io.ReadFull(r, buf); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = fmt.Errorf("body ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+		} else {
+			err = fmt.Errorf("reading body at offset %d: %w", n, err)
+		}
+		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
+	}
+	if extra, err := probeEOF(r); err != nil {
+		return fmt.Errorf("s3store: put %s: reading body after %d bytes: %w", s.objURL(key), size, err)
+	} else if extra {
+		return fmt.Errorf("s3store: put %s: body is longer than the declared %d bytes", s.objURL(key), size)
+	}
+	mopts := putObjectOptions(opts)
+	if opts.SHA256 != nil {
+		if !s.noLocalVerify {
+			if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
+				return fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
+			}
+		}
+		// The server verifies the body against this header as well.
+		mopts.UserMetadata = map[string]string{
+			checksumHeader: base64.StdEncoding.EncodeToString(opts.SHA256),
+		}
+	}
+	// Core.PutObject sends exactly one PUT request (no automatic multipart
+	// upload, no extra trailing checksum).
+	if _, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), size, "", "", mopts); err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			return fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
+		}
+		return s.wrapErr("put", key, err)
+	}
+	return nil
+}
+
+func checksumError(got, want []byte) error {
+	return fmt.Errorf("%w: body has SHA-256 %s, want %s", target.ErrChecksum,
+		hex.EncodeToString(got), hex.EncodeToString(want))
+}
+
+// probeEOF reads from r until it returns data, EOF or an error. It reports
+// whether r had more data.
+func probeEOF(r io.Reader) (extra bool, err error) {
+	var b [1]byte
+	for range 100 {
+		n, err := r.Read(b[:])
+		if n > 0 {
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, io.ErrNoProgress
+}
+
+// putMultipart uploads body as a multipart upload of parts of partSize
+// bytes, at most s.concurrency in flight, and aborts it on any failure.
+func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions) (err error) {
+	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, name, putObjectOptions(opts))
+	if err != nil {
+		return s.wrapErr("put (starting multipart upload)", key, err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Abort even when ctx is cancelled: nothing may be left behind.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		if aerr := s.core.AbortMultipartUpload(actx, s.bucket, name, uploadID); aerr != nil {
+			err = fmt.Errorf("%w (and aborting multipart upload %s failed: %v)", err, uploadID, aerr)
+		}
+	}()
+
+	nparts := int((size + partSize - 1) / partSize)
+	parts := make([]minio.CompletePart, nparts)
+
+	upctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	setErr := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel(err) })
+	}
+	// Buffers: one being filled plus at most concurrency being uploaded.
+	free := make(chan []byte, s.concurrency+1)
+	allocated := 0
+	sem := make(chan struct{}, s.concurrency)
+
+	var h hash.Hash
+	if opts.SHA256 != nil {
+		h = sha256.New()
+	}
+	r := &ctxReader{ctx: ctx, r: body}
+	var readErr error
+	for i := range nparts {
+		if upctx.Err() != nil {
+			break // an upload failed or ctx was cancelled
+		}
+		n := min(partSize, size-int64(i)*partSize)
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+			if allocated < s.concurrency+1 {
+				allocated++
+				buf = make([]byte, min(partSize, size))
+			} else {
+				select {
+				case buf = <-free:
+				case <-upctx.Done():
+				}
+			}
+		}
+		if buf == nil {
+			break // an upload failed
+		}
+		buf = buf[:n]
+		if m, rerr := io.ReadFull(r, buf); rerr != nil {
+			if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
+				rerr = fmt.Errorf("body ended after %d of %d bytes: %w", int64(i)*partSize+int64(m), size, io.ErrUnexpectedEOF)
+			} else {
+				rerr = fmt.Errorf("reading body at offset %d: %w", int64(i)*partSize+int64(m), rerr)
+			}
+			readErr = rerr
+			break
+		}
+		if h != nil {
+			h.Write(buf)
+		}
+		if i == nparts-1 {
+			if extra, perr := probeEOF(r); perr != nil {
+				readErr = fmt.Errorf("reading body after %d bytes: %w", size, perr)
+				break
+			} else if extra {
+				readErr = fmt.Errorf("body is longer than the declared %d bytes", size)
+				break
+			}
+			if h != nil {
+				if got := h.Sum(nil); !bytes.Equal(got, opts.SHA256) {
+					readErr = checksumError(got, opts.SHA256)
+					break
+				}
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-upctx.Done():
+		}
+		if upctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(partNum int, buf []byte) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p, err := s.core.PutObjectPart(upctx, s.bucket, name, uploadID, partNum,
+				bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
+			free <- buf[:cap(buf)]
+			if err != nil {
+				setErr(fmt.Errorf("uploading part %d of %d: %w", partNum, nparts, err))
+				return
+			}
+			parts[partNum-1] = minio.CompletePart{PartNumber: partNum, ETag: p.ETag}
+		}(i+1, buf)
+	}
+	wg.Wait()
+
+	switch {
+	case readErr != nil:
+		if errors.Is(readErr, target.ErrChecksum) {
+			return fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
+		}
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(readErr, cerr) {
+			return fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, readErr)
+		}
+		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
+	case firstErr != nil:
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("s3store: put %s: %w", s.objURL(key), cerr)
+		}
+		return s.wrapErr("put", key, firstErr)
+	case ctx.Err() != nil:
+		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), ctx.Err())
+	}
+
+	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, name, uploadID, parts, minio.PutObjectOptions{}); err != nil {
+		return s.wrapErr("put (completing multipart upload)", key, err)
+	}
+	return nil
+}
+
+// ctxReader fails reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,461 @@
+// Package s3store implements target.Store on Amazon S3 or any
+// S3-compatible object store (MinIO, Ceph RGW, Versity S3 Gateway, ...)
+// using github.com/minio/minio-go/v7.
+//
+// # Keys
+//
+// A store is rooted at Config.Prefix inside Config.Bucket: key "a/b" is the
+// object PREFIX/a/b (or a/b when the prefix is empty). Slashes around the
+// prefix are ignored.
+//
+// # Credentials
+//
+// Unless Config.Anonymous is set, credentials come from the first source
+// that yields an access key, in this order:
+//
+//  1. AWS_ACCESS_KEY_ID (or AWS_ACCESS_KEY) and AWS_SECRET_ACCESS_KEY (or
+//     AWS_SECRET_KEY), with AWS_SESSION_TOKEN;
+//  2. MINIO_ROOT_USER and MINIO_ROOT_PASSWORD, or MINIO_ACCESS_KEY and
+//     MINIO_SECRET_KEY;
+//  3. the AWS shared files (~/.aws/config and ~/.aws/credentials, or
+//     AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE), profile AWS_PROFILE
+//     or "default" (static keys, SSO or credential_process);
+//  4. an IAM role: EC2 instance metadata, ECS/EKS container credentials or
+//     web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN).
+//
+// If none yields a key, New fails with an error wrapping target.ErrAccess.
+// With Config.Anonymous, requests are sent unsigned and no credential source
+// is consulted. Secrets never appear in errors or in String.
+//
+// # Endpoint and region
+//
+// Config.Endpoint is a URL (https://host[:port] or http://host:port). When
+// it is empty, AWS_ENDPOINT_URL_S3 and then AWS_ENDPOINT_URL are used, and
+// otherwise Amazon S3 (https://s3.amazonaws.com, which the client resolves
+// to the bucket's regional endpoint). Config.Region, else AWS_REGION or
+// AWS_DEFAULT_REGION, sets the signing region; when all are empty the
+// region is discovered from the bucket.
+//
+// # Uploads
+//
+// A Put whose size fits in one part (Config.PartSize, default
+// DefaultPartSize) is a single PUT request. The body is first read into
+// memory and its length and SHA-256 are checked, so nothing is sent unless
+// both are right, and minio-go can retry the request on transient errors.
+// When PutOptions.SHA256 is set the request also carries the expected
+// digest as the x-amz-checksum-sha256 header (base64), so the server
+// verifies what it received and refuses a mismatch (S3 error BadDigest,
+// reported as target.ErrChecksum) without storing anything.
+//
+// Larger bodies use a multipart upload driven here: parts are read one
+// after another into reusable buffers and up to Config.Concurrency of them
+// (default DefaultConcurrency) are uploaded in parallel, so memory use is
+// bounded by (Concurrency+1) × part size. The body is hashed as it is read;
+// the upload is completed only if the length and SHA-256 match. On any
+// failure (body error, part error, digest mismatch, cancelled context) the
+// upload is aborted with a fresh context so no incomplete upload is left.
+// The part size grows for very large objects so an upload never needs more
+// than 10,000 parts.
+package s3store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ssmirror/ssmirror/target"
+)
+
+const (
+	// DefaultPartSize is the multipart part size used when Config.PartSize
+	// is zero; objects up to this size are uploaded with a single PUT.
+	DefaultPartSize = 16 << 20
+	// MinPartSize is the smallest part size S3 accepts (except for the
+	// last part of an upload).
+	MinPartSize = 5 << 20
+	// MaxPartSize is the largest part size S3 accepts.
+	MaxPartSize = 5 << 30
+	// MaxParts is the largest number of parts in one multipart upload.
+	MaxParts = 10000
+	// DefaultConcurrency is the number of parts uploaded in parallel when
+	// Config.Concurrency is zero.
+	DefaultConcurrency = 4
+
+	// abortTimeout bounds the clean-up of a failed multipart upload.
+	abortTimeout = 30 * time.Second
+	// credTimeout bounds the initial credential lookup in New.
+	credTimeout = 15 * time.Second
+)
+
+// Config says which bucket and prefix to publish to and how to reach it.
+type Config struct {
+	Bucket   string // bucket name (required)
+	Prefix   string // key prefix inside the bucket; may be empty
+	Endpoint string // http(s)://host[:port]; empty means AWS_ENDPOINT_URL or Amazon S3
+	Region   string // signing region; empty means AWS_REGION or discovery
+
+	PathStyle   bool // force path-style requests (https://host/bucket/key)
+	Anonymous   bool // send unsigned requests; ignore all credential sources
+	InsecureTLS bool // do not verify the server's TLS certificate
+
+	PartSize    int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
+	Concurrency int   // parts uploaded in parallel; 0 means DefaultConcurrency
+}
+
+// Store is a target.Store on an S3 bucket. It is safe for concurrent use.
+type Store struct {
+	client      *minio.Client
+	core        minio.Core
+	bucket      string
+	prefix      string // "" or "some/prefix/" (with the trailing slash)
+	endpoint    string // endpoint URL for messages (no credentials)
+	partSize    int64
+	concurrency int
+	virtualHost bool // clients address the bucket as a host name (AWS)
+
+	// noLocalVerify disables the client-side digest check of single PUTs,
+	// so tests can observe the server's own verification.
+	noLocalVerify bool
+}
+
+var _ target.Store = (*Store)(nil)
+
+// Test hooks.
+var (
+	// iamEndpoint overrides the instance metadata endpoint.
+	iamEndpoint = ""
+	// wrapTransport, if set, wraps the HTTP transport of new stores.
+	wrapTransport func(http.RoundTripper) http.RoundTripper
+)
+
+// New connects to the bucket described by cfg. It resolves credentials,
+// then checks that the bucket exists and is accessible: a missing bucket
+// gives an error wrapping target.ErrNoBucket, refused or missing
+// credentials an error wrapping target.ErrAccess.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("s3store: no bucket configured")
+	}
+	if err := ValidateBucket(cfg.Bucket); err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
+	}
+	prefix, err := cleanPrefix(cfg.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: bucket %s: %w", cfg.Bucket, err)
+	}
+	if prefix != "" {
+		prefix += "/"
+	}
+
+	partSize := cfg.PartSize
+	switch {
+	case partSize == 0:
+		partSize = DefaultPartSize
+	case partSize < MinPartSize:
+		return nil, fmt.Errorf("s3store: part size %d is below the S3 minimum of %d bytes (5 MiB)", partSize, MinPartSize)
+	case partSize > MaxPartSize:
+		return nil, fmt.Errorf("s3store: part size %d is above the S3 maximum of %d bytes (5 GiB)", partSize, int64(MaxPartSize))
+	}
+	concurrency := cfg.Concurrency
+	switch {
+	case concurrency == 0:
+		concurrency = DefaultConcurrency
+	case concurrency < 0:
+		return nil, fmt.Errorf("s3store: negative concurrency %d", concurrency)
+	}
+
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	if endpoint == "" {
+		endpoint = "https://s3.amazonaws.com"
+	}
+	u, err := parseEndpoint(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
+	}
+	region := cfg.Region
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+
+	secure := u.Scheme == "https"
+	transport, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
+	}
+	if secure && cfg.InsecureTLS {
+		if transport.TLSClientConfig == nil {
+			transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		transport.TLSClientConfig.InsecureSkipVerify = true
+	}
+
+	var creds *credentials.Credentials
+	if cfg.Anonymous {
+		creds = credentials.NewStatic("", "", "", credentials.SignatureAnonymous)
+	} else {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{},
+			&credentials.EnvMinio{},
+			&credentials.FileAWSCredentials{},
+			&credentials.IAM{
+				Endpoint: iamEndpoint,
+				Client:   &http.Client{Timeout: 10 * time.Second},
+			},
+		})
+		cctx, cancel := context.WithTimeout(ctx, credTimeout)
+		v, err := creds.GetWithContext(&credentials.CredContext{Client: http.DefaultClient, Context: cctx})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("s3store: looking up credentials for %s: %w: %w", u, target.ErrAccess, err)
+		}
+		if v.AccessKeyID == "" || v.SecretAccessKey == "" {
+			return nil, fmt.Errorf("s3store: no S3 credentials found for %s: %w; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "+
+				"(or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD), configure a profile in ~/.aws/credentials (selected by AWS_PROFILE), "+
+				"run with an IAM role, or use anonymous access (unsigned requests) for a public bucket",
+				u, target.ErrAccess)
+		}
+	}
+
+	var rt http.RoundTripper = transport
+	if wrapTransport != nil {
+		rt = wrapTransport(rt)
+	}
+	lookup := minio.BucketLookupAuto
+	if cfg.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:        creds,
+		Secure:       secure,
+		Transport:    rt,
+		Region:       region,
+		BucketLookup: lookup,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3store: endpoint %s: %w", u, err)
+	}
+	s := &Store{
+		client:      client,
+		core:        minio.Core{Client: client},
+		bucket:      cfg.Bucket,
+		prefix:      prefix,
+		endpoint:    u.String(),
+		partSize:    partSize,
+		concurrency: concurrency,
+		virtualHost: !cfg.PathStyle && strings.HasSuffix(u.Hostname(), ".amazonaws.com") && !strings.Contains(cfg.Bucket, "."),
+	}
+
+	ok, err := client.BucketExists(ctx, s.bucket)
+	if err == nil && !ok {
+		// A HEAD response has no body, so a 404 may also mean an unknown
+		// access key (Versity S3 Gateway answers so). Ask again with a GET,
+		// whose error response names the reason.
+		err = s.probeList(ctx)
+		if err == nil {
+			ok = true
+		}
+	}
+	if err != nil {
+		if errors.Is(s.mapErr(err), target.ErrNoBucket) {
+			return nil, fmt.Errorf("s3store: bucket %s does not exist at %s: %w", s.bucket, s.endpoint, target.ErrNoBucket)
+		}
+		if sentinel := s.mapErr(err); sentinel != nil {
+			return nil, fmt.Errorf("s3store: bucket %s at %s: %w: %w", s.bucket, s.endpoint, sentinel, err)
+		}
+		var cerr *tls.CertificateVerificationError
+		if errors.As(err, &cerr) {
+			return nil, fmt.Errorf("s3store: bucket %s at %s: %w (trust the server's CA with SSL_CERT_FILE, or disable verification with the insecure TLS option)", s.bucket, s.endpoint, err)
+		}
+		return nil, fmt.Errorf("s3store: bucket %s at %s: %w", s.bucket, s.endpoint, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("s3store: bucket %s does not exist at %s: %w", s.bucket, s.endpoint, target.ErrNoBucket)
+	}
+	return s, nil
+}
+
+// probeList lists at most one object of the store and returns the error.
+func (s *Store) probeList(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1}) {
+		return obj.Err
+	}
+	return nil
+}
+
+// parseEndpoint checks that s is an http(s) URL naming only a host.
+func parseEndpoint(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		if strings.Contains(s, "@") {
+			return nil, errors.New("invalid endpoint: want a URL like https://host[:port]")
+		}
+		return nil, fmt.Errorf("invalid endpoint %q: want a URL like https://host[:port] or http://127.0.0.1:9000", s)
+	}
+	if u.User != nil {
+		return nil, errors.New("invalid endpoint: it must not contain credentials; use the environment or ~/.aws/credentials")
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid endpoint %q: scheme must be http or https", s)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("invalid endpoint %q: must not have a path or query (put the bucket and prefix in the s3:// URL)", s)
+	}
+	u.Path = ""
+	return u, nil
+}
+
+// URL returns the HTTP(S) address at which clients read the store's root
+// (its prefix), with a trailing slash: https://BUCKET.s3.amazonaws.com/PREFIX/
+// on AWS, ENDPOINT/BUCKET/PREFIX/ elsewhere. It works for clients only if
+// the prefix is readable without credentials or is put behind a CDN.
+func (s *Store) URL() string {
+	u, _ := url.Parse(s.endpoint)
+	if s.virtualHost {
+		u.Host = s.bucket + "." + u.Host
+		u.Path = "/" + s.prefix
+	} else {
+		u.Path = "/" + s.bucket + "/" + s.prefix
+	}
+	return u.String()
+}
+
+// String returns "s3://bucket/prefix" (or "s3://bucket").
+func (s *Store) String() string {
+	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
+}
+
+// objURL names key for messages.
+func (s *Store) objURL(key string) string {
+	if key == "" {
+		return strings.TrimSuffix(s.String(), "/")
+	}
+	return "s3://" + s.bucket + "/" + s.prefix + key
+}
+
+// object returns the object name of key after validating it.
+func (s *Store) object(op, key string) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", fmt.Errorf("s3store: %s %s: invalid key: %w", op, s, err)
+	}
+	name := s.prefix + key
+	if len(name) > 1024 {
+		return "", fmt.Errorf("s3store: %s %s: object name is longer than 1024 bytes", op, s.objURL(key))
+	}
+	return name, nil
+}
+
+// mapErr returns the sentinel error matching an S3 error, or nil.
+func (s *Store) mapErr(err error) error {
+	var er minio.ErrorResponse
+	if !errors.As(err, &er) {
+		return nil
+	}
+	switch er.Code {
+	case "NoSuchKey":
+		return target.ErrNotExist
+	case "NoSuchBucket":
+		return target.ErrNoBucket
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+		"InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem",
+		"InvalidSecurity", "NotSignedUp", "InvalidObjectState",
+		"XAdminUserNotFound": // Versity S3 Gateway: unknown access key
+		return target.ErrAccess
+	case "BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch",
+		"InvalidDigest", "InvalidChecksum":
+		return target.ErrChecksum
+	}
+	return nil
+}
+
+// wrapErr wraps an error of operation op on key with the object's URL and
+// the matching sentinel error.
+func (s *Store) wrapErr(op, key string, err error) error {
+	if sentinel := s.mapErr(err); sentinel != nil && !errors.Is(err, sentinel) {
+		return fmt.Errorf("s3store: %s %s: %w: %w", op, s.objURL(key), sentinel, err)
+	}
+	return fmt.Errorf("s3store: %s %s: %w", op, s.objURL(key), err)
+}
+
+// List calls fn for every object whose key starts with prefix, in lexical
+// key order, using a recursive ListObjectsV2 listing.
+func (s *Store) List(ctx context.Context, prefix string, fn func(target.Object) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{
+		Prefix:    s.prefix + prefix,
+		Recursive: true,
+	}) {
+		if obj.Err != nil {
+			return s.wrapErr("list", prefix, obj.Err)
+		}
+		key, ok := strings.CutPrefix(obj.Key, s.prefix)
+		if !ok || key == "" || strings.HasSuffix(key, "/") {
+			continue // directory markers are not objects
+		}
+		if err := fn(target.Object{
+			Key:     key,
+			Size:    obj.Size,
+			ETag:    obj.ETag,
+			ModTime: obj.LastModified,
+		}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// Open returns the content of key with a GET request. A missing key gives
+// an error wrapping target.ErrNotExist.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Object, error) {
+	name, err := s.object("open", key)
+	if err != nil {
+		return nil, target.Object{}, err
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, target.Object{}, s.wrapErr("open", key, err)
+	}
+	info, err := obj.Stat() // sends the GET and reads the response headers
+	if err != nil {
+		obj.Close()
+		return nil, target.Object{}, s.wrapErr("open", key, err)
+	}
+	return obj, target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified}, nil
+}
+
+// Delete removes key. Deleting a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	name, err := s.object("delete", key)
+	if err != nil {
+		return err
+	}
+	if err := s.client.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}); err != nil {
+		if errors.Is(s.mapErr(err), target.ErrNotExist) {
+			return nil
+		}
+		return s.wrapErr("delete", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,511 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ssmirror/ssmirror/internal/s3test"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/storetest"
+)
+
+func TestMain(m *testing.M) {
+	isolateEnv()
+	code := m.Run()
+	s3test.StopShared()
+	os.Exit(code)
+}
+
+// isolateEnv keeps the developer's credentials, profiles and endpoints out
+// of the tests, and points the IAM lookup at a closed port.
+func isolateEnv() {
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "MINIO_") {
+			os.Unsetenv(k)
+		}
+	}
+	home, _ := os.MkdirTemp("", "s3store-home-")
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "credentials"))
+	os.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
+	iamEndpoint = "http://127.0.0.1:1"
+}
+
+// useCreds makes the credential chain find the server's root key.
+func useCreds(t *testing.T, srv *s3test.Server) {
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+}
+
+func config(srv *s3test.Server, bucket string) Config {
+	return Config{
+		Bucket:      bucket,
+		Prefix:      "/mirror/maas/",
+		Endpoint:    srv.Endpoint,
+		Region:      srv.Region,
+		PartSize:    MinPartSize,
+		Concurrency: 2,
+	}
+}
+
+func newStore(t *testing.T, srv *s3test.Server) *Store {
+	t.Helper()
+	cfg := config(srv, srv.NewBucket(t))
+	cfg.InsecureTLS = srv.CertFile != ""
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// checkClean fails if the store's bucket has incomplete multipart uploads
+// or objects outside the store's prefix.
+func checkClean(t *testing.T, st target.Store) {
+	t.Helper()
+	s := st.(*Store)
+	ctx := context.Background()
+	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, "", true) {
+		if u.Err != nil {
+			t.Fatalf("listing incomplete uploads: %v", u.Err)
+		}
+		t.Errorf("incomplete multipart upload left behind: %s (upload %s)", u.Key, u.UploadID)
+	}
+	for o := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			t.Fatalf("listing bucket: %v", o.Err)
+		}
+		if !strings.HasPrefix(o.Key, s.prefix) {
+			t.Errorf("object outside the prefix %q: %s", s.prefix, o.Key)
+		}
+	}
+}
+
+func TestConformance(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	storetest.RunOptions(t, func(t *testing.T) target.Store { return newStore(t, srv) },
+		storetest.Options{CheckClean: checkClean})
+}
+
+// TestConformanceTLS runs the suite over HTTPS, where minio-go signs
+// requests differently (UNSIGNED-PAYLOAD instead of streaming chunk
+// signatures), with a self-signed certificate (Config.InsecureTLS).
+func TestConformanceTLS(t *testing.T) {
+	srv := s3test.StartTLS(t)
+	useCreds(t, srv)
+	storetest.RunOptions(t, func(t *testing.T) target.Store { return newStore(t, srv) },
+		storetest.Options{CheckClean: checkClean})
+}
+
+func TestTLSVerification(t *testing.T) {
+	srv := s3test.StartTLS(t)
+	useCreds(t, srv)
+	cfg := config(srv, srv.NewBucket(t))
+	_, err := New(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("New accepted a self-signed certificate without InsecureTLS")
+	}
+	t.Log(err)
+}
+
+func sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// recorder counts requests and remembers checksum headers of PUTs.
+type recorder struct {
+	rt           http.RoundTripper
+	mu           sync.Mutex
+	checksums    []string
+	inFlight     atomic.Int32
+	maxInFlight  atomic.Int32
+	partRequests atomic.Int32
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut {
+		if v := req.Header.Get(checksumHeader); v != "" {
+			r.mu.Lock()
+			r.checksums = append(r.checksums, v)
+			r.mu.Unlock()
+		}
+		if req.URL.Query().Get("partNumber") != "" {
+			r.partRequests.Add(1)
+			n := r.inFlight.Add(1)
+			defer r.inFlight.Add(-1)
+			for {
+				m := r.maxInFlight.Load()
+				if n <= m || r.maxInFlight.CompareAndSwap(m, n) {
+					break
+				}
+			}
+		}
+	}
+	return r.rt.RoundTrip(req)
+}
+
+func withRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	wrapTransport = func(rt http.RoundTripper) http.RoundTripper { rec.rt = rt; return rec }
+	t.Cleanup(func() { wrapTransport = nil })
+	return rec
+}
+
+// TestServerRejectsWrongChecksum checks, with the client-side verification
+// turned off, that the x-amz-checksum-sha256 header is sent and that the
+// server refuses a body with another digest and stores nothing, over HTTP
+// (streaming chunk signatures) and HTTPS (unsigned payload).
+func TestServerRejectsWrongChecksum(t *testing.T) {
+	t.Run("http", func(t *testing.T) { testServerRejectsWrongChecksum(t, s3test.Shared(t)) })
+	t.Run("https", func(t *testing.T) { testServerRejectsWrongChecksum(t, s3test.StartTLS(t)) })
+}
+
+func testServerRejectsWrongChecksum(t *testing.T, srv *s3test.Server) {
+	useCreds(t, srv)
+	rec := withRecorder(t)
+	s := newStore(t, srv)
+	s.noLocalVerify = true
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("ubuntu "), 10000)
+	wrong := sum([]byte("not the data"))
+
+	err := s.Put(ctx, "streams/v1/index.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: wrong})
+	if !errors.Is(err, target.ErrChecksum) {
+		t.Fatalf("Put with wrong SHA-256 = %v, want ErrChecksum from the server", err)
+	}
+	t.Logf("server rejection: %v", err)
+	var er minio.ErrorResponse
+	if !errors.As(err, &er) {
+		t.Errorf("error does not come from the server: %v", err)
+	}
+	if len(rec.checksums) != 1 || rec.checksums[0] != base64.StdEncoding.EncodeToString(wrong) {
+		t.Errorf("x-amz-checksum-sha256 headers sent = %q, want [%s]", rec.checksums, base64.StdEncoding.EncodeToString(wrong))
+	}
+	if _, err := s.client.StatObject(ctx, s.bucket, s.prefix+"streams/v1/index.json", minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != "NoSuchKey" {
+		t.Errorf("after the rejected PUT, StatObject = %v, want NoSuchKey", err)
+	}
+
+	// The right digest is accepted.
+	if err := s.Put(ctx, "streams/v1/index.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)}); err != nil {
+		t.Fatalf("Put with right SHA-256: %v", err)
+	}
+	// And a wrong one does not replace the object.
+	if err := s.Put(ctx, "streams/v1/index.json", strings.NewReader("evil"), 4, target.PutOptions{SHA256: sum(data)}); !errors.Is(err, target.ErrChecksum) {
+		t.Fatalf("overwrite with wrong SHA-256 = %v, want ErrChecksum", err)
+	}
+	r, _, err := s.Open(ctx, "streams/v1/index.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, _ := io.ReadAll(r); !bytes.Equal(got, data) {
+		t.Errorf("object changed by a rejected PUT: %d bytes", len(got))
+	}
+	checkClean(t, s)
+}
+
+func TestMultipartConcurrencyBound(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	rec := withRecorder(t)
+	cfg := config(srv, srv.NewBucket(t))
+	cfg.Concurrency = 3
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, (8*MinPartSize+100)/7)
+	if err := s.Put(context.Background(), "big", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)}); err != nil {
+		t.Fatal(err)
+	}
+	wantParts := (len(data) + MinPartSize - 1) / MinPartSize
+	if got := rec.partRequests.Load(); int(got) != wantParts {
+		t.Errorf("uploaded %d parts, want %d", got, wantParts)
+	}
+	if m := rec.maxInFlight.Load(); m > 3 {
+		t.Errorf("%d parts in flight at once, want at most 3", m)
+	}
+	t.Logf("max parts in flight: %d", rec.maxInFlight.Load())
+}
+
+func TestMetadataStored(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	s := newStore(t, srv)
+	ctx := context.Background()
+	for _, size := range []int{100, MinPartSize*2 + 1} { // single PUT and multipart
+		data := bytes.Repeat([]byte("x"), size)
+		key := "meta/obj.json"
+		if err := s.Put(ctx, key, bytes.NewReader(data), int64(size), target.PutOptions{
+			ContentType: "application/json", CacheControl: "public, max-age=300", SHA256: sum(data),
+		}); err != nil {
+			t.Fatalf("Put(%d bytes): %v", size, err)
+		}
+		info, err := s.client.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.ContentType != "application/json" {
+			t.Errorf("%d bytes: Content-Type = %q, want application/json", size, info.ContentType)
+		}
+		if got := info.Metadata.Get("Cache-Control"); got != "public, max-age=300" {
+			t.Errorf("%d bytes: Cache-Control = %q, want %q", size, got, "public, max-age=300")
+		}
+	}
+	// Default content type.
+	if err := s.Put(ctx, "plain", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.client.StatObject(ctx, s.bucket, s.prefix+"plain", minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ContentType != "application/octet-stream" {
+		t.Errorf("default Content-Type = %q", info.ContentType)
+	}
+}
+
+func TestMissingBucket(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	_, err := New(context.Background(), config(srv, "no-such-bucket"))
+	if !errors.Is(err, target.ErrNoBucket) {
+		t.Fatalf("New = %v, want ErrNoBucket", err)
+	}
+	if want := "bucket no-such-bucket does not exist at " + srv.Endpoint; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+}
+
+func TestWrongSecret(t *testing.T) {
+	srv := s3test.Shared(t)
+	bucket := srv.NewBucket(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value")
+	_, err := New(context.Background(), config(srv, bucket))
+	if !errors.Is(err, target.ErrAccess) {
+		t.Fatalf("New with a wrong secret = %v, want ErrAccess", err)
+	}
+	if strings.Contains(err.Error(), "wrong-secret-value") {
+		t.Errorf("error shows the secret: %v", err)
+	}
+	t.Log(err)
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "unknown-key")
+	_, err = New(context.Background(), config(srv, bucket))
+	if !errors.Is(err, target.ErrAccess) {
+		t.Fatalf("New with an unknown key = %v, want ErrAccess", err)
+	}
+}
+
+func TestCredentialSources(t *testing.T) {
+	srv := s3test.Shared(t)
+	bucket := srv.NewBucket(t)
+	ctx := context.Background()
+
+	t.Run("none", func(t *testing.T) {
+		_, err := New(ctx, config(srv, bucket))
+		if !errors.Is(err, target.ErrAccess) {
+			t.Fatalf("New without credentials = %v, want ErrAccess", err)
+		}
+		for _, want := range []string{"AWS_ACCESS_KEY_ID", "anonymous"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not mention %q", err, want)
+			}
+		}
+	})
+	t.Run("anonymous", func(t *testing.T) {
+		cfg := config(srv, bucket)
+		cfg.Anonymous = true
+		_, err := New(ctx, cfg)
+		// The bucket is private, so the server refuses unsigned requests.
+		if !errors.Is(err, target.ErrAccess) {
+			t.Fatalf("anonymous New on a private bucket = %v, want ErrAccess", err)
+		}
+	})
+	t.Run("minio-env", func(t *testing.T) {
+		t.Setenv("MINIO_ROOT_USER", srv.AccessKey)
+		t.Setenv("MINIO_ROOT_PASSWORD", srv.SecretKey)
+		if _, err := New(ctx, config(srv, bucket)); err != nil {
+			t.Fatalf("New with MINIO_ROOT_USER: %v", err)
+		}
+	})
+	t.Run("aws-profile", func(t *testing.T) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "credentials")
+		os.WriteFile(file, []byte("[default]\naws_access_key_id = nope\naws_secret_access_key = nope\n\n"+
+			"[mirror]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+"\n"), 0o600)
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
+		t.Setenv("AWS_PROFILE", "mirror")
+		if _, err := New(ctx, config(srv, bucket)); err != nil {
+			t.Fatalf("New with AWS_PROFILE=mirror: %v", err)
+		}
+	})
+	t.Run("endpoint-env", func(t *testing.T) {
+		useCreds(t, srv)
+		t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+		cfg := config(srv, bucket)
+		cfg.Endpoint = ""
+		cfg.Region = "" // discovered from the bucket
+		s, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatalf("New with AWS_ENDPOINT_URL: %v", err)
+		}
+		if s.endpoint != srv.Endpoint {
+			t.Errorf("endpoint = %q, want %q", s.endpoint, srv.Endpoint)
+		}
+		if err := s.Put(ctx, "x", strings.NewReader("x"), 1, target.PutOptions{SHA256: sum([]byte("x"))}); err != nil {
+			t.Errorf("Put without a configured region: %v", err)
+		}
+	})
+}
+
+func TestPrefix(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	ctx := context.Background()
+	bucket := srv.NewBucket(t)
+	for _, tc := range []struct{ prefix, objPrefix, str string }{
+		{"", "", "s3://" + bucket + "/"},
+		{"/", "", "s3://" + bucket + "/"},
+		{"a", "a/", "s3://" + bucket + "/a"},
+		{"/a/b/", "a/b/", "s3://" + bucket + "/a/b"},
+	} {
+		cfg := config(srv, bucket)
+		cfg.Prefix = tc.prefix
+		s, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.String() != tc.str {
+			t.Errorf("prefix %q: String() = %q, want %q", tc.prefix, s.String(), tc.str)
+		}
+		key := "k-" + strings.ReplaceAll(tc.prefix, "/", "_")
+		if err := s.Put(ctx, key, strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.client.StatObject(ctx, bucket, tc.objPrefix+key, minio.StatObjectOptions{}); err != nil {
+			t.Errorf("prefix %q: object %s not found: %v", tc.prefix, tc.objPrefix+key, err)
+		}
+	}
+	// A store on prefix "a" sees neither "a/b/..." objects' prefix stripped
+	// wrongly nor objects outside "a/".
+	cfg := config(srv, bucket)
+	cfg.Prefix = "a"
+	s, _ := New(ctx, cfg)
+	var keys []string
+	s.List(ctx, "", func(o target.Object) error { keys = append(keys, o.Key); return nil })
+	if got, want := strings.Join(keys, ","), "b/k-_a_b_,k-a"; got != want {
+		t.Errorf("List under prefix a = %q, want %q", got, want)
+	}
+
+	if _, err := New(ctx, Config{Bucket: bucket, Prefix: "a//b", Endpoint: srv.Endpoint}); err == nil {
+		t.Error("New with prefix a//b succeeded")
+	}
+}
+
+func TestNewConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, cfg := range []Config{
+		{},
+		{Bucket: "Bad_Bucket"},
+		{Bucket: "ok-bucket", Endpoint: "127.0.0.1:9000"},
+		{Bucket: "ok-bucket", Endpoint: "ftp://host"},
+		{Bucket: "ok-bucket", Endpoint: "http://host/path"},
+		{Bucket: "ok-bucket", Endpoint: "http://user:topsecret@host"},
+		{Bucket: "ok-bucket", Endpoint: "http://host", PartSize: 1 << 20},
+		{Bucket: "ok-bucket", Endpoint: "http://host", PartSize: 6 << 30},
+		{Bucket: "ok-bucket", Endpoint: "http://host", Concurrency: -1},
+		{Bucket: "ok-bucket", Endpoint: "http://host", Prefix: "a/../b"},
+	} {
+		_, err := New(ctx, cfg)
+		if err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+			continue
+		}
+		if strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("error shows a secret: %v", err)
+		}
+	}
+}
+
+func TestPartSizeFor(t *testing.T) {
+	s := &Store{partSize: DefaultPartSize}
+	for _, size := range []int64{0, 1, DefaultPartSize, DefaultPartSize + 1, 100 << 30, MaxParts * DefaultPartSize, MaxParts*DefaultPartSize + 1, 1 << 40, 5 << 40} {
+		ps := s.partSizeFor(size)
+		if ps < DefaultPartSize {
+			t.Errorf("partSizeFor(%d) = %d, below the configured size", size, ps)
+		}
+		if parts := (size + ps - 1) / ps; parts > MaxParts {
+			t.Errorf("partSizeFor(%d) = %d gives %d parts", size, ps, parts)
+		}
+		if ps%(1<<20) != 0 {
+			t.Errorf("partSizeFor(%d) = %d is not a whole number of MiB", size, ps)
+		}
+	}
+	if ps := s.partSizeFor(100 << 30); ps != DefaultPartSize {
+		t.Errorf("partSizeFor(100 GiB) = %d, want the default", ps)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, bucket, prefix string
+		ok                 bool
+	}{
+		{"s3://bucket", "bucket", "", true},
+		{"s3://bucket/", "bucket", "", true},
+		{"s3://bucket/prefix", "bucket", "prefix", true},
+		{"s3://bucket/a/b/", "bucket", "a/b", true},
+		{"S3://my.bucket-1/maas/images", "my.bucket-1", "maas/images", true},
+		{"s3://bucket/a:b/c", "bucket", "a:b/c", true},
+		{"", "", "", false},
+		{"bucket/prefix", "", "", false},
+		{"https://bucket/prefix", "", "", false},
+		{"s3://", "", "", false},
+		{"s3:///prefix", "", "", false},
+		{"s3://ab", "", "", false},
+		{"s3://" + strings.Repeat("a", 64), "", "", false},
+		{"s3://Bucket", "", "", false},
+		{"s3://my_bucket", "", "", false},
+		{"s3://-bucket", "", "", false},
+		{"s3://bucket-", "", "", false},
+		{"s3://my..bucket", "", "", false},
+		{"s3://192.168.1.1", "", "", false},
+		{"s3://xn--bucket", "", "", false},
+		{"s3://bucket-s3alias", "", "", false},
+		{"s3://key:secret@bucket/p", "", "", false},
+		{"s3://host:9000/bucket", "", "", false},
+		{"s3://bucket/a//b", "", "", false},
+		{"s3://bucket/a/../b", "", "", false},
+		{"s3://bucket/a\\b", "", "", false},
+	} {
+		b, p, err := ParseURL(tc.in)
+		if tc.ok {
+			if err != nil || b != tc.bucket || p != tc.prefix {
+				t.Errorf("ParseURL(%q) = %q, %q, %v; want %q, %q", tc.in, b, p, err, tc.bucket, tc.prefix)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("ParseURL(%q) = %q, %q; want an error", tc.in, b, p)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("ParseURL error shows credentials: %v", err)
+		}
+	}
+}
