@@ -25,14 +25,21 @@ var (
 	ErrAccess = errors.New("access denied")
 	// ErrNoBucket means the bucket named by the target does not exist.
 	ErrNoBucket = errors.New("bucket does not exist")
+	// ErrPrecondition means a conditional Put (IfAbsent, IfMatch) found
+	// the key in another state; nothing was written.
+	ErrPrecondition = errors.New("precondition failed")
 )
 
 // Object describes one stored object as a listing reports it.
 type Object struct {
 	Key     string    // relative to the store's root, slash separated
 	Size    int64     // bytes
-	ETag    string    // opaque; empty if the store has none
+	ETag    string    // opaque; the same value in List, Stat and PutOptions.IfMatch
 	ModTime time.Time // last modification, as the store reports it
+	// Meta holds the metadata given to Put (PutOptions.Meta), with
+	// lower-case keys. Only Stat fills it; a store that cannot keep
+	// metadata leaves it empty.
+	Meta map[string]string
 }
 
 // PutOptions carries what a Put should record with the object.
@@ -45,6 +52,16 @@ type PutOptions struct {
 	// completing a multipart upload) and return an error wrapping
 	// ErrChecksum.
 	SHA256 []byte
+	// Meta is stored with the object (S3 user metadata x-amz-meta-KEY, a
+	// directory's extended attributes) and returned by Stat. Keys are
+	// lower-case letters, digits and '-'.
+	Meta map[string]string
+	// IfAbsent makes the Put fail with ErrPrecondition if key exists
+	// (S3 If-None-Match: *).
+	IfAbsent bool
+	// IfMatch, when set, makes the Put fail with ErrPrecondition unless
+	// key exists with this ETag (S3 If-Match).
+	IfMatch string
 }
 
 // Store is a flat key/value object store rooted at a prefix.
@@ -68,6 +85,10 @@ type Store interface {
 	// bytes, or the context is cancelled, Put returns an error and leaves
 	// the key as it was (in-progress multipart uploads are aborted).
 	Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) error
+
+	// Stat returns what the store knows of key, including its Meta. A
+	// missing key gives an error wrapping ErrNotExist.
+	Stat(ctx context.Context, key string) (Object, error)
 
 	// Delete removes key. Deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error

@@ -110,9 +110,14 @@ func ValidateKey(key string) error {
 	return nil
 }
 
+// isTempName reports whether name is one of the store's own files: a
+// temporary file or the lock file. They are never listed or addressable.
 func isTempName(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.Contains(name, tmpMarker)
+	return name == lockName || strings.HasPrefix(name, ".") && strings.Contains(name, tmpMarker)
 }
+
+// lockName is the file whose flock serialises conditional writes.
+const lockName = ".ssmirror.lock"
 
 // file returns the file system path of key after validating it.
 func (s *Store) file(key string) (string, error) {
@@ -196,7 +201,7 @@ func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(target.
 			}
 			return fmt.Errorf("dirstore %s: list %s: %w", s.root, it.key, err)
 		}
-		if err := fn(target.Object{Key: it.key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+		if err := fn(target.Object{Key: it.key, Size: fi.Size(), ETag: etag(fi), ModTime: fi.ModTime()}); err != nil {
 			return err
 		}
 	}
@@ -229,7 +234,33 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Obj
 		f.Close()
 		return nil, target.Object{}, fmt.Errorf("dirstore %s: open %s: not a regular file: %w", s.root, key, target.ErrNotExist)
 	}
-	return f, target.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return f, target.Object{Key: key, Size: fi.Size(), ETag: etag(fi), ModTime: fi.ModTime()}, nil
+}
+
+// etag identifies one version of a file: its modification time and size
+// (a Put always creates a new file, so a rewrite changes it).
+func etag(fi os.FileInfo) string {
+	return fmt.Sprintf("%x-%x", fi.ModTime().UnixNano(), fi.Size())
+}
+
+// Stat returns key's size, ETag, modification time and the metadata kept
+// in its extended attributes (empty where the file system has none).
+func (s *Store) Stat(_ context.Context, key string) (target.Object, error) {
+	p, err := s.file(key)
+	if err != nil {
+		return target.Object{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || isNotDir(err) {
+			return target.Object{}, fmt.Errorf("dirstore %s: stat %s: %w", s.root, key, target.ErrNotExist)
+		}
+		return target.Object{}, fmt.Errorf("dirstore %s: stat %s: %w", s.root, key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return target.Object{}, fmt.Errorf("dirstore %s: stat %s: not a regular file: %w", s.root, key, target.ErrNotExist)
+	}
+	return target.Object{Key: key, Size: fi.Size(), ETag: etag(fi), ModTime: fi.ModTime(), Meta: readMeta(p)}, nil
 }
 
 func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
@@ -298,13 +329,17 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	if err := tmp.Chmod(0o644); err != nil {
 		return fail("%w", err)
 	}
+	writeMeta(tmp, opts.Meta)
 	if err := tmp.Sync(); err != nil {
 		return fail("%w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fail("%w", err)
 	}
-	if err := os.Rename(tmpName, p); err != nil {
+	if err := s.publish(tmpName, p, opts); err != nil {
+		if errors.Is(err, target.ErrPrecondition) {
+			return fail("%w", err)
+		}
 		if fi, serr := os.Lstat(p); serr == nil && fi.IsDir() {
 			return fail("a directory of other objects has this name: %w", err)
 		}
@@ -312,6 +347,35 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	}
 	syncDir(dir)
 	return nil
+}
+
+// publish moves the finished temporary file to its key: a rename, or for
+// conditional writes a link that fails if the key exists (IfAbsent), or a
+// rename under the store's lock after checking the current ETag (IfMatch).
+func (s *Store) publish(tmp, p string, opts target.PutOptions) error {
+	switch {
+	case opts.IfAbsent:
+		err := os.Link(tmp, p)
+		os.Remove(tmp)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w: it exists", target.ErrPrecondition)
+		}
+		return err
+	case opts.IfMatch != "":
+		unlock, err := s.lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("%w: %v", target.ErrPrecondition, err)
+		}
+		if etag(fi) != opts.IfMatch {
+			return fmt.Errorf("%w: ETag is %s, not %s", target.ErrPrecondition, etag(fi), opts.IfMatch)
+		}
+	}
+	return os.Rename(tmp, p)
 }
 
 // fileParent returns the first proper prefix of key that is a file, or "".

@@ -59,10 +59,21 @@ func (s *Store) partSizeFor(size int64) int64 {
 }
 
 func putObjectOptions(opts target.PutOptions) minio.PutObjectOptions {
-	return minio.PutObjectOptions{
+	o := minio.PutObjectOptions{
 		ContentType:  opts.ContentType, // minio-go defaults it to application/octet-stream
 		CacheControl: opts.CacheControl,
+		UserMetadata: map[string]string{},
 	}
+	for k, v := range opts.Meta {
+		o.UserMetadata[k] = v // sent as x-amz-meta-k
+	}
+	switch {
+	case opts.IfAbsent:
+		o.SetMatchETagExcept("*")
+	case opts.IfMatch != "":
+		o.SetMatchETag(opts.IfMatch)
+	}
+	return o
 }
 
 // putSingle uploads body with one PUT request. The body (at most one part
@@ -93,15 +104,16 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 			}
 		}
 		// The server verifies the body against this header as well.
-		mopts.UserMetadata = map[string]string{
-			checksumHeader: base64.StdEncoding.EncodeToString(opts.SHA256),
-		}
+		mopts.UserMetadata[checksumHeader] = base64.StdEncoding.EncodeToString(opts.SHA256)
 	}
 	// Core.PutObject sends exactly one PUT request (no automatic multipart
 	// upload, no extra trailing checksum).
 	if _, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), size, "", "", mopts); err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			return fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
+		}
+		if opts.IfMatch != "" && errors.Is(s.mapErr(err), target.ErrNotExist) {
+			return fmt.Errorf("s3store: put %s: %w: it does not exist", s.objURL(key), target.ErrPrecondition)
 		}
 		return s.wrapErr("put", key, err)
 	}
@@ -135,6 +147,9 @@ func probeEOF(r io.Reader) (extra bool, err error) {
 // putMultipart uploads body as a multipart upload of parts of partSize
 // bytes, at most s.concurrency in flight, and aborts it on any failure.
 func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions) (err error) {
+	if opts.IfAbsent || opts.IfMatch != "" {
+		return fmt.Errorf("s3store: put %s: conditional writes are limited to objects of at most %d bytes", s.objURL(key), partSize)
+	}
 	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, name, putObjectOptions(opts))
 	if err != nil {
 		return s.wrapErr("put (starting multipart upload)", key, err)

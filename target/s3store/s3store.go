@@ -375,6 +375,8 @@ func (s *Store) mapErr(err error) error {
 	switch er.Code {
 	case "NoSuchKey":
 		return target.ErrNotExist
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return target.ErrPrecondition
 	case "NoSuchBucket":
 		return target.ErrNoBucket
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
@@ -396,6 +398,27 @@ func (s *Store) wrapErr(op, key string, err error) error {
 		return fmt.Errorf("s3store: %s %s: %w: %w", op, s.objURL(key), sentinel, err)
 	}
 	return fmt.Errorf("s3store: %s %s: %w", op, s.objURL(key), err)
+}
+
+// Stat returns key's size, ETag, modification time and user metadata.
+func (s *Store) Stat(ctx context.Context, key string) (target.Object, error) {
+	name, err := s.object("stat", key)
+	if err != nil {
+		return target.Object{}, err
+	}
+	info, err := s.client.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{})
+	if err != nil {
+		var er minio.ErrorResponse
+		if errors.As(err, &er) && er.StatusCode == http.StatusNotFound {
+			return target.Object{}, fmt.Errorf("s3store: stat %s: %w", s.objURL(key), target.ErrNotExist)
+		}
+		return target.Object{}, s.wrapErr("stat", key, err)
+	}
+	meta := map[string]string{}
+	for k, v := range info.UserMetadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified, Meta: meta}, nil
 }
 
 // List calls fn for every object whose key starts with prefix, in lexical

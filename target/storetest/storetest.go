@@ -38,6 +38,9 @@ type Options struct {
 	// store left anything behind: temporary files, incomplete multipart
 	// uploads, ...
 	CheckClean func(t *testing.T, s target.Store)
+
+	// NoMeta says the store may keep no metadata (Stat returns none).
+	NoMeta bool
 }
 
 // DefaultLargeSize is the default Options.LargeSize: a bit over two 5 MiB
@@ -118,6 +121,92 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		if got, _ := mustRead(t, s, "streams/v1/x.json"); !bytes.Equal(got, data) {
 			t.Errorf("content = %q, want %q", got, data)
 		}
+	})
+
+	t.Run("StatAndMeta", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		if _, err := s.Stat(ctx, "missing"); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("Stat(missing) = %v, want ErrNotExist", err)
+		}
+		data := []byte("with metadata")
+		meta := map[string]string{"ssmirror-sha256": "abc123"}
+		if err := s.Put(ctx, "m/x", bytes.NewReader(data), int64(len(data)), target.PutOptions{Meta: meta}); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := s.Stat(ctx, "m/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj.Key != "m/x" || obj.Size != int64(len(data)) || obj.ETag == "" {
+			t.Errorf("Stat = %+v", obj)
+		}
+		if opts.NoMeta {
+			return
+		}
+		if obj.Meta["ssmirror-sha256"] != "abc123" {
+			t.Errorf("Stat meta = %v, want %v", obj.Meta, meta)
+		}
+		// The listing reports the same ETag.
+		if l := list(t, s, "m/"); len(l) != 1 || l[0].ETag != obj.ETag {
+			t.Errorf("List ETag = %v, Stat ETag %q", l, obj.ETag)
+		}
+	})
+
+	t.Run("Conditional", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		put := func(body string, o target.PutOptions) error {
+			return s.Put(ctx, "lease", strings.NewReader(body), int64(len(body)), o)
+		}
+		if err := put("one", target.PutOptions{IfAbsent: true}); err != nil {
+			t.Fatalf("IfAbsent on a missing key: %v", err)
+		}
+		if err := put("two", target.PutOptions{IfAbsent: true}); !errors.Is(err, target.ErrPrecondition) {
+			t.Errorf("IfAbsent on an existing key = %v, want ErrPrecondition", err)
+		}
+		first, err := s.Stat(ctx, "lease")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := mustRead(t, s, "lease"); string(got) != "one" {
+			t.Errorf("content = %q after a refused write", got)
+		}
+		if err := put("three", target.PutOptions{IfMatch: first.ETag}); err != nil {
+			t.Fatalf("IfMatch with the current ETag: %v", err)
+		}
+		if err := put("four", target.PutOptions{IfMatch: first.ETag}); !errors.Is(err, target.ErrPrecondition) {
+			t.Errorf("IfMatch with a stale ETag = %v, want ErrPrecondition", err)
+		}
+		if got, _ := mustRead(t, s, "lease"); string(got) != "three" {
+			t.Errorf("content = %q, want three", got)
+		}
+		if err := s.Put(ctx, "absent", strings.NewReader("x"), 1, target.PutOptions{IfMatch: first.ETag}); !errors.Is(err, target.ErrPrecondition) {
+			t.Errorf("IfMatch on a missing key = %v, want ErrPrecondition", err)
+		}
+		// Racing IfAbsent writers: exactly one wins.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := fmt.Sprint(i)
+				if err := s.Put(ctx, "race", strings.NewReader(body), int64(len(body)), target.PutOptions{IfAbsent: true}); err == nil {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				} else if !errors.Is(err, target.ErrPrecondition) {
+					t.Errorf("racing IfAbsent: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Errorf("%d IfAbsent writers won, want 1", wins)
+		}
+		checkClean(t, s)
 	})
 
 	t.Run("List", func(t *testing.T) {
