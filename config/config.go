@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ssmirror/ssmirror/plan/filter"
 )
@@ -19,6 +20,10 @@ var ErrInvalid = errors.New("invalid configuration")
 // DefaultTransfers is the default number of concurrent transfers: enough
 // to keep a store busy with small files, few enough for big images.
 const DefaultTransfers = 8
+
+// DefaultGCGrace is the default grace period before unreferenced objects
+// are deleted: longer than clients cache an index (LXD: about an hour).
+const DefaultGCGrace = 24 * time.Hour
 
 // Sync is one mirror to keep: where from, where to, what.
 type Sync struct {
@@ -41,6 +46,12 @@ type Sync struct {
 	// web address); used in the instructions printed for MAAS and LXD.
 	PublicURL string `mapstructure:"public_url" json:"public_url"`
 
+	// GCGrace is how long objects stay after the index that referenced
+	// them was replaced.
+	GCGrace time.Duration `mapstructure:"gc_grace" json:"gc_grace"`
+	// Wait is how long to wait for another publisher's lease.
+	Wait time.Duration `mapstructure:"wait" json:"wait"`
+
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
 	DryRun    bool `mapstructure:"dry_run" json:"dry_run"`
@@ -58,7 +69,7 @@ type S3 struct {
 
 // Default returns a Sync with default settings.
 func Default() Sync {
-	return Sync{Transfers: DefaultTransfers}
+	return Sync{Transfers: DefaultTransfers, GCGrace: DefaultGCGrace}
 }
 
 // Validate checks the settings and names the first bad one.
@@ -73,6 +84,10 @@ func (s *Sync) Validate() error {
 		return bad("target", "missing")
 	case s.Max < 0:
 		return bad("max", "%d is negative", s.Max)
+	case s.GCGrace < 0:
+		return bad("gc_grace", "%s is negative", s.GCGrace)
+	case s.Wait < 0:
+		return bad("wait", "%s is negative", s.Wait)
 	case s.Transfers < 1 || s.Transfers > 1024:
 		return bad("transfers", "%d is not between 1 and 1024", s.Transfers)
 	case s.NoVerify && len(s.Keyrings) > 0:

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
@@ -42,6 +43,9 @@ type Options struct {
 	Filters filter.Set // items to keep; empty keeps everything
 	Max     int        // newest versions to keep per product; 0 keeps all
 	Keep    bool       // keep already-mirrored versions (up to Max) after upstream dropped them
+	// Grace is how long an object stays in the target after the index
+	// that referenced it was replaced (clients cache indexes).
+	Grace time.Duration
 
 	// Signed says which signed metadata (.sjson) to publish beside the
 	// rewritten .json files.
@@ -105,6 +109,14 @@ type State struct {
 	// (index and products files), by key, so unchanged ones are not
 	// rewritten. Missing keys are treated as absent.
 	Metadata map[string][]byte
+	// GC is the garbage collection state read from the target; nil when
+	// missing or unreadable (it is then rebuilt, see gc.go).
+	GC *GCState
+	// GCErr says why a state object present in the target was not
+	// usable (it is rebuilt).
+	GCErr error
+	// Now is the time of the run, for the grace period.
+	Now time.Time
 }
 
 // Action is what a Change does to an item.
@@ -151,6 +163,10 @@ type Transfer struct {
 	Sum    catalog.Checksum `json:"-"`
 	SHA256 string           `json:"sha256,omitempty"` // when the catalog has one; the store checks it
 	Reason string           `json:"reason"`
+	// Adopt marks an object already present with the right size that no
+	// previous publication recorded (a run stopped before publishing): the
+	// executor keeps it if the checksum it was stored with matches.
+	Adopt bool `json:"adopt,omitempty"`
 }
 
 // Meta is one metadata file to publish.
@@ -162,6 +178,11 @@ type Meta struct {
 	Verbatim bool `json:"verbatim,omitempty"`
 	// Sign marks a payload the executor clearsigns before writing.
 	Sign bool `json:"sign,omitempty"`
+	// IfMatch and IfAbsent make the write conditional on the object the
+	// plan was made against (the index files), so that a concurrent
+	// publisher's index is never silently replaced.
+	IfMatch  string `json:"-"`
+	IfAbsent bool   `json:"-"`
 }
 
 // Delete is one object to remove after the new index is published.
@@ -244,15 +265,16 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.planDeletes(keys)
+	p.planDeletes(keys, true)
 	return p, nil
 }
 
 // Without returns the plan to publish after the transfers of the paths in
 // failed did not succeed: every product that references a failed path
 // keeps its previously published state (or stays out of the mirror), no
-// upstream signed files are republished and nothing is deleted. The result
-// has no transfers.
+// upstream signed files are republished and nothing is deleted (what left
+// the mirror enters the garbage collection state). The result has no
+// transfers.
 func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	var prev map[string]*catalog.Products
 	if p.state.Published != nil {
@@ -272,10 +294,13 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 			cat[cid] = nd
 		}
 	}
-	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts}
-	if _, err := q.render(false); err != nil {
+	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts,
+		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings}
+	keys, err := q.render(false)
+	if err != nil {
 		return nil, err
 	}
+	q.planDeletes(keys, false)
 	return q, nil
 }
 
@@ -321,6 +346,7 @@ func (p *Plan) planTransfers() error {
 					transfer[it.Path] = len(p.Transfers)
 					p.Transfers = append(p.Transfers, Transfer{
 						Path: it.Path, Size: it.Size, Sum: it.Strongest(), SHA256: it.SHA256, Reason: reason,
+						Adopt: reason == reasonUnrecorded,
 					})
 				}
 			}
@@ -335,6 +361,8 @@ func (p *Plan) planTransfers() error {
 	return nil
 }
 
+const reasonUnrecorded = "present but not recorded by a previous run"
+
 // needTransfer says why an item's object must be copied, or "" if the
 // target already holds it: present with the right size, and recorded with
 // the same checksum by a previous run.
@@ -348,46 +376,46 @@ func needTransfer(it *catalog.Item, objs map[string]target.Object, recorded map[
 	case obj.Size != it.Size:
 		return fmt.Sprintf("size differs (target has %d)", obj.Size)
 	case recorded[it.Path] == nil:
-		return "present but not recorded by a previous run"
+		return reasonUnrecorded
 	case !recorded[it.Path].SameContent(it):
 		return "checksum changed upstream"
 	}
 	return ""
 }
 
-// planDeletes lists the item changes and the objects that leave the
-// mirror: paths the previous catalog referenced and the new one does not,
-// and metadata files no longer published.
-func (p *Plan) planDeletes(newMeta map[string]bool) {
-	prev := p.state.Published
-	if prev == nil {
-		return
-	}
+// planDeletes lists the item changes and what leaves the mirror: paths the
+// previous catalog referenced and the new one does not, and metadata files
+// no longer published. Those are not deleted at once: they enter the
+// garbage collection state and are deleted once unreferenced for the
+// grace period (see gc.go).
+func (p *Plan) planDeletes(newMeta map[string]bool, deletes bool) {
 	keep := map[string]bool{}
+	for k := range newMeta {
+		keep[k] = true
+	}
 	for _, doc := range p.Catalog {
 		eachItem(doc, func(_, _, _ string, it *catalog.Item) { keep[it.Path] = true })
 	}
 	gone := map[string]bool{}
-	for _, cid := range catalog.SortedKeys(prev.Products) {
-		eachItem(prev.Products[cid], func(pname, vname, iname string, it *catalog.Item) {
-			if p.hasItem(cid, pname, vname, iname) {
-				return
+	if prev := p.state.Published; prev != nil {
+		for _, cid := range catalog.SortedKeys(prev.Products) {
+			eachItem(prev.Products[cid], func(pname, vname, iname string, it *catalog.Item) {
+				if p.hasItem(cid, pname, vname, iname) {
+					return
+				}
+				p.Changes = append(p.Changes, Change{Remove, cid, pname, vname, iname, it.Path, it.Size, "no longer selected"})
+				if it.Path != "" && !keep[it.Path] {
+					gone[it.Path] = true
+				}
+			})
+		}
+		for key := range previousMetaKeys(prev) {
+			if !keep[key] {
+				gone[key] = true
 			}
-			p.Changes = append(p.Changes, Change{Remove, cid, pname, vname, iname, it.Path, it.Size, "no longer selected"})
-			if it.Path == "" || keep[it.Path] || gone[it.Path] {
-				return
-			}
-			gone[it.Path] = true
-			if obj, ok := p.state.Objects[it.Path]; ok {
-				p.Deletes = append(p.Deletes, Delete{Path: it.Path, Size: obj.Size, Reason: "no longer referenced"})
-			}
-		})
-	}
-	for _, key := range catalog.SortedKeys(previousMetaKeys(prev)) {
-		if obj, ok := p.state.Objects[key]; ok && !newMeta[key] {
-			p.Deletes = append(p.Deletes, Delete{Path: key, Size: obj.Size, Reason: "metadata no longer published"})
 		}
 	}
+	p.collect(gone, keep, deletes)
 }
 
 func (p *Plan) hasItem(cid, pname, vname, iname string) bool {

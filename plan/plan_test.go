@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
@@ -107,6 +108,15 @@ func published(t testing.TB, p *Plan) State {
 		st.Metadata[m.Key] = m.Body
 		st.Objects[m.Key] = target.Object{Key: m.Key, Size: m.Size}
 	}
+	st.GC = p.state.GC
+	if body, ok := st.Metadata[StateKey]; ok {
+		gc, err := DecodeGCState(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.GC = gc
+	}
+	st.Now = p.state.Now
 	// Read the published .json metadata back as the target loader would.
 	idx, err := catalog.DecodeIndex(IndexJSON, st.Metadata[IndexJSON])
 	if err != nil {
@@ -357,13 +367,17 @@ func TestWithout(t *testing.T) {
 		t.Errorf("degraded catalog = %v, want %v", got, want)
 	}
 	// The products file changes (b advanced); the index lists the same
-	// products as before, so it is not rewritten.
+	// products as before, so it is not rewritten; b's old file enters the
+	// garbage collection state instead of being deleted.
 	var keys []string
 	for _, m := range q.Publish {
 		keys = append(keys, m.Key)
 	}
-	if want := []string{"streams/v1/" + cid + ".json"}; !reflect.DeepEqual(keys, want) {
+	if want := []string{"streams/v1/" + cid + ".json", StateKey}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("publish = %v, want %v", keys, want)
+	}
+	if m := stateOf(q); m == nil || !strings.Contains(string(m.Body), `"b/1/f"`) {
+		t.Errorf("state = %v, want b/1/f pending", m)
 	}
 }
 
@@ -454,4 +468,94 @@ func TestSplitWarnings(t *testing.T) {
 	if len(p.Warnings) != 0 {
 		t.Errorf("unfiltered: warnings = %q", p.Warnings)
 	}
+}
+
+// TestDeferredGC: objects that leave the mirror are deleted only after the
+// grace period, counted from when the index stopped referencing them; a
+// lost state is rebuilt, never a reason to delete.
+func TestDeferredGC(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	grace := 24 * time.Hour
+	both := mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("2", "1")}))
+	newer := mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("2")}))
+	opts := Options{Grace: grace}
+	build := func(src *source.Mirror, st State, at time.Time) *Plan {
+		t.Helper()
+		st.Now = at
+		p, err := Build(src, st, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	deleted := func(p *Plan) []string {
+		var out []string
+		for _, d := range p.Deletes {
+			out = append(out, d.Path)
+		}
+		return out
+	}
+	st := published(t, build(both, State{}, t0))
+	// v1 leaves upstream: nothing deleted, its file is pending from now.
+	p := build(newer, st, t0.Add(time.Hour))
+	if len(p.Deletes) != 0 || stateOf(p) == nil {
+		t.Fatalf("deletes %v, publish %v", p.Deletes, p.Publish)
+	}
+	st = published(t, p)
+	if since := st.GC.Pending["p/1/f"]; !since.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("pending = %v", st.GC.Pending)
+	}
+	// Within the grace period: still kept.
+	if p := build(newer, st, t0.Add(20*time.Hour)); len(p.Deletes) != 0 {
+		t.Errorf("deleted within the grace period: %v", p.Deletes)
+	}
+	// After it: deleted, and the state forgets it.
+	p = build(newer, st, t0.Add(26*time.Hour))
+	if got := deleted(p); !reflect.DeepEqual(got, []string{"p/1/f"}) {
+		t.Errorf("deletes = %v, want [p/1/f]", got)
+	}
+	if m := stateOf(p); m == nil || strings.Contains(string(m.Body), "p/1/f") {
+		t.Errorf("state after delete: %v", m)
+	}
+	// A lost state is rebuilt from the listing: unreferenced objects
+	// start their grace period now.
+	lost := st
+	lost.GC = nil
+	p = build(newer, lost, t0.Add(48*time.Hour))
+	if len(p.Deletes) != 0 {
+		t.Errorf("lost state caused deletes: %v", p.Deletes)
+	}
+	gc, _ := DecodeGCState(stateOf(p).Body)
+	if since := gc.Pending["p/1/f"]; !since.Equal(t0.Add(48 * time.Hour)) {
+		t.Errorf("rebuilt pending = %v", gc.Pending)
+	}
+	// A pending path that upstream references again is not deleted.
+	p = build(both, st, t0.Add(48*time.Hour))
+	if len(p.Deletes) != 0 {
+		t.Errorf("a referenced path was deleted: %v", p.Deletes)
+	}
+	// A state that names a path the new catalog references is not
+	// trusted: the path stays.
+	bogus := st
+	bogus.GC = &GCState{Version: 1, Pending: map[string]time.Time{"p/2/f": t0.Add(-100 * time.Hour)}}
+	if p := build(newer, bogus, t0.Add(48*time.Hour)); len(p.Deletes) != 0 {
+		t.Errorf("deleted what the catalog references: %v", p.Deletes)
+	}
+}
+
+func TestDecodeGCState(t *testing.T) {
+	for _, bad := range []string{`{`, `{"version":2}`, `{"version":1,"pending":{"../x":"2026-01-01T00:00:00Z"}}`, `[]`} {
+		if _, err := DecodeGCState([]byte(bad)); err == nil {
+			t.Errorf("DecodeGCState(%s) accepted", bad)
+		}
+	}
+}
+
+func stateOf(p *Plan) *Meta {
+	for i, m := range p.Publish {
+		if m.Key == StateKey {
+			return &p.Publish[i]
+		}
+	}
+	return nil
 }

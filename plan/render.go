@@ -82,6 +82,13 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 			continue
 		}
 		m.Size = int64(len(m.Body))
+		if m.Key == IndexJSON || m.Key == IndexSJSON || m.Key == src.StartPath {
+			if obj, ok := p.state.Objects[m.Key]; ok {
+				m.IfMatch = obj.ETag
+			} else {
+				m.IfAbsent = true
+			}
+		}
 		p.Publish = append(p.Publish, m)
 	}
 	return keys, nil

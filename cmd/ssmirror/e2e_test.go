@@ -49,6 +49,7 @@ type fixture struct {
 	docs    []upstream.Doc
 	tree    *upstream.Tree
 	srv     *upstream.Server
+	pending map[string]bool // objects allowed in the target while their grace period runs
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -176,7 +177,7 @@ func (f *fixture) checkJSON(t *testing.T, st target.Store, want map[string]bool)
 	}
 	// Nothing else in the target but the mirror.
 	st.List(ctx, "", func(o target.Object) error {
-		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") {
+		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") && !strings.HasPrefix(o.Key, ".ssmirror/") && !f.pending[o.Key] {
 			t.Errorf("unexpected object %s", o.Key)
 		}
 		return nil
@@ -280,11 +281,32 @@ func TestSyncEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.build(t)
+			oldWant := want
 			out, errOut, code = run(t, args...)
 			if code != 0 {
 				t.Fatalf("update exit %d\n%s%s", code, out, errOut)
 			}
 			want = f.expected()
+			// Within the grace period (default 24 h) the dropped
+			// version's files stay readable for clients holding the old
+			// index.
+			f.pending = map[string]bool{}
+			for p := range oldWant {
+				if !want[p] {
+					f.pending[p] = true
+					readKey(t, st, p)
+				}
+			}
+			if len(f.pending) == 0 {
+				t.Fatal("the update dropped nothing; the test is wrong")
+			}
+			f.checkMirror(t, st, want)
+			// With no grace period they go.
+			f.pending = nil
+			out, errOut, code = run(t, append([]string{args[0], "--gc-grace", "0"}, args[1:]...)...)
+			if code != 0 {
+				t.Fatalf("gc exit %d\n%s%s", code, out, errOut)
+			}
 			f.checkMirror(t, st, want)
 			for p := range f.tree.Files {
 				if strings.Contains(p, "/"+old+"/") && strings.HasPrefix(p, "noble/amd64/") {

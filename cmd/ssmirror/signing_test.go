@@ -180,8 +180,15 @@ func TestSigningOptions(t *testing.T) {
 	if !hasKey(st, "streams/v1/index.sjson") {
 		t.Fatal("default mode for a signed source did not publish the upstream index.sjson")
 	}
-	// Switching to none removes the signed files after publishing.
+	// Switching to none removes the signed index at once, and the other
+	// signed files after the grace period.
 	if out, errOut, code := sync("--signed-metadata", "none"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if hasKey(st, "streams/v1/index.sjson") || !hasKey(st, "streams/v1/"+imagesCID+".sjson") {
+		t.Error("after switching to none: want index.sjson gone at once, products .sjson kept for the grace period")
+	}
+	if out, errOut, code := sync("--signed-metadata", "none", "--gc-grace", "0"); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	var left []string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/target/lease"
 )
 
 // syncOptions are the flags of sync and plan.
@@ -41,6 +43,8 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
 	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+	f.DurationVar(&o.cfg.GCGrace, "gc-grace", config.DefaultGCGrace, "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
+	f.DurationVar(&o.cfg.Wait, "wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -130,11 +134,36 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	if !cfg.DryRun {
+		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: cfg.Wait})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// A fresh context: the run's may be cancelled.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			l.Release(rctx)
+		}()
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-l.Done():
+				cancel(l.Err())
+			case <-ctx.Done():
+			}
+		}()
+	}
 	st, err := apply.LoadState(ctx, dst)
 	if err != nil {
 		return err
 	}
-	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep}
+	if st.GCErr != nil {
+		fmt.Fprintf(stderr, "warning: %s/%s is unusable (%v); rebuilt from the published metadata and a listing\n", dst, plan.StateKey, st.GCErr)
+	}
+	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: cfg.GCGrace}
 	signer, err := signing(&cfg, src.Signed, &popts)
 	if err != nil {
 		return err
@@ -171,6 +200,9 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 		aopts.Signer = signer
 	}
 	res, err := apply.Run(ctx, p, fetcher, dst, aopts)
+	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
+		err = fmt.Errorf("%w (stopped: %w)", err, cause)
+	}
 	fmt.Fprintf(stdout, "transferred %d objects (%s) in %s, %d failed; published %d metadata files (index %s); deleted %d objects\n",
 		res.Transferred, plan.Bytes(res.TransferredBytes), time.Since(began).Round(time.Millisecond), len(res.Failed),
 		res.Published, map[bool]string{true: "updated", false: "not updated"}[res.IndexPublished], res.Deleted)

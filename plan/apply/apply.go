@@ -24,9 +24,16 @@ import (
 	"github.com/ssmirror/ssmirror/target"
 )
 
-// ErrPartial is returned (joined with the failures) when some transfers
-// failed and the index did not advance for the products that need them.
-var ErrPartial = errors.New("some items were not mirrored")
+// Errors callers branch on.
+var (
+	// ErrPartial is returned (joined with the failures) when some
+	// transfers failed and the index did not advance for the products
+	// that need them.
+	ErrPartial = errors.New("some items were not mirrored")
+	// ErrConcurrent means another publisher replaced the index during
+	// the run.
+	ErrConcurrent = errors.New("concurrent publisher")
+)
 
 // Default serving headers.
 const (
@@ -64,6 +71,7 @@ type Failure struct {
 type Result struct {
 	Transferred      int
 	TransferredBytes int64
+	Adopted          int // present objects kept after checking their recorded checksum
 	Failed           []Failure
 	Published        int
 	IndexPublished   bool
@@ -129,6 +137,12 @@ func transferAll(ctx context.Context, ts []plan.Transfer, src source.Fetcher, ds
 		go func() {
 			defer wg.Done()
 			for t := range jobs {
+				if t.Adopt && adoptable(ctx, t, dst) {
+					mu.Lock()
+					res.Adopted++
+					mu.Unlock()
+					continue
+				}
 				start := time.Now()
 				err := transfer(ctx, t, src, dst)
 				if ctx.Err() != nil {
@@ -170,7 +184,8 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	if size >= 0 && size != t.Size {
 		return fmt.Errorf("%s: %w: upstream sends %d bytes, catalog says %d", name, source.ErrIntegrity, size, t.Size)
 	}
-	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: ItemCacheControl}
+	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: ItemCacheControl,
+		Meta: map[string]string{metaPrefix + t.Sum.Algo: t.Sum.Hex}}
 	if t.SHA256 != "" {
 		if opt.SHA256, err = hex.DecodeString(t.SHA256); err != nil {
 			return fmt.Errorf("%s: bad sha256 %q", name, t.SHA256)
@@ -188,6 +203,17 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	return nil
 }
 
+// metaPrefix names the object metadata that records the checksum an item
+// was verified against when it was stored.
+const metaPrefix = "ssmirror-"
+
+// adoptable reports whether the object at t.Path was stored whole by an
+// earlier run: right size, and stored with the expected checksum.
+func adoptable(ctx context.Context, t plan.Transfer, dst target.Store) bool {
+	obj, err := dst.Stat(ctx, t.Path)
+	return err == nil && obj.Size == t.Size && obj.Meta[metaPrefix+t.Sum.Algo] == t.Sum.Hex
+}
+
 // publish writes metadata files in order, stopping at the first failure so
 // that an index is never written before the products files it names.
 func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options, res *Result) error {
@@ -203,7 +229,8 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 			m.Body = signed
 		}
 		sum := sha256.Sum256(m.Body)
-		opt := target.PutOptions{ContentType: "application/json", CacheControl: MetadataCacheControl, SHA256: sum[:]}
+		opt := target.PutOptions{ContentType: "application/json", CacheControl: MetadataCacheControl, SHA256: sum[:],
+			IfMatch: m.IfMatch, IfAbsent: m.IfAbsent}
 		switch {
 		case strings.HasSuffix(m.Key, ".sjson"), strings.HasSuffix(m.Key, ".asc"):
 			opt.ContentType = "text/plain; charset=utf-8"
@@ -212,6 +239,9 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 		}
 		err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
 		opts.Report.Published(m, err)
+		if errors.Is(err, target.ErrPrecondition) {
+			return fmt.Errorf("publish %s: %w: another publisher changed it during this run; nothing of this run's index was published, run again", m.Key, ErrConcurrent)
+		}
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", m.Key, err)
 		}

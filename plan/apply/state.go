@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/source"
@@ -16,13 +17,25 @@ import (
 // products files it names) and the bytes of the other metadata files
 // present, so that the planner can compare without a request per object.
 func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
-	st := plan.State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}}
+	st := plan.State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}, Now: time.Now()}
 	err := dst.List(ctx, "", func(o target.Object) error {
 		st.Objects[o.Key] = o
 		return nil
 	})
 	if err != nil {
 		return st, fmt.Errorf("list %s: %w", dst, err)
+	}
+	if _, ok := st.Objects[plan.StateKey]; ok {
+		data, err := readAll(ctx, dst, plan.StateKey)
+		if err != nil && !errors.Is(err, target.ErrNotExist) {
+			return st, err
+		}
+		if err == nil {
+			st.Metadata[plan.StateKey] = data
+			// A corrupt state is rebuilt by the planner (st.GC stays
+			// nil); it is never a reason to delete.
+			st.GC, st.GCErr = plan.DecodeGCState(data)
+		}
 	}
 	if _, ok := st.Objects[plan.IndexJSON]; !ok {
 		return st, nil

@@ -465,8 +465,27 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Obj
 		obj.Close()
 		return nil, target.Object{}, s.wrapErr("open", key, err)
 	}
-	return obj, target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified}, nil
+	return &objectReader{obj: obj, s: s, key: key}, target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified}, nil
 }
+
+// objectReader maps read errors like other errors: minio-go re-requests an
+// object with If-Match, so an object replaced while being read fails with
+// an error wrapping target.ErrPrecondition.
+type objectReader struct {
+	obj *minio.Object
+	s   *Store
+	key string
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	n, err := r.obj.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.s.wrapErr("read", r.key, err)
+	}
+	return n, err
+}
+
+func (r *objectReader) Close() error { return r.obj.Close() }
 
 // Delete removes key. Deleting a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/plan/filter"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
+)
+
+// listOptions are the flags of list.
+type listOptions struct {
+	keyrings  []string
+	noVerify  bool
+	allowSHA1 bool
+	max       int
+	json      bool
+	s3        config.S3
+}
+
+func (o *listOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
+	f.BoolVar(&o.noVerify, "no-verify", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
+	f.BoolVar(&o.allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	f.IntVar(&o.max, "max", 0, "list only the newest N versions of each product, after filtering (0: all)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object per item and line")
+	addS3Flags(f, &o.s3)
+}
+
+// addS3Flags adds the flags that say how to reach S3 (and an HTTPS
+// source), with the same names and meanings as sync's.
+func addS3Flags(f *pflag.FlagSet, s *config.S3) {
+	f.StringVar(&s.Endpoint, "endpoint", "", "S3 endpoint URL (default $AWS_ENDPOINT_URL, else AWS)")
+	f.StringVar(&s.Region, "region", "", "S3 region")
+	f.BoolVar(&s.PathStyle, "path-style", false, "use path-style S3 requests (http://host/bucket/key)")
+	f.BoolVar(&s.Anonymous, "anonymous", false, "access S3 without credentials")
+	f.BoolVar(&s.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
+}
+
+// validateS3 checks the S3 flags as config.Sync.Validate does.
+func validateS3(s config.S3) error {
+	if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
+		return fmt.Errorf("%w: --endpoint: %q is not an http:// or https:// URL", config.ErrInvalid, s.Endpoint)
+	}
+	return nil
+}
+
+const listExitHelp = `Exit status:
+  0    listed (also when no item matches)
+  1    error: source unreachable, bad catalog, ...
+  2    bad usage: bad flag, filter or keyring file
+  4    a signature did not verify, or the signer is not trusted`
+
+func newListCommand() *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:   "list [flags] SOURCE [FILTER...] [--or FILTER...]",
+		Short: "List the items a source or a published mirror offers",
+		Long: `List the items a SimpleStreams source or a published mirror offers, after
+filtering: the equivalent of sstream-query. The catalog is read and verified as
+sync reads it; nothing is downloaded but the metadata.
+
+SOURCE is an http(s):// mirror root, a URL or path ending in
+streams/v1/NAME.sjson or .json (the start file), a local directory or file://
+URL, or s3://BUCKET[/PREFIX]. A mirror published by ssmirror is read through its
+unsigned index: DIR/streams/v1/index.json or s3://BUCKET/PREFIX/streams/v1/index.json.
+
+FILTERs select items: key=value, key!=value, key~regex, key!~regex, all of them
+ANDed. A literal --or starts another group; an item is kept if it matches every
+filter of any group. Filters see the flattened attributes --json prints.
+--max N keeps the newest N versions of each product after filtering, as sync's
+--max does.
+
+The table has one row per item, sorted by content id, product, version and
+item: PRODUCT VERSION ITEM FTYPE SIZE PATH. When products of the same name
+appear under several content ids (daily and released streams), a CONTENT ID
+column comes first. --json prints one object per item and line instead: every
+flattened attribute (content_id, product_name, version_name, item_name and the
+inherited fields, as strings), with path, size (a number) and sha256.
+
+` + listExitHelp,
+		Example: `  ssmirror list https://images.maas.io/ephemeral-v3/stable/ arch=amd64 release=noble --max 1
+  ssmirror list /srv/mirror/streams/v1/index.json --json 'os~(grub|pxelinux)'`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runList(cmd.Context(), o, args, cmd.OutOrStdout())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer) error {
+	args = restoreOr(args)
+	loc := args[0]
+	fs, err := filter.ParseArgs(args[1:])
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.max < 0:
+		return fmt.Errorf("%w: --max: %d is negative", config.ErrInvalid, o.max)
+	case o.noVerify && len(o.keyrings) > 0:
+		return fmt.Errorf("%w: --no-verify contradicts --keyring: give one or the other", config.ErrInvalid)
+	}
+	if err := validateS3(o.s3); err != nil {
+		return err
+	}
+	fetcher, start, err := openSource(ctx, loc, o.s3)
+	if err != nil {
+		return err
+	}
+	keyring, err := loadKeyring(o.keyrings, o.noVerify, start)
+	if err != nil {
+		return err
+	}
+	m, err := source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: o.noVerify, AllowSHA1: o.allowSHA1})
+	if err != nil {
+		if errors.Is(err, source.ErrNotExist) && start == source.DefaultStart && !strings.HasSuffix(loc, start) {
+			return fmt.Errorf("%w (a mirror published without signed metadata is read through its streams/v1/index.json)", err)
+		}
+		return err
+	}
+	rows := listItems(m, fs, o.max)
+	if o.json {
+		return writeListJSON(stdout, rows)
+	}
+	return writeListTable(stdout, rows)
+}
+
+// listItems returns the items of m that match fs, in sorted content id,
+// product, version and item order; with maxVersions > 0, only those of the
+// newest maxVersions versions of each product (among the versions with
+// matching items).
+func listItems(m *source.Mirror, fs filter.Set, maxVersions int) []catalog.Flat {
+	var out []catalog.Flat
+	for _, cid := range catalog.SortedKeys(m.Products) {
+		byProduct := map[string][]catalog.Flat{}
+		m.Products[cid].Each(func(fl catalog.Flat) bool {
+			if fs.Match(fl.Attrs) {
+				byProduct[fl.Product] = append(byProduct[fl.Product], fl)
+			}
+			return true
+		})
+		for _, pname := range catalog.SortedKeys(byProduct) {
+			items := byProduct[pname]
+			keep := newestVersions(items, maxVersions)
+			for _, fl := range items {
+				if keep == nil || keep[fl.Version] {
+					out = append(out, fl)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// newestVersions returns the newest n version names among items (plain
+// byte order, as sync's --max), or nil when every version is kept.
+func newestVersions(items []catalog.Flat, n int) map[string]bool {
+	if n <= 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, fl := range items {
+		if !seen[fl.Version] {
+			seen[fl.Version] = true
+			names = append(names, fl.Version)
+		}
+	}
+	if len(names) <= n {
+		return nil
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
+	keep := make(map[string]bool, n)
+	for _, name := range names[:n] {
+		keep[name] = true
+	}
+	return keep
+}
+
+// listRecord is the JSON form of one item: its flattened attributes with
+// path, size and sha256 from the item itself.
+func listRecord(fl catalog.Flat) map[string]any {
+	rec := make(map[string]any, len(fl.Attrs)+3)
+	for k, v := range fl.Attrs {
+		rec[k] = v
+	}
+	if fl.Item.Path != "" {
+		rec["path"] = fl.Item.Path
+		rec["size"] = fl.Item.Size
+	}
+	if fl.Item.SHA256 != "" {
+		rec["sha256"] = fl.Item.SHA256
+	}
+	return rec
+}
+
+func writeListJSON(w io.Writer, rows []catalog.Flat) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, fl := range rows {
+		if err := enc.Encode(listRecord(fl)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeListTable(w io.Writer, rows []catalog.Flat) error {
+	withCID := productsRepeat(rows)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "PRODUCT\tVERSION\tITEM\tFTYPE\tSIZE\tPATH"
+	if withCID {
+		header = "CONTENT ID\t" + header
+	}
+	fmt.Fprintln(tw, header)
+	for _, fl := range rows {
+		size, path := "-", "-"
+		if fl.Item.Path != "" {
+			size, path = plan.Bytes(fl.Item.Size), fl.Item.Path
+		}
+		ftype := fl.Attrs["ftype"]
+		if ftype == "" {
+			ftype = "-"
+		}
+		line := strings.Join([]string{fl.Product, fl.Version, fl.Name, ftype, size, path}, "\t")
+		if withCID {
+			line = fl.Attrs["content_id"] + "\t" + line
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+// productsRepeat reports whether a product name appears under more than
+// one content id among rows.
+func productsRepeat(rows []catalog.Flat) bool {
+	cidOf := map[string]string{}
+	for _, fl := range rows {
+		cid := fl.Attrs["content_id"]
+		if prev, ok := cidOf[fl.Product]; ok && prev != cid {
+			return true
+		}
+		cidOf[fl.Product] = cid
+	}
+	return false
+}

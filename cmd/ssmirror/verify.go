@@ -1,0 +1,621 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/gpg"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// verifyOptions are the flags of verify.
+type verifyOptions struct {
+	keyrings  []string
+	allowSHA1 bool
+	checksums bool
+	json      bool
+	transfers int
+	s3        config.S3
+}
+
+func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify the published .sjson files; repeatable (default "+defaultKeyring+" if present and the mirror publishes no key of its own)")
+	f.BoolVar(&o.allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	f.BoolVar(&o.checksums, "checksums", false, "read every referenced object and check its checksum (sha512, sha256 or md5, the strongest the catalog gives)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object per finding and line, then a summary object")
+	f.IntVar(&o.transfers, "transfers", config.DefaultTransfers, "objects read at once with --checksums")
+	addS3Flags(f, &o.s3)
+}
+
+const verifyExitHelp = `Exit status:
+  0    the mirror is sound (unreferenced objects alone are warnings)
+  1    error: target unreachable, no mirror published there, unreadable
+       metadata, ...
+  2    bad usage: bad flag or keyring file
+  4    integrity failure: an object the metadata references is missing or
+       has the wrong size or checksum, or a signature did not verify
+  130  interrupted`
+
+func newVerifyCommand() *cobra.Command {
+	var o verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify [flags] TARGET",
+		Short: "Audit a published mirror: missing, damaged and unreferenced objects, signatures",
+		Long: `Audit a mirror published in a directory or in s3://BUCKET[/PREFIX].
+
+verify reads the mirror's streams/v1/index.json and the products files it
+names, lists the target once, and checks that every object the metadata
+references exists with the size the catalog gives. With --checksums it also
+reads every referenced object and checks its strongest checksum (sha512,
+sha256, md5).
+
+When the mirror publishes signed metadata (streams/v1/index.sjson), the signed
+index and the products .sjson files it names are verified with --keyring. When
+no --keyring is given and the mirror publishes its own key
+(streams/v1/mirror-keyring.gpg), the signatures are not checked: a key read from
+the mirror itself proves nothing; check its fingerprint, then give it with
+--keyring. Otherwise the default keyring is used when installed.
+
+Objects that the metadata does not reference are reported as warnings;
+metadata files (streams/v1/*.json, *.sjson, *.gpg, *.asc) and anything under
+.ssmirror/ are not.
+
+One line per finding:
+  missing PATH
+  size PATH: have N, catalog says M
+  checksum PATH: REASON
+  signature FILE: REASON
+  unreferenced PATH (N bytes)
+  note: TEXT
+then a summary line starting with OK or FAILED. --json prints one JSON object
+per line instead, with "type" set to missing, size, checksum, signature,
+unreferenced, note or, last, summary.
+
+` + verifyExitHelp,
+		Example: `  ssmirror verify /srv/mirror
+  ssmirror verify --checksums --endpoint https://minio.example.com --path-style \
+    --keyring /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg s3://mirror/maas/stable`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), o, args, cmd.OutOrStdout())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Finding types.
+const (
+	findMissing      = "missing"
+	findSize         = "size"
+	findChecksum     = "checksum"
+	findSignature    = "signature"
+	findUnreferenced = "unreferenced"
+	findNote         = "note"
+)
+
+// finding is one line of a verify report.
+type finding struct {
+	Type        string `json:"type"`
+	Path        string `json:"path,omitempty"`
+	Size        *int64 `json:"size,omitempty"`         // bytes the target holds
+	CatalogSize *int64 `json:"catalog_size,omitempty"` // bytes the catalog says
+	Error       string `json:"error,omitempty"`
+	Message     string `json:"message,omitempty"`
+}
+
+// problem reports whether f makes the mirror unsound.
+func (f finding) problem() bool {
+	switch f.Type {
+	case findMissing, findSize, findChecksum, findSignature:
+		return true
+	}
+	return false
+}
+
+func (f finding) String() string {
+	switch f.Type {
+	case findMissing:
+		return "missing " + f.Path
+	case findSize:
+		return fmt.Sprintf("size %s: have %d, catalog says %d", f.Path, *f.Size, *f.CatalogSize)
+	case findChecksum, findSignature:
+		return fmt.Sprintf("%s %s: %s", f.Type, f.Path, f.Error)
+	case findUnreferenced:
+		return fmt.Sprintf("unreferenced %s (%d bytes)", f.Path, *f.Size)
+	}
+	return "note: " + f.Message
+}
+
+func int64p(n int64) *int64 { return &n }
+
+// Values of verifySummary.Signatures.
+const (
+	sigsNone       = "none"        // no index.sjson published
+	sigsGood       = "good"        // every signed file verified
+	sigsBad        = "bad"         // at least one did not
+	sigsNotChecked = "not checked" // no keyring to check with
+)
+
+// verifySummary is the last line of a verify report.
+type verifySummary struct {
+	Type              string `json:"type"` // "summary"
+	Target            string `json:"target"`
+	OK                bool   `json:"ok"`
+	Referenced        int    `json:"referenced"`
+	ReferencedBytes   int64  `json:"referenced_bytes"`
+	Missing           int    `json:"missing"`
+	WrongSize         int    `json:"wrong_size"`
+	ChecksumsChecked  bool   `json:"checksums_checked"`
+	BadChecksums      int    `json:"bad_checksums"`
+	Signatures        string `json:"signatures"`
+	SignedFiles       int    `json:"signed_files"` // .sjson files that verified
+	BadSignatures     int    `json:"bad_signatures"`
+	Unreferenced      int    `json:"unreferenced"`
+	UnreferencedBytes int64  `json:"unreferenced_bytes"`
+}
+
+func (s verifySummary) String() string {
+	verdict := "OK"
+	if !s.OK {
+		verdict = "FAILED"
+	}
+	parts := []string{fmt.Sprintf("%d referenced objects (%s)", s.Referenced, plan.Bytes(s.ReferencedBytes))}
+	if s.Missing+s.WrongSize == 0 {
+		parts[0] += ", all present with their catalog sizes"
+	} else {
+		parts[0] += fmt.Sprintf(", %d missing, %d with the wrong size", s.Missing, s.WrongSize)
+	}
+	switch {
+	case !s.ChecksumsChecked:
+		parts = append(parts, "checksums not checked (--checksums)")
+	case s.BadChecksums == 0:
+		parts = append(parts, "checksums good")
+	default:
+		parts = append(parts, fmt.Sprintf("%d bad checksums", s.BadChecksums))
+	}
+	switch s.Signatures {
+	case sigsNone:
+		parts = append(parts, "no signed metadata")
+	case sigsGood:
+		parts = append(parts, fmt.Sprintf("signatures good (%d files)", s.SignedFiles))
+	case sigsBad:
+		parts = append(parts, fmt.Sprintf("%d bad signatures", s.BadSignatures))
+	default:
+		parts = append(parts, "signatures not checked")
+	}
+	parts = append(parts, fmt.Sprintf("%d unreferenced objects (%s)", s.Unreferenced, plan.Bytes(s.UnreferencedBytes)))
+	return fmt.Sprintf("%s %s: %s", verdict, s.Target, strings.Join(parts, "; "))
+}
+
+func runVerify(ctx context.Context, o verifyOptions, args []string, stdout io.Writer) error {
+	if o.transfers < 1 || o.transfers > 1024 {
+		return fmt.Errorf("%w: --transfers: %d is not between 1 and 1024", config.ErrInvalid, o.transfers)
+	}
+	if err := validateS3(o.s3); err != nil {
+		return err
+	}
+	loc := args[0]
+	if !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file://") {
+		// openTarget creates a missing directory; an audit must not.
+		dir := strings.TrimPrefix(loc, "file://")
+		if fi, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("target: %w", err)
+		} else if !fi.IsDir() {
+			return fmt.Errorf("target %s: not a directory", dir)
+		}
+	}
+	var kr *gpg.Keyring
+	if len(o.keyrings) > 0 {
+		var err error
+		if kr, err = loadKeyring(o.keyrings, false, plan.IndexSJSON); err != nil {
+			return err
+		}
+	}
+	dst, err := openTarget(ctx, loc, o.s3)
+	if err != nil {
+		return err
+	}
+	a := &audit{dst: dst, opts: o, keyring: kr, sum: verifySummary{Type: "summary", Target: dst.String()}}
+	if err := a.run(ctx); err != nil {
+		return err
+	}
+	if err := a.write(stdout); err != nil {
+		return err
+	}
+	return a.err()
+}
+
+// audit is one run of verify.
+type audit struct {
+	dst      target.Store
+	opts     verifyOptions
+	keyring  *gpg.Keyring // from --keyring; nil when none was given
+	state    plan.State
+	findings []finding
+	sum      verifySummary
+	// meta holds the metadata keys the publication references (index,
+	// products files, signed twins, published key).
+	meta map[string]bool
+}
+
+func (a *audit) add(f finding) { a.findings = append(a.findings, f) }
+
+func (a *audit) run(ctx context.Context) error {
+	st, err := apply.LoadState(ctx, a.dst)
+	if err != nil {
+		return a.incomplete(ctx, st, err)
+	}
+	if st.Published == nil {
+		return fmt.Errorf("%s: no mirror is published here: %s not found", a.dst, plan.IndexJSON)
+	}
+	a.state = st
+	a.meta = map[string]bool{plan.IndexJSON: true, plan.IndexSJSON: true, plan.KeyringGPG: true, plan.KeyringASC: true}
+	for _, e := range st.Published.Index.Entries {
+		a.meta[e.Path] = true
+		a.meta[plan.SignedPath(e.Path)] = true
+	}
+	items := a.items()
+	if a.opts.checksums {
+		if err := a.checkSums(ctx, items); err != nil {
+			return err
+		}
+	}
+	if err := a.signatures(ctx); err != nil {
+		return err
+	}
+	a.unreferenced(items)
+	return nil
+}
+
+// incomplete handles a publication LoadState could not read: products
+// files the index names but the target lacks are reported as missing;
+// any other failure is returned.
+func (a *audit) incomplete(ctx context.Context, st plan.State, err error) error {
+	if !errors.Is(err, source.ErrNotExist) {
+		return err
+	}
+	data, rerr := readMeta(ctx, a.dst, plan.IndexJSON)
+	if rerr != nil {
+		return err
+	}
+	idx, derr := catalog.DecodeIndex(plan.IndexJSON, data)
+	if derr != nil {
+		return err
+	}
+	for _, cid := range catalog.SortedKeys(idx.Entries) {
+		e := idx.Entries[cid]
+		if _, ok := st.Objects[e.Path]; !ok && e.Format() == catalog.FormatProducts {
+			a.add(finding{Type: findMissing, Path: e.Path})
+			a.sum.Missing++
+		}
+	}
+	if a.sum.Missing == 0 {
+		return err
+	}
+	a.sum.Signatures = sigsNotChecked
+	a.add(finding{Type: findNote, Message: "items not checked: the products files the index names are incomplete"})
+	return nil
+}
+
+// items checks every object the published products files reference
+// against the listing and returns them by path (the first item naming
+// each path).
+func (a *audit) items() map[string]*catalog.Item {
+	items := map[string]*catalog.Item{}
+	checked := map[string]map[int64]bool{} // path -> catalog sizes already checked
+	pub := a.state.Published
+	for _, cid := range catalog.SortedKeys(pub.Products) {
+		pub.Products[cid].Each(func(fl catalog.Flat) bool {
+			it := fl.Item
+			if it.Path == "" || checked[it.Path][it.Size] {
+				return true
+			}
+			if checked[it.Path] == nil {
+				checked[it.Path] = map[int64]bool{}
+				items[it.Path] = it
+				a.sum.Referenced++
+				a.sum.ReferencedBytes += it.Size
+			}
+			checked[it.Path][it.Size] = true
+			obj, ok := a.state.Objects[it.Path]
+			switch {
+			case !ok:
+				if len(checked[it.Path]) == 1 {
+					a.add(finding{Type: findMissing, Path: it.Path, CatalogSize: int64p(it.Size)})
+					a.sum.Missing++
+				}
+			case obj.Size != it.Size:
+				a.add(finding{Type: findSize, Path: it.Path, Size: int64p(obj.Size), CatalogSize: int64p(it.Size)})
+				a.sum.WrongSize++
+			}
+			return true
+		})
+	}
+	return items
+}
+
+// checkSums reads every referenced object that has its catalog size and
+// checks its strongest checksum, opts.transfers at a time.
+func (a *audit) checkSums(ctx context.Context, items map[string]*catalog.Item) error {
+	a.sum.ChecksumsChecked = true
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	todo := make(chan string)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range a.opts.transfers {
+		wg.Go(func() {
+			for p := range todo {
+				f, err := checkSum(ctx, a.dst, p, items[p])
+				mu.Lock()
+				switch {
+				case err != nil:
+					if firstErr == nil {
+						firstErr = err
+					}
+					cancel()
+				case f != nil:
+					a.add(*f)
+					if f.Type == findMissing {
+						a.sum.Missing++
+					} else {
+						a.sum.BadChecksums++
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, p := range catalog.SortedKeys(items) {
+		if obj, ok := a.state.Objects[p]; !ok || obj.Size != items[p].Size {
+			continue // already reported
+		}
+		select {
+		case todo <- p:
+		case <-ctx.Done():
+		}
+	}
+	close(todo)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// checkSum reads p and checks it against the item's size and strongest
+// checksum. It returns a finding for a bad or vanished object, and an error when the
+// object cannot be read.
+func checkSum(ctx context.Context, dst target.Store, p string, it *catalog.Item) (*finding, error) {
+	rc, _, err := dst.Open(ctx, p)
+	if errors.Is(err, target.ErrNotExist) {
+		return &finding{Type: findMissing, Path: p, CatalogSize: int64p(it.Size)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, source.NewVerifyingReader(rc, p, it.Size, it.Strongest()))
+	if errors.Is(err, source.ErrIntegrity) {
+		return &finding{Type: findChecksum, Path: p, Error: strings.TrimPrefix(err.Error(), p+": ")}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", dst, p, err)
+	}
+	return nil, nil
+}
+
+// signatures verifies the published signed metadata: index.sjson and the
+// products .sjson files it names.
+func (a *audit) signatures(ctx context.Context) error {
+	if _, ok := a.state.Objects[plan.IndexSJSON]; !ok {
+		a.sum.Signatures = sigsNone
+		return nil
+	}
+	kr := a.keyring
+	if kr == nil {
+		if _, ok := a.state.Objects[plan.KeyringGPG]; ok {
+			a.sum.Signatures = sigsNotChecked
+			a.add(finding{Type: findNote, Message: fmt.Sprintf(
+				"signatures not checked: no --keyring given. The mirror publishes its signing key as %s, "+
+					"but a key read from the mirror proves nothing: fetch it, compare its fingerprint "+
+					"(gpg --show-keys mirror-keyring.gpg) with the one the mirror's operator announced, "+
+					"then run: ssmirror verify --keyring mirror-keyring.gpg %s", plan.KeyringGPG, a.dst)})
+			return nil
+		}
+		var err error
+		if kr, err = loadKeyring(nil, false, plan.IndexSJSON); err != nil {
+			return err
+		}
+		if kr == nil {
+			a.sum.Signatures = sigsNotChecked
+			a.add(finding{Type: findNote, Message: fmt.Sprintf(
+				"signatures not checked: no keyring (give --keyring FILE; %s is not installed)", defaultKeyring)})
+			return nil
+		}
+	}
+	opts := gpg.Options{AllowSHA1: a.opts.allowSHA1}
+	bad := func(p string, err error) {
+		a.add(finding{Type: findSignature, Path: p, Error: strings.TrimPrefix(err.Error(), p+": ")})
+		a.sum.BadSignatures++
+	}
+	data, ok := a.state.Metadata[plan.IndexSJSON]
+	if !ok {
+		var err error
+		if data, err = readMeta(ctx, a.dst, plan.IndexSJSON); err != nil {
+			return err
+		}
+	}
+	payload, _, err := kr.VerifyClearsigned(plan.IndexSJSON, data, opts)
+	if err != nil {
+		bad(plan.IndexSJSON, err)
+		a.sum.Signatures = sigsBad
+		return nil
+	}
+	a.sum.SignedFiles++
+	idx, err := catalog.DecodeIndex(plan.IndexSJSON, payload)
+	if err != nil {
+		return err
+	}
+	for _, cid := range catalog.SortedKeys(idx.Entries) {
+		e := idx.Entries[cid]
+		if e.Format() != catalog.FormatProducts {
+			continue
+		}
+		a.meta[e.Path] = true
+		if !strings.HasSuffix(e.Path, ".sjson") {
+			bad(e.Path, errors.New("named by the signed index, but not a signed (.sjson) file"))
+			continue
+		}
+		if _, ok := a.state.Objects[e.Path]; !ok {
+			a.add(finding{Type: findMissing, Path: e.Path})
+			a.sum.Missing++
+			continue
+		}
+		data, err := readMeta(ctx, a.dst, e.Path)
+		if errors.Is(err, target.ErrNotExist) {
+			a.add(finding{Type: findMissing, Path: e.Path})
+			a.sum.Missing++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, _, err := kr.VerifyClearsigned(e.Path, data, opts); err != nil {
+			bad(e.Path, err)
+			continue
+		}
+		a.sum.SignedFiles++
+	}
+	a.sum.Signatures = sigsGood
+	if a.sum.BadSignatures > 0 {
+		a.sum.Signatures = sigsBad
+	}
+	return nil
+}
+
+// unreferenced reports the objects of the listing that neither the items
+// nor the metadata reference.
+func (a *audit) unreferenced(items map[string]*catalog.Item) {
+	for _, key := range catalog.SortedKeys(a.state.Objects) {
+		if items[key] != nil || a.meta[key] || isMetadataKey(key) || strings.HasPrefix(key, ".ssmirror/") {
+			continue
+		}
+		obj := a.state.Objects[key]
+		a.add(finding{Type: findUnreferenced, Path: key, Size: int64p(obj.Size)})
+		a.sum.Unreferenced++
+		a.sum.UnreferencedBytes += obj.Size
+	}
+}
+
+// isMetadataKey reports whether key is a metadata file of streams/v1:
+// index and products files, signed or not, detached signatures and keys.
+func isMetadataKey(key string) bool {
+	if path.Dir(key) != "streams/v1" {
+		return false
+	}
+	switch path.Ext(key) {
+	case ".json", ".sjson", ".gpg", ".asc":
+		return true
+	}
+	return false
+}
+
+// readMeta reads a metadata file of dst, at most source.DefaultMaxMetadata
+// bytes of it.
+func readMeta(ctx context.Context, dst target.Store, key string) ([]byte, error) {
+	rc, _, err := dst.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, source.DefaultMaxMetadata+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", dst, key, err)
+	}
+	if len(data) > source.DefaultMaxMetadata {
+		return nil, fmt.Errorf("%s/%s: %w: larger than %d bytes", dst, key, catalog.ErrInvalid, source.DefaultMaxMetadata)
+	}
+	return data, nil
+}
+
+// write prints the findings, notes first, then problems and warnings by
+// path, then the summary.
+func (a *audit) write(w io.Writer) error {
+	rank := func(f finding) int {
+		switch {
+		case f.Type == findNote:
+			return 0
+		case f.problem():
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(a.findings, func(i, j int) bool {
+		fi, fj := a.findings[i], a.findings[j]
+		if rank(fi) != rank(fj) {
+			return rank(fi) < rank(fj)
+		}
+		return fi.Path < fj.Path
+	})
+	a.sum.OK = a.problems() == 0
+	if a.opts.json {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, f := range a.findings {
+			if err := enc.Encode(f); err != nil {
+				return err
+			}
+		}
+		return enc.Encode(a.sum)
+	}
+	for _, f := range a.findings {
+		if _, err := fmt.Fprintln(w, f); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w, a.sum)
+	return err
+}
+
+func (a *audit) problems() int {
+	n := 0
+	for _, f := range a.findings {
+		if f.problem() {
+			n++
+		}
+	}
+	return n
+}
+
+// err returns the error that makes a failed audit exit with status 4.
+func (a *audit) err() error {
+	n := a.problems()
+	if n == 0 {
+		return nil
+	}
+	if a.sum.BadSignatures > 0 {
+		return fmt.Errorf("%s: %d problems found: %w, %w", a.dst, n, source.ErrIntegrity, gpg.ErrVerification)
+	}
+	return fmt.Errorf("%s: %d problems found: %w", a.dst, n, source.ErrIntegrity)
+}

@@ -1,0 +1,155 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ssmirror/ssmirror/source/catalog"
+)
+
+// StateKey is the garbage collection state object. It lives outside
+// streams/, so it is never part of what the mirror serves to clients.
+const StateKey = ".ssmirror/state.json"
+
+// StateDir holds the tool's own objects (state, lease) in the target.
+const StateDir = ".ssmirror/"
+
+// DefaultGrace is the default grace period.
+const DefaultGrace = 24 * time.Hour
+
+// GCState records objects that no published metadata references any more,
+// with the time since when, so that they are deleted only after the grace
+// period. It is a hint, never trusted blindly: a path is deleted only if
+// the new publication does not reference it.
+type GCState struct {
+	Version int `json:"version"`
+	// Pending maps a key to the time it stopped being referenced.
+	Pending map[string]time.Time `json:"pending"`
+}
+
+// DecodeGCState parses a state object.
+func DecodeGCState(data []byte) (*GCState, error) {
+	var st GCState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", StateKey, err)
+	}
+	if st.Version != 1 {
+		return nil, fmt.Errorf("%s: unknown version %d", StateKey, st.Version)
+	}
+	for k := range st.Pending {
+		if err := catalog.ValidPath(k); err != nil {
+			return nil, fmt.Errorf("%s: %w", StateKey, err)
+		}
+	}
+	if st.Pending == nil {
+		st.Pending = map[string]time.Time{}
+	}
+	return &st, nil
+}
+
+// collect decides what of gone (keys leaving the mirror with this plan)
+// and of the pending keys of the state is deleted now, and renders the new
+// state. A key referenced by the new publication (keep) is never deleted.
+// A key still referenced by the published metadata starts its grace period
+// now, since it stops being referenced only when this plan publishes. When
+// the state was lost, objects that no published metadata references are
+// adopted as pending from now (rebuilt from the listing), never deleted
+// at once. Without deletes, due keys stay pending.
+func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
+	now := p.state.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	grace := p.opts.Grace
+	old := map[string]time.Time{}
+	if p.state.GC != nil {
+		old = p.state.GC.Pending
+	}
+	referenced := p.publishedKeys()
+	candidates := map[string]bool{}
+	for k := range gone {
+		candidates[k] = true
+	}
+	for k := range old {
+		candidates[k] = true
+	}
+	if p.state.GC == nil && p.state.Published != nil {
+		for k := range p.state.Objects {
+			if !referenced[k] && !strings.HasPrefix(k, StateDir) {
+				candidates[k] = true
+			}
+		}
+	}
+	pending := map[string]time.Time{}
+	for _, k := range catalog.SortedKeys(candidates) {
+		obj, present := p.state.Objects[k]
+		if keep[k] || !present {
+			continue
+		}
+		since, ok := old[k]
+		if !ok || referenced[k] {
+			since = now
+		}
+		if deletes && (k == IndexJSON || k == IndexSJSON) {
+			// An entry point no longer published (the signed-metadata
+			// mode changed): nothing refers to it, and left in place it
+			// would keep advertising the old mirror.
+			p.Deletes = append(p.Deletes, Delete{Path: k, Size: obj.Size, Reason: "index no longer published"})
+			continue
+		}
+		if deletes && now.Sub(since) >= grace {
+			reason := "unreferenced since " + since.UTC().Format(time.RFC3339)
+			if grace == 0 {
+				reason = "no longer referenced"
+			}
+			p.Deletes = append(p.Deletes, Delete{Path: k, Size: obj.Size, Reason: reason})
+			continue
+		}
+		pending[k] = since
+	}
+	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil {
+		return
+	}
+	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending}, "", " ")
+	body = append(body, '\n')
+	if prev, ok := p.state.Metadata[StateKey]; ok && string(prev) == string(body) {
+		return
+	}
+	// The state goes before the index files: a run killed in between
+	// leaves pending keys that the published index still names, and the
+	// next run restarts their grace period (see above).
+	m := Meta{Key: StateKey, Body: body, Size: int64(len(body))}
+	at := len(p.Publish)
+	for i, x := range p.Publish {
+		if x.Key == IndexJSON || x.Key == p.src.StartPath && p.opts.Signed == SignedUpstream || x.Key == IndexSJSON {
+			at = i
+			break
+		}
+	}
+	p.Publish = append(p.Publish[:at], append([]Meta{m}, p.Publish[at:]...)...)
+}
+
+// publishedKeys returns every key the target's published metadata names:
+// items and metadata files.
+func (p *Plan) publishedKeys() map[string]bool {
+	keys := map[string]bool{}
+	prev := p.state.Published
+	if prev == nil {
+		return keys
+	}
+	for _, doc := range prev.Products {
+		eachItem(doc, func(_, _, _ string, it *catalog.Item) {
+			if it.Path != "" {
+				keys[it.Path] = true
+			}
+		})
+	}
+	for k := range previousMetaKeys(prev) {
+		if _, ok := p.state.Objects[k]; ok {
+			keys[k] = true
+		}
+	}
+	return keys
+}
