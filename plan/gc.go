@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
 )
 
 // StateKey is the garbage collection state object. It lives outside
@@ -152,4 +154,23 @@ func (p *Plan) publishedKeys() map[string]bool {
 		}
 	}
 	return keys
+}
+
+// GC plans a garbage collection run on its own (ssmirror gc): nothing is
+// transferred or republished; pending objects whose grace period is over
+// are deleted, unless the published metadata references them, and the
+// state is updated. st.Published must be set.
+func GC(st State, grace time.Duration) *Plan {
+	if st.Objects == nil {
+		st.Objects = map[string]target.Object{}
+	}
+	p := &Plan{Catalog: map[string]*catalog.Products{}, state: st, opts: Options{Grace: grace},
+		Changes: []Change{}, Transfers: []Transfer{}, Publish: []Meta{}, Deletes: []Delete{}, Warnings: []string{},
+		src: &source.Mirror{}}
+	if st.Published != nil {
+		p.Catalog = st.Published.Products
+	}
+	keep := p.publishedKeys()
+	p.collect(map[string]bool{}, keep, true)
+	return p
 }

@@ -559,3 +559,28 @@ func stateOf(p *Plan) *Meta {
 	}
 	return nil
 }
+
+// TestGCOnly: ssmirror gc deletes what is due and nothing the published
+// metadata references.
+func TestGCOnly(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	first, _ := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("2", "1")})), State{Now: t0}, Options{})
+	st := published(t, first)
+	st.Objects["old/file"] = target.Object{Key: "old/file", Size: 3}
+	st.GC = &GCState{Version: 1, Pending: map[string]time.Time{
+		"old/file": t0.Add(-48 * time.Hour),
+		"p/1/f":    t0.Add(-48 * time.Hour), // referenced: must stay
+	}}
+	delete(st.Metadata, StateKey) // the bytes behind st.GC differ from the first run's
+	st.Now = t0
+	p := GC(st, 24*time.Hour)
+	if len(p.Deletes) != 1 || p.Deletes[0].Path != "old/file" {
+		t.Errorf("deletes = %v, want [old/file]", p.Deletes)
+	}
+	if p.Deletes[0].Reason != "unreferenced since 2026-10-30T12:00:00Z" {
+		t.Errorf("reason = %q", p.Deletes[0].Reason)
+	}
+	if m := stateOf(p); m == nil || strings.Contains(string(m.Body), "p/1/f") || strings.Contains(string(m.Body), "old/file") {
+		t.Errorf("state = %v", m)
+	}
+}

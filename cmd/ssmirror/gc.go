@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/target/lease"
+)
+
+type gcOptions struct {
+	s3         config.S3
+	grace      time.Duration
+	uploadsAge time.Duration
+	dryRun     bool
+	wait       time.Duration
+}
+
+func newGCCommand() *cobra.Command {
+	var o gcOptions
+	cmd := &cobra.Command{
+		Use:   "gc [flags] TARGET",
+		Short: "Delete objects whose grace period is over, and abort stale multipart uploads",
+		Long: `Delete the objects that left a mirror more than --gc-grace ago (sync does this
+too, at the end of every run), and abort incomplete multipart uploads older than
+--uploads-older-than (left by runs that were killed). Objects the published
+metadata references are never deleted, whatever the state object says.
+
+` + exitHelp,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGC(cmd.Context(), o, args[0], cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&o.grace, "gc-grace", config.DefaultGCGrace, "delete objects unreferenced for at least this long")
+	f.DurationVar(&o.uploadsAge, "uploads-older-than", 24*time.Hour, "abort incomplete multipart uploads started at least this long ago")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted, change nothing")
+	f.DurationVar(&o.wait, "wait", 0, "wait this long for another publisher of the target to finish")
+	addS3Flags(f, &o.s3)
+	return cmd
+}
+
+func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error {
+	dst, err := openTarget(ctx, loc, o.s3)
+	if err != nil {
+		return err
+	}
+	if !o.dryRun {
+		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: o.wait})
+		if err != nil {
+			return err
+		}
+		defer l.Release(context.WithoutCancel(ctx))
+	}
+	st, err := apply.LoadState(ctx, dst)
+	if err != nil {
+		return err
+	}
+	p := plan.GC(st, o.grace)
+	for _, d := range p.Deletes {
+		fmt.Fprintf(stdout, "delete %s (%s, %s)\n", d.Path, plan.Bytes(d.Size), d.Reason)
+	}
+	aborter, canAbort := dst.(interface {
+		AbortIncompleteUploads(context.Context, time.Duration) ([]string, error)
+	})
+	if o.dryRun {
+		return nil
+	}
+	res, err := apply.Run(ctx, p, nil, dst, apply.Options{})
+	if err != nil {
+		return err
+	}
+	aborted := 0
+	if canAbort {
+		keys, err := aborter.AbortIncompleteUploads(ctx, o.uploadsAge)
+		for _, k := range keys {
+			fmt.Fprintf(stdout, "aborted incomplete upload of %s\n", k)
+		}
+		if err != nil {
+			return err
+		}
+		aborted = len(keys)
+	}
+	fmt.Fprintf(stdout, "deleted %d objects, %d could not be deleted; aborted %d incomplete uploads\n", res.Deleted, res.DeleteErrors, aborted)
+	return nil
+}

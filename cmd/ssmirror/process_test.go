@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/dirstore"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds ssmirror once per test run, for tests that need a real
+// process (signals, concurrent publishers).
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ssmirror-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ssmirror")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = errors.New(string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building ssmirror: %v", binErr)
+	}
+	return binPath
+}
+
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+}
+
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary(t), args...)}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	return p
+}
+
+func (p *proc) wait() int {
+	err := p.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// slowItems makes the upstream hold every item response until release is
+// closed, and reports when the first item was requested.
+func slowItems(f *fixture) (requested <-chan struct{}, release func()) {
+	req := make(chan struct{})
+	rel := make(chan struct{})
+	var once, ronce sync.Once
+	f.srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/streams/") {
+			return false
+		}
+		once.Do(func() { close(req) })
+		select {
+		case <-rel:
+		case <-r.Context().Done():
+		}
+		return false
+	}
+	return req, func() { ronce.Do(func() { close(rel) }) }
+}
+
+// TestInterrupt: SIGINT and SIGTERM during transfers stop the run with
+// status 130 and publish nothing.
+func TestInterrupt(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			f := newFixture(t)
+			requested, release := slowItems(f)
+			defer release()
+			dir := filepath.Join(t.TempDir(), "m")
+			p := start(t, nil, "sync", "--keyring", f.keyring, f.srv.Root(), dir)
+			select {
+			case <-requested:
+			case <-time.After(30 * time.Second):
+				t.Fatal("no item was requested")
+			}
+			p.cmd.Process.Signal(sig)
+			done := make(chan int)
+			go func() { done <- p.wait() }()
+			select {
+			case code := <-done:
+				if code != 130 {
+					t.Errorf("exit %d, want 130\n%s", code, p.stderr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("ssmirror did not stop after the signal")
+			}
+			st, _ := dirstore.New(dir)
+			var objs []string
+			st.List(context.Background(), "", func(o target.Object) error { objs = append(objs, o.Key); return nil })
+			for _, k := range objs {
+				if strings.HasPrefix(k, "streams/") {
+					t.Errorf("published %s although interrupted", k)
+				}
+			}
+			if hasKey(st, ".ssmirror/lease.json") {
+				t.Error("the lease was not released")
+			}
+		})
+	}
+}
+
+// TestConcurrentPublishers: while one sync runs, a second against the same
+// target fails at once with a clear message, or waits with --wait and then
+// finds the mirror complete.
+func TestConcurrentPublishers(t *testing.T) {
+	for _, tc := range targets() {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			dst, flags, st := tc.open(t)
+			var env []string
+			if tc.name == "s3" {
+				env = []string{"AWS_ACCESS_KEY_ID=" + os.Getenv("AWS_ACCESS_KEY_ID"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("AWS_SECRET_ACCESS_KEY")}
+			}
+			args := append(append([]string{"sync", "--keyring", f.keyring}, flags...), f.srv.Root(), dst)
+			args = append(args, maasFilter...)
+			requested, release := slowItems(f)
+			defer release()
+			a := start(t, env, args...)
+			<-requested
+			b := start(t, env, args...)
+			if code := b.wait(); code != 1 || !strings.Contains(b.stderr.String(), "another publisher holds the mirror's lease") {
+				t.Errorf("second publisher: exit %d\n%s", code, b.stderr.String())
+			}
+			c := start(t, env, append([]string{"sync", "--wait", "60s"}, args[1:]...)...)
+			time.Sleep(300 * time.Millisecond)
+			release()
+			if code := a.wait(); code != 0 {
+				t.Fatalf("first publisher: exit %d\n%s", code, a.stderr.String())
+			}
+			if code := c.wait(); code != 0 || !strings.Contains(c.stdout.String(), "nothing to do") {
+				t.Errorf("waiting publisher: exit %d\n%s%s", code, c.stdout.String(), c.stderr.String())
+			}
+			f.checkMirror(t, st, f.expected())
+		})
+	}
+}
