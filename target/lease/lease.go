@@ -173,12 +173,17 @@ func (l *Lease) write(ctx context.Context, opts target.PutOptions) error {
 	if err := l.st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), opts); err != nil {
 		return err
 	}
-	obj, err := l.st.Stat(ctx, Key)
+	// Learn the ETag of what we wrote; if someone replaced it meanwhile,
+	// the content tells, and the lease is not ours.
+	rec, etag, err := read(ctx, l.st)
 	if err != nil {
 		return err
 	}
+	if rec.Owner != l.rec.Owner || !rec.Acquired.Equal(l.rec.Acquired) || !rec.Expires.Equal(l.rec.Expires) {
+		return fmt.Errorf("%w: replaced by %s", target.ErrPrecondition, rec.Owner)
+	}
 	l.mu.Lock()
-	l.etag = obj.ETag
+	l.etag = etag
 	l.mu.Unlock()
 	return nil
 }

@@ -133,15 +133,28 @@ func TestLeaseRenewal(t *testing.T) {
 			if a.Err() != nil {
 				t.Fatalf("holder lost its lease: %v", a.Err())
 			}
-			// Someone replaces the lease object: the holder notices.
+			// Another run takes the lease over (as after an expiry, with
+			// If-Match on what it read): the holder notices.
 			body := `{"owner":"intruder"}`
-			st.Put(ctx, Key, strings.NewReader(body), int64(len(body)), target.PutOptions{})
+			for i := 0; ; i++ {
+				obj, err := st.Stat(ctx, Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = st.Put(ctx, Key, strings.NewReader(body), int64(len(body)), target.PutOptions{IfMatch: obj.ETag})
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, target.ErrPrecondition) || i == 10 {
+					t.Fatal(err) // a renewal may win the race a few times
+				}
+			}
 			select {
 			case <-a.Done():
 				if !errors.Is(a.Err(), ErrLost) {
 					t.Errorf("Err = %v, want ErrLost", a.Err())
 				}
-			case <-time.After(3 * ttl):
+			case <-time.After(5 * ttl):
 				t.Fatal("holder did not notice it lost the lease")
 			}
 			a.Release(ctx)
