@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ type S3 struct {
 	PathStyle   bool   `mapstructure:"path_style" json:"path_style"`
 	Anonymous   bool   `mapstructure:"anonymous" json:"anonymous"`
 	InsecureTLS bool   `mapstructure:"insecure_tls" json:"insecure_tls"`
+	// PartSize is the multipart part size in bytes (0: the store's
+	// default, 16 MiB, grown so an object needs at most 10,000 parts).
+	PartSize int64 `mapstructure:"part_size" json:"part_size"`
 }
 
 // Default returns a Sync with default settings.
@@ -84,6 +88,8 @@ func (s *Sync) Validate() error {
 		return bad("target", "missing")
 	case s.Max < 0:
 		return bad("max", "%d is negative", s.Max)
+	case s.S3.PartSize != 0 && (s.S3.PartSize < 5<<20 || s.S3.PartSize > 5<<30):
+		return bad("s3.part_size", "%d is not between 5 MiB and 5 GiB", s.S3.PartSize)
 	case s.GCGrace < 0:
 		return bad("gc_grace", "%s is negative", s.GCGrace)
 	case s.Wait < 0:
@@ -99,8 +105,42 @@ func (s *Sync) Validate() error {
 	case s.SignKey != "" && (s.SignedMetadata == "upstream" || s.SignedMetadata == "none"):
 		return bad("sign_key", "is only used with signed_metadata resign")
 	}
-	if s.S3.Endpoint != "" && !strings.HasPrefix(s.S3.Endpoint, "http://") && !strings.HasPrefix(s.S3.Endpoint, "https://") {
-		return bad("s3.endpoint", "%q is not an http:// or https:// URL", s.S3.Endpoint)
+	return s.S3.Validate()
+}
+
+// Validate checks the S3 settings and names the first bad one.
+func (s *S3) Validate() error {
+	if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
+		return fmt.Errorf("%w: s3.endpoint: %q is not an http:// or https:// URL", ErrInvalid, s.Endpoint)
 	}
 	return nil
+}
+
+// ParseSize parses a byte count: a plain number of bytes, or a number with
+// a binary unit (K, M, G, T, optionally followed by "iB" or "B", all
+// meaning powers of 1024): "16MiB", "5M", "1073741824".
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	upper := strings.ToUpper(t)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		for _, form := range []string{u.suffix + "IB", u.suffix + "B", u.suffix} {
+			if strings.HasSuffix(upper, form) {
+				t, mult = strings.TrimSpace(t[:len(t)-len(form)]), u.mult
+				goto parse
+			}
+		}
+	}
+	if strings.HasSuffix(upper, "B") {
+		t = strings.TrimSpace(t[:len(t)-1])
+	}
+parse:
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%w: size %q: want a number of bytes, optionally with K, M, G or T", ErrInvalid, s)
+	}
+	return n * mult, nil
 }

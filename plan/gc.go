@@ -101,15 +101,17 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 			p.Deletes = append(p.Deletes, Delete{Path: k, Size: obj.Size, Reason: "index no longer published"})
 			continue
 		}
+		// Keys deleted now stay in the state written before the deletes,
+		// so a run killed while deleting leaves no orphans: the next run
+		// deletes what is left and drops what is gone.
+		pending[k] = since
 		if deletes && now.Sub(since) >= grace {
 			reason := "unreferenced since " + since.UTC().Format(time.RFC3339)
 			if grace == 0 {
 				reason = "no longer referenced"
 			}
 			p.Deletes = append(p.Deletes, Delete{Path: k, Size: obj.Size, Reason: reason})
-			continue
 		}
-		pending[k] = since
 	}
 	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil {
 		return

@@ -49,14 +49,6 @@ func addS3Flags(f *pflag.FlagSet, s *config.S3) {
 	f.BoolVar(&s.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
 }
 
-// validateS3 checks the S3 flags as config.Sync.Validate does.
-func validateS3(s config.S3) error {
-	if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
-		return fmt.Errorf("%w: --endpoint: %q is not an http:// or https:// URL", config.ErrInvalid, s.Endpoint)
-	}
-	return nil
-}
-
 const listExitHelp = `Exit status:
   0    listed (also when no item matches)
   1    error: source unreachable, bad catalog, ...
@@ -115,7 +107,7 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 	case o.noVerify && len(o.keyrings) > 0:
 		return fmt.Errorf("%w: --no-verify contradicts --keyring: give one or the other", config.ErrInvalid)
 	}
-	if err := validateS3(o.s3); err != nil {
+	if err := o.s3.Validate(); err != nil {
 		return err
 	}
 	fetcher, start, err := openSource(ctx, loc, o.s3)

@@ -32,7 +32,7 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 		return s3store.New(ctx, s3store.Config{
 			Bucket: bucket, Prefix: prefix,
 			Endpoint: s3cfg.Endpoint, Region: s3cfg.Region, PathStyle: s3cfg.PathStyle,
-			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS,
+			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: s3cfg.PartSize,
 		})
 	}
 	if strings.Contains(loc, "://") && !strings.HasPrefix(loc, "file://") {

@@ -21,8 +21,9 @@ import (
 
 // syncOptions are the flags of sync and plan.
 type syncOptions struct {
-	cfg  config.Sync
-	json bool
+	cfg      config.Sync
+	json     bool
+	partSize string
 }
 
 func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
@@ -32,17 +33,14 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.cfg.Max, "max", 0, "keep only the newest N versions of each product (0: all)")
 	f.BoolVar(&o.cfg.Keep, "keep", false, "keep already-mirrored versions (up to --max) after upstream dropped them")
 	f.BoolVar(&o.cfg.DryRun, "dry-run", false, "print the plan and change nothing")
-	f.StringVar(&o.cfg.S3.Endpoint, "endpoint", "", "S3 endpoint URL (default $AWS_ENDPOINT_URL, else AWS)")
-	f.StringVar(&o.cfg.S3.Region, "region", "", "S3 region")
-	f.BoolVar(&o.cfg.S3.PathStyle, "path-style", false, "use path-style S3 requests (http://host/bucket/key)")
-	f.BoolVar(&o.cfg.S3.Anonymous, "anonymous", false, "access S3 without credentials")
-	f.BoolVar(&o.cfg.S3.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
+	addS3Flags(f, &o.cfg.S3)
 	f.IntVar(&o.cfg.Transfers, "transfers", config.DefaultTransfers, "number of concurrent transfers")
 	f.StringVar(&o.cfg.SignedMetadata, "signed-metadata", "", "signed metadata to publish: upstream (copy the upstream .sjson verbatim), resign (sign the rewritten metadata with --sign-key) or none (default: resign with --sign-key, else upstream for a signed source, else none)")
 	f.StringVar(&o.cfg.SignKey, "sign-key", "", "OpenPGP secret key (armored or binary) to sign the rewritten metadata with; passphrase from $"+passphraseEnv+" or --sign-passphrase-file")
 	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
 	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+	f.StringVar(&o.partSize, "part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
 	f.DurationVar(&o.cfg.GCGrace, "gc-grace", config.DefaultGCGrace, "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.DurationVar(&o.cfg.Wait, "wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
 }
@@ -114,6 +112,11 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 		return err
 	}
 	o.cfg.Filters = fs
+	if o.partSize != "" {
+		if o.cfg.S3.PartSize, err = config.ParseSize(o.partSize); err != nil {
+			return err
+		}
+	}
 	if err := o.cfg.Validate(); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -72,16 +73,18 @@ no --keyring is given and the mirror publishes its own key
 the mirror itself proves nothing; check its fingerprint, then give it with
 --keyring. Otherwise the default keyring is used when installed.
 
-Objects that the metadata does not reference are reported as warnings;
-metadata files (streams/v1/*.json, *.sjson, *.gpg, *.asc) and anything under
-.ssmirror/ are not.
+Objects that the metadata does not reference are reported as warnings, with
+the time since when they are pending deletion if sync's garbage collection
+state records them (they go when the grace period is over); metadata files
+(streams/v1/*.json, *.sjson, *.gpg, *.asc) and anything under .ssmirror/ are
+not reported.
 
 One line per finding:
   missing PATH
   size PATH: have N, catalog says M
   checksum PATH: REASON
   signature FILE: REASON
-  unreferenced PATH (N bytes)
+  unreferenced PATH (N bytes[, pending deletion since TIME])
   note: TEXT
 then a summary line starting with OK or FAILED. --json prints one JSON object
 per line instead, with "type" set to missing, size, checksum, signature,
@@ -118,6 +121,10 @@ type finding struct {
 	CatalogSize *int64 `json:"catalog_size,omitempty"` // bytes the catalog says
 	Error       string `json:"error,omitempty"`
 	Message     string `json:"message,omitempty"`
+	// PendingSince is when an unreferenced object left the metadata, if
+	// the target's garbage collection state records it (it is deleted
+	// once the grace period is over).
+	PendingSince *time.Time `json:"pending_since,omitempty"`
 }
 
 // problem reports whether f makes the mirror unsound.
@@ -138,6 +145,9 @@ func (f finding) String() string {
 	case findChecksum, findSignature:
 		return fmt.Sprintf("%s %s: %s", f.Type, f.Path, f.Error)
 	case findUnreferenced:
+		if f.PendingSince != nil {
+			return fmt.Sprintf("unreferenced %s (%d bytes, pending deletion since %s)", f.Path, *f.Size, f.PendingSince.UTC().Format(time.RFC3339))
+		}
 		return fmt.Sprintf("unreferenced %s (%d bytes)", f.Path, *f.Size)
 	}
 	return "note: " + f.Message
@@ -169,6 +179,7 @@ type verifySummary struct {
 	BadSignatures     int    `json:"bad_signatures"`
 	Unreferenced      int    `json:"unreferenced"`
 	UnreferencedBytes int64  `json:"unreferenced_bytes"`
+	PendingDeletion   int    `json:"pending_deletion"` // unreferenced objects garbage collection will delete
 }
 
 func (s verifySummary) String() string {
@@ -176,7 +187,7 @@ func (s verifySummary) String() string {
 	if !s.OK {
 		verdict = "FAILED"
 	}
-	parts := []string{fmt.Sprintf("%d referenced objects (%s)", s.Referenced, plan.Bytes(s.ReferencedBytes))}
+	parts := []string{fmt.Sprintf("%s (%s)", count(s.Referenced, "referenced object"), plan.Bytes(s.ReferencedBytes))}
 	if s.Missing+s.WrongSize == 0 {
 		parts[0] += ", all present with their catalog sizes"
 	} else {
@@ -188,27 +199,39 @@ func (s verifySummary) String() string {
 	case s.BadChecksums == 0:
 		parts = append(parts, "checksums good")
 	default:
-		parts = append(parts, fmt.Sprintf("%d bad checksums", s.BadChecksums))
+		parts = append(parts, count(s.BadChecksums, "bad checksum"))
 	}
 	switch s.Signatures {
 	case sigsNone:
 		parts = append(parts, "no signed metadata")
 	case sigsGood:
-		parts = append(parts, fmt.Sprintf("signatures good (%d files)", s.SignedFiles))
+		parts = append(parts, fmt.Sprintf("signatures good (%s)", count(s.SignedFiles, "file")))
 	case sigsBad:
-		parts = append(parts, fmt.Sprintf("%d bad signatures", s.BadSignatures))
+		parts = append(parts, count(s.BadSignatures, "bad signature"))
 	default:
 		parts = append(parts, "signatures not checked")
 	}
-	parts = append(parts, fmt.Sprintf("%d unreferenced objects (%s)", s.Unreferenced, plan.Bytes(s.UnreferencedBytes)))
+	unref := fmt.Sprintf("%s (%s", count(s.Unreferenced, "unreferenced object"), plan.Bytes(s.UnreferencedBytes))
+	if s.PendingDeletion > 0 {
+		unref += fmt.Sprintf(", %d pending deletion", s.PendingDeletion)
+	}
+	parts = append(parts, unref+")")
 	return fmt.Sprintf("%s %s: %s", verdict, s.Target, strings.Join(parts, "; "))
+}
+
+// count returns "1 noun" or "n nouns".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func runVerify(ctx context.Context, o verifyOptions, args []string, stdout io.Writer) error {
 	if o.transfers < 1 || o.transfers > 1024 {
 		return fmt.Errorf("%w: --transfers: %d is not between 1 and 1024", config.ErrInvalid, o.transfers)
 	}
-	if err := validateS3(o.s3); err != nil {
+	if err := o.s3.Validate(); err != nil {
 		return err
 	}
 	loc := args[0]
@@ -522,7 +545,14 @@ func (a *audit) unreferenced(items map[string]*catalog.Item) {
 			continue
 		}
 		obj := a.state.Objects[key]
-		a.add(finding{Type: findUnreferenced, Path: key, Size: int64p(obj.Size)})
+		f := finding{Type: findUnreferenced, Path: key, Size: int64p(obj.Size)}
+		if gc := a.state.GC; gc != nil {
+			if since, ok := gc.Pending[key]; ok {
+				f.PendingSince = &since
+				a.sum.PendingDeletion++
+			}
+		}
+		a.add(f)
 		a.sum.Unreferenced++
 		a.sum.UnreferencedBytes += obj.Size
 	}
@@ -615,7 +645,7 @@ func (a *audit) err() error {
 		return nil
 	}
 	if a.sum.BadSignatures > 0 {
-		return fmt.Errorf("%s: %d problems found: %w, %w", a.dst, n, source.ErrIntegrity, gpg.ErrVerification)
+		return fmt.Errorf("verify %s: %s found: %w, %w", a.dst, count(n, "problem"), source.ErrIntegrity, gpg.ErrVerification)
 	}
-	return fmt.Errorf("%s: %d problems found: %w", a.dst, n, source.ErrIntegrity)
+	return fmt.Errorf("verify %s: %s found: %w", a.dst, count(n, "problem"), source.ErrIntegrity)
 }

@@ -39,8 +39,17 @@ var (
 // Record is the content of the lease object.
 type Record struct {
 	Owner    string    `json:"owner"`
+	Host     string    `json:"host,omitempty"`
+	PID      int       `json:"pid,omitempty"`
 	Acquired time.Time `json:"acquired"`
 	Expires  time.Time `json:"expires"`
+}
+
+// stale reports whether the holder ran on this host and its process is
+// gone (killed, crashed): its lease need not be waited out.
+func (r Record) stale() bool {
+	host, _ := os.Hostname()
+	return r.Host != "" && r.Host == host && r.PID > 0 && !processAlive(r.PID)
 }
 
 // Options tunes Acquire.
@@ -108,7 +117,8 @@ func Acquire(ctx context.Context, st target.Store, opts Options) (*Lease, error)
 // try makes one attempt: create the lease, or take over an expired one.
 func try(ctx context.Context, st target.Store, opts Options) (*Lease, Record, error) {
 	now := opts.Now()
-	l := &Lease{st: st, opts: opts, rec: Record{Owner: opts.Owner, Acquired: now, Expires: now.Add(opts.TTL)},
+	host, _ := os.Hostname()
+	l := &Lease{st: st, opts: opts, rec: Record{Owner: opts.Owner, Host: host, PID: os.Getpid(), Acquired: now, Expires: now.Add(opts.TTL)},
 		done: make(chan struct{}), stop: make(chan struct{})}
 	err := l.write(ctx, target.PutOptions{IfAbsent: true})
 	if err == nil {
@@ -128,10 +138,11 @@ func try(ctx context.Context, st target.Store, opts Options) (*Lease, Record, er
 	if err != nil {
 		return nil, Record{}, err
 	}
-	if now.Before(holder.Expires) {
+	if now.Before(holder.Expires) && !holder.stale() {
 		return nil, holder, ErrHeld
 	}
-	// Expired: take it over, unless someone else does first.
+	// Expired, or its holder died on this host: take it over, unless
+	// someone else does first.
 	if err := l.write(ctx, target.PutOptions{IfMatch: etag}); err != nil {
 		if errors.Is(err, target.ErrPrecondition) {
 			return nil, holder, ErrHeld

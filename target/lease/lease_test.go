@@ -1,9 +1,12 @@
 package lease
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,4 +179,43 @@ func TestWait(t *testing.T) {
 		t.Fatalf("waiting Acquire: %v", err)
 	}
 	b.Release(ctx)
+}
+
+// TestStaleHolder: a lease whose holder process died on this host is taken
+// over at once; one held by a live process or another host is not.
+func TestStaleHolder(t *testing.T) {
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	for _, c := range []struct {
+		rec  Record
+		free bool
+	}{
+		{Record{Owner: "dead", Host: host, PID: deadPID(t)}, true},
+		{Record{Owner: "alive", Host: host, PID: os.Getpid()}, false},
+		{Record{Owner: "elsewhere", Host: host + "-other", PID: deadPID(t)}, false},
+	} {
+		st := stores(t)["dir"](t)
+		c.rec.Acquired = time.Now()
+		c.rec.Expires = time.Now().Add(time.Hour)
+		body, _ := json.Marshal(c.rec)
+		if err := st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Acquire(ctx, st, Options{Owner: "me"})
+		if c.free != (err == nil) {
+			t.Errorf("holder %s: Acquire = %v, want free=%v", c.rec.Owner, err, c.free)
+		}
+		if l != nil {
+			l.Release(ctx)
+		}
+	}
+}
+
+// deadPID returns the PID of a process that has exited.
+func deadPID(t *testing.T) int {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("cannot run true:", err)
+	}
+	return cmd.Process.Pid
 }

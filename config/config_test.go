@@ -1,0 +1,56 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseSize(t *testing.T) {
+	ok := map[string]int64{"0": 0, "1024": 1024, "16MiB": 16 << 20, "5M": 5 << 20, "5 MB": 5 << 20, "2G": 2 << 30, "1k": 1024, "3KiB": 3072, "7B": 7, "1T": 1 << 40}
+	for in, want := range ok {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1.5M", "1P", "99999999999T"} {
+		if _, err := ParseSize(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseSize(%q) = %v, want ErrInvalid", in, err)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	base := func() Sync { s := Default(); s.Source, s.Target = "https://x/", "/tmp/m"; return s }
+	cases := []struct {
+		mod  func(*Sync)
+		want string // "" valid, else the key named in the error
+	}{
+		{func(*Sync) {}, ""},
+		{func(s *Sync) { s.Source = "" }, "source"},
+		{func(s *Sync) { s.Target = " " }, "target"},
+		{func(s *Sync) { s.Max = -1 }, "max"},
+		{func(s *Sync) { s.Transfers = 0 }, "transfers"},
+		{func(s *Sync) { s.NoVerify = true; s.Keyrings = []string{"k"} }, "no_verify"},
+		{func(s *Sync) { s.SignedMetadata = "maybe" }, "signed_metadata"},
+		{func(s *Sync) { s.SignedMetadata = "resign" }, "signed_metadata"},
+		{func(s *Sync) { s.SignKey = "k"; s.SignedMetadata = "none" }, "sign_key"},
+		{func(s *Sync) { s.S3.Endpoint = "minio:9000" }, "s3.endpoint"},
+		{func(s *Sync) { s.S3.PartSize = 1 << 20 }, "s3.part_size"},
+		{func(s *Sync) { s.GCGrace = -time.Second }, "gc_grace"},
+		{func(s *Sync) { s.Wait = -time.Second }, "wait"},
+		{func(s *Sync) { s.SignKey = "k" }, ""},
+	}
+	for i, c := range cases {
+		s := base()
+		c.mod(&s)
+		err := s.Validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("case %d: %v", i, err)
+		case c.want != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want+":")):
+			t.Errorf("case %d: err = %v, want one naming %s", i, err, c.want)
+		}
+	}
+}
