@@ -24,7 +24,7 @@ const DefaultTransfers = 8
 
 // DefaultGCGrace is the default grace period before unreferenced objects
 // are deleted: longer than clients cache an index (LXD: about an hour).
-const DefaultGCGrace = 24 * time.Hour
+const DefaultGCGrace = Duration(24 * time.Hour)
 
 // Sync is one mirror to keep: where from, where to, what.
 type Sync struct {
@@ -43,23 +43,47 @@ type Sync struct {
 	SignedMetadata     string `mapstructure:"signed_metadata" json:"signed_metadata"`
 	SignKey            string `mapstructure:"sign_key" json:"sign_key"`
 	SignPassphraseFile string `mapstructure:"sign_passphrase_file" json:"sign_passphrase_file"`
+	// SignPassphrase is usually given as SSMIRROR_SIGN_PASSPHRASE.
+	SignPassphrase Secret `mapstructure:"sign_passphrase" json:"sign_passphrase,omitempty"`
 	// PublicURL is where clients reach the mirror (a CDN or the bucket's
 	// web address); used in the instructions printed for MAAS and LXD.
 	PublicURL string `mapstructure:"public_url" json:"public_url"`
 
 	// GCGrace is how long objects stay after the index that referenced
 	// them was replaced.
-	GCGrace time.Duration `mapstructure:"gc_grace" json:"gc_grace"`
+	GCGrace Duration `mapstructure:"gc_grace" json:"gc_grace"`
 	// Wait is how long to wait for another publisher's lease.
-	Wait time.Duration `mapstructure:"wait" json:"wait"`
+	Wait Duration `mapstructure:"wait" json:"wait"`
 
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
 	DryRun    bool `mapstructure:"dry_run" json:"dry_run"`
 }
 
-// S3 holds how to reach an S3-compatible store. Credentials are not here:
-// they come from the standard chain (environment, shared files, IAM).
+// Secret is a value that never appears in output: it prints, formats and
+// marshals as "REDACTED" (or "" when empty).
+type Secret string
+
+// String implements fmt.Stringer.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
+
+// GoString implements fmt.GoStringer (for %#v).
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the secret itself, for the one place that uses it.
+func (s Secret) Reveal() string { return string(s) }
+
+// S3 holds how to reach an S3-compatible store. Credentials usually come
+// from the standard chain (environment, ~/.aws/credentials, IAM); keys
+// given here are tried first.
 type S3 struct {
 	Endpoint    string `mapstructure:"endpoint" json:"endpoint"`
 	Region      string `mapstructure:"region" json:"region"`
@@ -68,8 +92,25 @@ type S3 struct {
 	InsecureTLS bool   `mapstructure:"insecure_tls" json:"insecure_tls"`
 	// PartSize is the multipart part size in bytes (0: the store's
 	// default, 16 MiB, grown so an object needs at most 10,000 parts).
-	PartSize int64 `mapstructure:"part_size" json:"part_size"`
+	PartSize Size `mapstructure:"part_size" json:"part_size"`
+
+	AccessKeyID     string `mapstructure:"access_key_id" json:"access_key_id,omitempty"`
+	SecretAccessKey Secret `mapstructure:"secret_access_key" json:"secret_access_key,omitempty"`
+	SessionToken    Secret `mapstructure:"session_token" json:"session_token,omitempty"`
 }
+
+// Size is a byte count that config files and flags may write with a unit
+// ("16MiB"); see ParseSize.
+type Size int64
+
+// Duration is a time.Duration that prints as "24h0m0s".
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// String implements fmt.Stringer.
+func (d Duration) String() string { return time.Duration(d).String() }
 
 // Default returns a Sync with default settings.
 func Default() Sync {
@@ -113,13 +154,16 @@ func (s *S3) Validate() error {
 	if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
 		return fmt.Errorf("%w: s3.endpoint: %q is not an http:// or https:// URL", ErrInvalid, s.Endpoint)
 	}
+	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+		return fmt.Errorf("%w: s3.access_key_id and s3.secret_access_key: give both or neither", ErrInvalid)
+	}
 	return nil
 }
 
 // ParseSize parses a byte count: a plain number of bytes, or a number with
 // a binary unit (K, M, G, T, optionally followed by "iB" or "B", all
 // meaning powers of 1024): "16MiB", "5M", "1073741824".
-func ParseSize(s string) (int64, error) {
+func ParseSize(s string) (Size, error) {
 	t := strings.TrimSpace(s)
 	mult := int64(1)
 	upper := strings.ToUpper(t)
@@ -142,5 +186,5 @@ parse:
 	if err != nil || n < 0 || n > (1<<62)/mult {
 		return 0, fmt.Errorf("%w: size %q: want a number of bytes, optionally with K, M, G or T", ErrInvalid, s)
 	}
-	return n * mult, nil
+	return Size(n * mult), nil
 }

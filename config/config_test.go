@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseSize(t *testing.T) {
-	ok := map[string]int64{"0": 0, "1024": 1024, "16MiB": 16 << 20, "5M": 5 << 20, "5 MB": 5 << 20, "2G": 2 << 30, "1k": 1024, "3KiB": 3072, "7B": 7, "1T": 1 << 40}
+	ok := map[string]Size{"0": 0, "1024": 1024, "16MiB": 16 << 20, "5M": 5 << 20, "5 MB": 5 << 20, "2G": 2 << 30, "1k": 1024, "3KiB": 3072, "7B": 7, "1T": 1 << 40}
 	for in, want := range ok {
 		if got, err := ParseSize(in); err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
@@ -38,8 +38,8 @@ func TestValidate(t *testing.T) {
 		{func(s *Sync) { s.SignKey = "k"; s.SignedMetadata = "none" }, "sign_key"},
 		{func(s *Sync) { s.S3.Endpoint = "minio:9000" }, "s3.endpoint"},
 		{func(s *Sync) { s.S3.PartSize = 1 << 20 }, "s3.part_size"},
-		{func(s *Sync) { s.GCGrace = -time.Second }, "gc_grace"},
-		{func(s *Sync) { s.Wait = -time.Second }, "wait"},
+		{func(s *Sync) { s.GCGrace = Duration(-time.Second) }, "gc_grace"},
+		{func(s *Sync) { s.Wait = Duration(-time.Second) }, "wait"},
 		{func(s *Sync) { s.SignKey = "k" }, ""},
 	}
 	for i, c := range cases {

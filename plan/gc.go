@@ -150,7 +150,7 @@ func (p *Plan) publishedKeys() map[string]bool {
 			}
 		})
 	}
-	for k := range previousMetaKeys(prev) {
+	for k := range p.previousMetaKeys() {
 		if _, ok := p.state.Objects[k]; ok {
 			keys[k] = true
 		}

@@ -409,7 +409,7 @@ func (p *Plan) planDeletes(newMeta map[string]bool, deletes bool) {
 				}
 			})
 		}
-		for key := range previousMetaKeys(prev) {
+		for key := range p.previousMetaKeys() {
 			if !keep[key] {
 				gone[key] = true
 			}
@@ -427,12 +427,21 @@ func (p *Plan) hasItem(cid, pname, vname, iname string) bool {
 }
 
 // previousMetaKeys returns the metadata keys a previous publication may
-// have written.
-func previousMetaKeys(prev *source.Mirror) map[string]bool {
+// have written: those its index names, their signed twins, the signed
+// files read from the target (upstream copies of content ids it does not
+// mirror among them) and the published key.
+func (p *Plan) previousMetaKeys() map[string]bool {
 	keys := map[string]bool{IndexJSON: true, IndexSJSON: true, KeyringGPG: true, KeyringASC: true}
-	for _, e := range prev.Index.Entries {
-		keys[e.Path] = true
-		keys[SignedPath(e.Path)] = true
+	if prev := p.state.Published; prev != nil {
+		for _, e := range prev.Index.Entries {
+			keys[e.Path] = true
+			keys[SignedPath(e.Path)] = true
+		}
+	}
+	for k := range p.state.Metadata {
+		if strings.HasPrefix(k, "streams/") {
+			keys[k] = true
+		}
 	}
 	return keys
 }

@@ -32,7 +32,8 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 		return s3store.New(ctx, s3store.Config{
 			Bucket: bucket, Prefix: prefix,
 			Endpoint: s3cfg.Endpoint, Region: s3cfg.Region, PathStyle: s3cfg.PathStyle,
-			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: s3cfg.PartSize,
+			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: int64(s3cfg.PartSize),
+			AccessKey: s3cfg.AccessKeyID, SecretKey: s3cfg.SecretAccessKey.Reveal(), SessionToken: s3cfg.SessionToken.Reveal(),
 		})
 	}
 	if strings.Contains(loc, "://") && !strings.HasPrefix(loc, "file://") {

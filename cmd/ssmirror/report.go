@@ -21,6 +21,8 @@ func (r *textReport) line(format string, a ...any) {
 	fmt.Fprintf(r.w, format+"\n", a...)
 }
 
+func (r *textReport) TransferStarted(plan.Transfer) func(int64) { return nil }
+
 func (r *textReport) TransferDone(t plan.Transfer, err error, d time.Duration) {
 	if err != nil {
 		r.line("FAILED %s: %v", t.Path, err)

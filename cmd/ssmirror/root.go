@@ -20,7 +20,7 @@ files last, so the target always serves a consistent mirror.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSyncCommand(), newPlanCommand(), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand())
+	root.AddCommand(newSyncCommand(), newPlanCommand(), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})

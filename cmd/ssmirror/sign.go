@@ -44,7 +44,7 @@ func signing(cfg *config.Sync, sourceSigned bool, opts *plan.Options) (*gpg.Sign
 	if m != plan.SignedResign {
 		return nil, nil
 	}
-	pass, err := passphrase(cfg.SignPassphraseFile)
+	pass, err := passphrase(cfg.SignPassphraseFile, cfg.SignPassphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,9 @@ func signing(cfg *config.Sync, sourceSigned bool, opts *plan.Options) (*gpg.Sign
 	return key, nil
 }
 
-func passphrase(file string) ([]byte, error) {
+// passphrase returns the signing key's passphrase: from the file, else
+// the sign_passphrase setting (SSMIRROR_SIGN_PASSPHRASE).
+func passphrase(file string, given config.Secret) ([]byte, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -64,10 +66,7 @@ func passphrase(file string) ([]byte, error) {
 		}
 		return []byte(strings.TrimRight(string(data), "\r\n")), nil
 	}
-	if v, ok := os.LookupEnv(passphraseEnv); ok {
-		return []byte(v), nil
-	}
-	return nil, nil
+	return []byte(given.Reveal()), nil
 }
 
 // publicURL returns where clients reach the mirror: the operator's

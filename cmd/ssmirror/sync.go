@@ -20,10 +20,14 @@ import (
 )
 
 // syncOptions are the flags of sync and plan.
+// The flags are read through resolve (settings.go), which applies them
+// over the environment and the config file; the variables they are bound
+// to only carry their defaults for --help.
 type syncOptions struct {
-	cfg      config.Sync
-	json     bool
-	partSize string
+	cfg        config.Sync
+	json       bool
+	partSize   string
+	configFile string
 }
 
 func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
@@ -40,9 +44,10 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
 	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
 	f.StringVar(&o.partSize, "part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
-	f.DurationVar(&o.cfg.GCGrace, "gc-grace", config.DefaultGCGrace, "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
-	f.DurationVar(&o.cfg.Wait, "wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
+	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
+	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -71,9 +76,9 @@ mirror are deleted after the new index is published.
 		Example: `  ssmirror sync --keyring /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg \
     https://images.maas.io/ephemeral-v3/stable/ s3://mirror/maas \
     arch=amd64 'release~(jammy|noble)' --max 1 --or 'os~(grub|pxelinux)'`,
-		Args: usageArgs(cobra.MinimumNArgs(2)),
+		Args: syncArgsCheck(&o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSync(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runSync(cmd.Context(), o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.cfg = config.Default()
@@ -93,10 +98,10 @@ publish, and the totals.
 ` + syncArgs + `
 
 ` + exitHelp,
-		Args: usageArgs(cobra.MinimumNArgs(2)),
+		Args: syncArgsCheck(&o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.cfg.DryRun = true
-			return runSync(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			cmd.Flags().Set("dry-run", "true")
+			return runSync(cmd.Context(), o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.cfg = config.Default()
@@ -104,23 +109,83 @@ publish, and the totals.
 	return cmd
 }
 
-func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr io.Writer) error {
+// syncArgsCheck wants SOURCE and TARGET, unless --config names mirrors.
+func syncArgsCheck(o *syncOptions) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if o.configFile != "" {
+			return nil
+		}
+		return usageArgs(cobra.MinimumNArgs(2))(cmd, args)
+	}
+}
+
+// syncConfigs resolves the mirrors a sync or plan runs: the ones named in
+// the config file, or the one the arguments describe.
+func syncConfigs(o syncOptions, flags *pflag.FlagSet, args []string) ([]config.Sync, []string, error) {
 	args = restoreOr(args)
-	o.cfg.Source, o.cfg.Target = args[0], args[1]
-	fs, err := filter.ParseArgs(args[2:])
+	if o.configFile != "" {
+		cf, err := readConfigFile(o.configFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		names, err := cf.names(args)
+		if err != nil {
+			return nil, nil, err
+		}
+		var cfgs []config.Sync
+		for _, n := range names {
+			cfg, err := resolve(flags, cf.merged(n)...)
+			if err != nil {
+				return nil, nil, fmt.Errorf("mirror %s: %w", n, err)
+			}
+			if err := cfg.Validate(); err != nil {
+				return nil, nil, fmt.Errorf("config %s: mirrors.%s: %w", o.configFile, n, err)
+			}
+			cfgs = append(cfgs, cfg)
+		}
+		return cfgs, names, nil
+	}
+	cfg, err := resolve(flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Source, cfg.Target = args[0], args[1]
+	if len(args) > 2 {
+		if cfg.Filters, err = filter.ParseArgs(args[2:]); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return []config.Sync{cfg}, []string{""}, nil
+}
+
+func runSync(ctx context.Context, o syncOptions, flags *pflag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	cfgs, names, err := syncConfigs(o, flags, args)
 	if err != nil {
 		return err
 	}
-	o.cfg.Filters = fs
-	if o.partSize != "" {
-		if o.cfg.S3.PartSize, err = config.ParseSize(o.partSize); err != nil {
-			return err
+	var errs []error
+	for i, cfg := range cfgs {
+		if names[i] != "" {
+			fmt.Fprintf(stderr, "mirror %s: %s -> %s\n", names[i], cfg.Source, cfg.Target)
+		}
+		if err := syncOne(ctx, cfg, o.json, stdout, stderr); err != nil {
+			if names[i] != "" {
+				err = fmt.Errorf("mirror %s: %w", names[i], err)
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
 		}
 	}
-	if err := o.cfg.Validate(); err != nil {
-		return err
-	}
-	cfg := o.cfg
+	return errors.Join(errs...)
+}
+
+// syncOne syncs (or plans, with cfg.DryRun) one mirror.
+func syncOne(ctx context.Context, cfg config.Sync, jsonOut bool, stdout, stderr io.Writer) error {
 	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3)
 	if err != nil {
 		return err
@@ -138,7 +203,7 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 		return err
 	}
 	if !cfg.DryRun {
-		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: cfg.Wait})
+		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(cfg.Wait)})
 		if err != nil {
 			return err
 		}
@@ -166,7 +231,7 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 	if st.GCErr != nil {
 		fmt.Fprintf(stderr, "warning: %s/%s is unusable (%v); rebuilt from the published metadata and a listing\n", dst, plan.StateKey, st.GCErr)
 	}
-	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: cfg.GCGrace}
+	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: time.Duration(cfg.GCGrace)}
 	signer, err := signing(&cfg, src.Signed, &popts)
 	if err != nil {
 		return err
@@ -182,7 +247,7 @@ func runSync(ctx context.Context, o syncOptions, args []string, stdout, stderr i
 		}
 	}
 	if cfg.DryRun {
-		if o.json {
+		if jsonOut {
 			return json.NewEncoder(stdout).Encode(p)
 		}
 		return p.WriteText(stdout)

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,10 @@ type Signer interface {
 // Reporter is told about progress. Calls may come from several goroutines
 // at once.
 type Reporter interface {
+	// TransferStarted is called when a transfer begins; the returned
+	// function (may be nil) is called with the number of bytes each time
+	// some are read from upstream.
+	TransferStarted(t plan.Transfer) (progress func(n int64))
 	TransferDone(t plan.Transfer, err error, d time.Duration)
 	Published(m plan.Meta, err error)
 	Deleted(d plan.Delete, err error)
@@ -144,7 +149,7 @@ func transferAll(ctx context.Context, ts []plan.Transfer, src source.Fetcher, ds
 					continue
 				}
 				start := time.Now()
-				err := transfer(ctx, t, src, dst)
+				err := transfer(ctx, t, src, dst, opts.Report.TransferStarted(t))
 				if ctx.Err() != nil {
 					continue // interrupted: not this item's fault
 				}
@@ -174,7 +179,7 @@ feed:
 }
 
 // transfer streams one object from src into dst, verified as it streams.
-func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store) error {
+func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, progress func(int64)) error {
 	rc, size, err := src.Fetch(ctx, t.Path)
 	if err != nil {
 		return err
@@ -192,7 +197,11 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 		}
 	}
 	body := source.NewVerifyingReader(rc, name, t.Size, t.Sum)
-	if err := dst.Put(ctx, t.Path, body, t.Size, opt); err != nil {
+	var r io.Reader = body
+	if progress != nil {
+		r = progressReader{body, progress}
+	}
+	if err := dst.Put(ctx, t.Path, r, t.Size, opt); err != nil {
 		// Prefer the reader's diagnosis (it names the upstream file and
 		// the digest) over the store's view of the same failure.
 		if _, rerr := body.Read(nil); rerr != nil && errors.Is(rerr, source.ErrIntegrity) {
@@ -253,8 +262,23 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 	return nil
 }
 
+// progressReader reports the bytes read through it.
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}
+
 type nopReporter struct{}
 
+func (nopReporter) TransferStarted(plan.Transfer) func(int64)        { return nil }
 func (nopReporter) TransferDone(plan.Transfer, error, time.Duration) {}
 func (nopReporter) Published(plan.Meta, error)                       {}
 func (nopReporter) Deleted(plan.Delete, error)                       {}

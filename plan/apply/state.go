@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/ssmirror/ssmirror/plan"
@@ -49,10 +51,7 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	for k, v := range pub.Raw {
 		st.Metadata[k] = v
 	}
-	for _, key := range extraMetaKeys(pub) {
-		if _, ok := st.Objects[key]; !ok {
-			continue
-		}
+	for _, key := range extraMetaKeys(st.Objects) {
 		data, err := readAll(ctx, dst, key)
 		if errors.Is(err, target.ErrNotExist) {
 			continue
@@ -65,13 +64,17 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	return st, nil
 }
 
-// extraMetaKeys lists the metadata keys a publication may hold beyond the
-// .json files: signed twins and the published public key.
-func extraMetaKeys(pub *source.Mirror) []string {
-	keys := []string{plan.IndexSJSON, plan.KeyringGPG, plan.KeyringASC}
-	for _, e := range pub.Index.Entries {
-		keys = append(keys, plan.SignedPath(e.Path))
+// extraMetaKeys lists the metadata objects of a publication beyond the
+// .json files: signed files (including upstream ones the .json index does
+// not name) and the published public key.
+func extraMetaKeys(objs map[string]target.Object) []string {
+	var keys []string
+	for k := range objs {
+		if strings.HasPrefix(k, "streams/v1/") && (strings.HasSuffix(k, ".sjson") || k == plan.KeyringGPG || k == plan.KeyringASC) {
+			keys = append(keys, k)
+		}
 	}
+	sort.Strings(keys)
 	return keys
 }
 

@@ -104,9 +104,12 @@ type Config struct {
 	Endpoint string // http(s)://host[:port]; empty means AWS_ENDPOINT_URL or Amazon S3
 	Region   string // signing region; empty means AWS_REGION or discovery
 
-	PathStyle   bool // force path-style requests (https://host/bucket/key)
-	Anonymous   bool // send unsigned requests; ignore all credential sources
-	InsecureTLS bool // do not verify the server's TLS certificate
+	PathStyle bool // force path-style requests (https://host/bucket/key)
+	Anonymous bool // send unsigned requests; ignore all credential sources
+	// AccessKey and SecretKey (and SessionToken), when set, are used
+	// before the standard credential chain.
+	AccessKey, SecretKey, SessionToken string
+	InsecureTLS                        bool // do not verify the server's TLS certificate
 
 	PartSize    int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
 	Concurrency int   // parts uploaded in parallel; 0 means DefaultConcurrency
@@ -212,7 +215,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Anonymous {
 		creds = credentials.NewStatic("", "", "", credentials.SignatureAnonymous)
 	} else {
-		creds = credentials.NewChainCredentials([]credentials.Provider{
+		var static []credentials.Provider
+		if cfg.AccessKey != "" {
+			static = append(static, &credentials.Static{Value: credentials.Value{
+				AccessKeyID: cfg.AccessKey, SecretAccessKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
+				SignerType: credentials.SignatureV4,
+			}})
+		}
+		creds = credentials.NewChainCredentials(append(static,
 			&credentials.EnvAWS{},
 			&credentials.EnvMinio{},
 			&credentials.FileAWSCredentials{},
@@ -220,7 +230,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 				Endpoint: iamEndpoint,
 				Client:   &http.Client{Timeout: 10 * time.Second},
 			},
-		})
+		))
 		cctx, cancel := context.WithTimeout(ctx, credTimeout)
 		v, err := creds.GetWithContext(&credentials.CredContext{Client: http.DefaultClient, Context: cctx})
 		cancel()
