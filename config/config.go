@@ -49,6 +49,10 @@ type Sync struct {
 	// web address); used in the instructions printed for MAAS and LXD.
 	PublicURL string `mapstructure:"public_url" json:"public_url"`
 
+	// Cache-Control headers of items and of metadata (index, products).
+	ItemCacheControl     string `mapstructure:"item_cache_control" json:"item_cache_control"`
+	MetadataCacheControl string `mapstructure:"metadata_cache_control" json:"metadata_cache_control"`
+
 	// GCGrace is how long objects stay after the index that referenced
 	// them was replaced.
 	GCGrace Duration `mapstructure:"gc_grace" json:"gc_grace"`

@@ -31,6 +31,7 @@ var flagKeys = map[string]string{
 	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "part-size": "s3.part_size",
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
+	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 }
 
 // configKeys returns every key of config.Sync, dotted ("s3.endpoint"),

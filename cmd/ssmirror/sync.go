@@ -44,6 +44,8 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
 	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
+	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
 	f.StringVar(&o.partSize, "part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
@@ -263,7 +265,8 @@ func syncOne(ctx context.Context, cfg config.Sync, jsonOut bool, stdout, stderr 
 	fmt.Fprintf(stderr, "sync %s -> %s: %d objects (%s) to transfer, %d to delete, %d metadata files\n",
 		p.Source, p.Target, t.TransferObjects, plan.Bytes(t.TransferBytes), t.DeleteObjects, t.Metadata)
 	began := time.Now()
-	aopts := apply.Options{Transfers: cfg.Transfers, Report: &textReport{w: stderr}}
+	aopts := apply.Options{Transfers: cfg.Transfers, Report: &textReport{w: stderr},
+		ItemCacheControl: cfg.ItemCacheControl, MetadataCacheControl: cfg.MetadataCacheControl}
 	if signer != nil {
 		aopts.Signer = signer
 	}

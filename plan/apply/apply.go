@@ -36,7 +36,8 @@ var (
 	ErrConcurrent = errors.New("concurrent publisher")
 )
 
-// Default serving headers.
+// Default serving headers: items are immutable, so caches may keep them
+// for a year; index and products files change, so only for a minute.
 const (
 	ItemCacheControl     = "public, max-age=31536000, immutable"
 	MetadataCacheControl = "public, max-age=60"
@@ -47,6 +48,9 @@ type Options struct {
 	Transfers int      // concurrent transfers; <1 means 1
 	Report    Reporter // nil reports nothing
 	Signer    Signer   // clearsigns metadata the plan marks Sign; required if any is
+	// Cache-Control headers; empty means ItemCacheControl and
+	// MetadataCacheControl.
+	ItemCacheControl, MetadataCacheControl string
 }
 
 // Signer clearsigns a payload (gpg.SigningKey is one).
@@ -91,6 +95,12 @@ type Result struct {
 func Run(ctx context.Context, p *plan.Plan, src source.Fetcher, dst target.Store, opts Options) (*Result, error) {
 	if opts.Report == nil {
 		opts.Report = nopReporter{}
+	}
+	if opts.ItemCacheControl == "" {
+		opts.ItemCacheControl = ItemCacheControl
+	}
+	if opts.MetadataCacheControl == "" {
+		opts.MetadataCacheControl = MetadataCacheControl
 	}
 	res := &Result{}
 	failed := transferAll(ctx, p.Transfers, src, dst, opts, res)
@@ -149,7 +159,7 @@ func transferAll(ctx context.Context, ts []plan.Transfer, src source.Fetcher, ds
 					continue
 				}
 				start := time.Now()
-				err := transfer(ctx, t, src, dst, opts.Report.TransferStarted(t))
+				err := transfer(ctx, t, src, dst, opts.ItemCacheControl, opts.Report.TransferStarted(t))
 				if ctx.Err() != nil {
 					continue // interrupted: not this item's fault
 				}
@@ -179,7 +189,7 @@ feed:
 }
 
 // transfer streams one object from src into dst, verified as it streams.
-func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, progress func(int64)) error {
+func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, cacheControl string, progress func(int64)) error {
 	rc, size, err := src.Fetch(ctx, t.Path)
 	if err != nil {
 		return err
@@ -189,7 +199,7 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	if size >= 0 && size != t.Size {
 		return fmt.Errorf("%s: %w: upstream sends %d bytes, catalog says %d", name, source.ErrIntegrity, size, t.Size)
 	}
-	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: ItemCacheControl,
+	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: cacheControl,
 		Meta: map[string]string{metaPrefix + t.Sum.Algo: t.Sum.Hex}}
 	if t.SHA256 != "" {
 		if opt.SHA256, err = hex.DecodeString(t.SHA256); err != nil {
@@ -238,7 +248,7 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 			m.Body = signed
 		}
 		sum := sha256.Sum256(m.Body)
-		opt := target.PutOptions{ContentType: "application/json", CacheControl: MetadataCacheControl, SHA256: sum[:],
+		opt := target.PutOptions{ContentType: "application/json", CacheControl: opts.MetadataCacheControl, SHA256: sum[:],
 			IfMatch: m.IfMatch, IfAbsent: m.IfAbsent}
 		switch {
 		case strings.HasSuffix(m.Key, ".sjson"), strings.HasSuffix(m.Key, ".asc"):
