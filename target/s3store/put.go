@@ -81,6 +81,8 @@ func putObjectOptions(opts target.PutOptions) minio.PutObjectOptions {
 // its length and digest are right, and minio-go can retry the request on
 // transient errors.
 func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) error {
+	s.mem.acquire(size)
+	defer s.mem.release(size)
 	buf := make([]byte, size)
 	r := &ctxReader{ctx: ctx, r: body}
 	if n, err := io.ReadFull(r, buf); err != nil {
@@ -179,9 +181,13 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	setErr := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel(err) })
 	}
-	// Buffers: one being filled plus at most concurrency being uploaded.
+	// Buffers: one being filled plus at most concurrency being uploaded,
+	// each taken from the store's memory budget (the first one waits for
+	// it; further ones only if it is free now, else a buffer is reused).
 	free := make(chan []byte, s.concurrency+1)
 	allocated := 0
+	bufSize := min(partSize, size)
+	defer func() { s.mem.release(int64(allocated) * bufSize) }()
 	sem := make(chan struct{}, s.concurrency)
 
 	var h hash.Hash
@@ -199,9 +205,12 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		select {
 		case buf = <-free:
 		default:
-			if allocated < s.concurrency+1 {
+			if allocated == 0 {
+				s.mem.acquire(bufSize)
+			}
+			if allocated == 0 || allocated < s.concurrency+1 && s.mem.tryAcquire(bufSize) {
 				allocated++
-				buf = make([]byte, min(partSize, size))
+				buf = make([]byte, bufSize)
 			} else {
 				select {
 				case buf = <-free:

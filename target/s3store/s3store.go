@@ -59,6 +59,7 @@
 package s3store
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -113,6 +114,10 @@ type Config struct {
 
 	PartSize    int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
 	Concurrency int   // parts uploaded in parallel; 0 means DefaultConcurrency
+	// Memory bounds the object data buffered at once across all uploads
+	// (0 means DefaultMemory). A part or a small object larger than it is
+	// still uploaded, alone.
+	Memory int64
 }
 
 // Store is a target.Store on an S3 bucket. It is safe for concurrent use.
@@ -124,6 +129,7 @@ type Store struct {
 	endpoint    string // endpoint URL for messages (no credentials)
 	partSize    int64
 	concurrency int
+	mem         *budget
 	virtualHost bool // clients address the bucket as a host name (AWS)
 
 	// noLocalVerify disables the client-side digest check of single PUTs,
@@ -271,6 +277,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		endpoint:    u.String(),
 		partSize:    partSize,
 		concurrency: concurrency,
+		mem:         newBudget(cmp.Or(cfg.Memory, DefaultMemory)),
 		virtualHost: !cfg.PathStyle && strings.HasSuffix(u.Hostname(), ".amazonaws.com") && !strings.Contains(cfg.Bucket, "."),
 	}
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -507,5 +508,41 @@ func TestParseURL(t *testing.T) {
 		} else if strings.Contains(err.Error(), "secret") {
 			t.Errorf("ParseURL error shows credentials: %v", err)
 		}
+	}
+}
+
+// TestMemoryBudget: however many uploads run at once, the buffered object
+// data stays within Config.Memory, and every upload completes.
+func TestMemoryBudget(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	cfg := config(srv, srv.NewBucket(t))
+	cfg.PartSize = MinPartSize
+	cfg.Memory = 2*MinPartSize + 1<<20
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		size := int64(3*MinPartSize + 1000*i)
+		if i%2 == 1 {
+			size = 1 << 20 // small objects share the budget too
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data := bytes.Repeat([]byte{byte(i)}, int(size))
+			if err := s.Put(context.Background(), fmt.Sprintf("obj-%d", i), bytes.NewReader(data), size, target.PutOptions{SHA256: sum(data)}); err != nil {
+				t.Errorf("put %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if s.mem.peak > cfg.Memory || s.mem.peak < 2*MinPartSize {
+		t.Errorf("peak buffered %d bytes, want between two parts and the budget %d", s.mem.peak, cfg.Memory)
+	}
+	if s.mem.free != s.mem.total {
+		t.Errorf("budget not returned: %d of %d free", s.mem.free, s.mem.total)
 	}
 }
