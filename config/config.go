@@ -94,6 +94,9 @@ type S3 struct {
 	PathStyle   bool   `mapstructure:"path_style" json:"path_style"`
 	Anonymous   bool   `mapstructure:"anonymous" json:"anonymous"`
 	InsecureTLS bool   `mapstructure:"insecure_tls" json:"insecure_tls"`
+	// CACert is a PEM file of certificate authorities to trust (S3 and
+	// an HTTPS source) instead of the system's.
+	CACert string `mapstructure:"cacert" json:"cacert,omitempty"`
 	// PartSize is the multipart part size in bytes (0: the store's
 	// default, 16 MiB, grown so an object needs at most 10,000 parts).
 	PartSize Size `mapstructure:"part_size" json:"part_size"`
@@ -157,6 +160,9 @@ func (s *Sync) Validate() error {
 func (s *S3) Validate() error {
 	if s.Endpoint != "" && !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
 		return fmt.Errorf("%w: s3.endpoint: %q is not an http:// or https:// URL", ErrInvalid, s.Endpoint)
+	}
+	if s.CACert != "" && s.InsecureTLS {
+		return fmt.Errorf("%w: s3.cacert contradicts s3.insecure_tls: give one or the other", ErrInvalid)
 	}
 	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
 		return fmt.Errorf("%w: s3.access_key_id and s3.secret_access_key: give both or neither", ErrInvalid)

@@ -47,6 +47,7 @@ func addS3Flags(f *pflag.FlagSet, s *config.S3) {
 	f.BoolVar(&s.PathStyle, "path-style", false, "use path-style S3 requests (http://host/bucket/key)")
 	f.BoolVar(&s.Anonymous, "anonymous", false, "access S3 without credentials")
 	f.BoolVar(&s.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
+	f.StringVar(&s.CACert, "cacert", "", "PEM file of certificate authorities to trust instead of the system's (S3 and HTTP source)")
 }
 
 const listExitHelp = `Exit status:

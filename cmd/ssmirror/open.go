@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +30,11 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 		if err != nil {
 			return nil, fmt.Errorf("%w: target: %w", errUsage, err)
 		}
-		return s3store.New(ctx, s3store.Config{
+		roots, err := loadCACert(s3cfg.CACert)
+		if err != nil {
+			return nil, err
+		}
+		return s3store.New(ctx, s3store.Config{RootCAs: roots,
 			Bucket: bucket, Prefix: prefix,
 			Endpoint: s3cfg.Endpoint, Region: s3cfg.Region, PathStyle: s3cfg.PathStyle,
 			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: int64(s3cfg.PartSize),
@@ -49,9 +54,11 @@ func openSource(ctx context.Context, loc string, s3cfg config.S3) (source.Fetche
 	switch {
 	case strings.HasPrefix(loc, "http://"), strings.HasPrefix(loc, "https://"):
 		client := source.DefaultHTTPClient()
-		if s3cfg.InsecureTLS {
-			client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		roots, err := loadCACert(s3cfg.CACert)
+		if err != nil {
+			return nil, "", err
 		}
+		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: s3cfg.InsecureTLS}
 		f, err := source.NewHTTP(root, client)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", errUsage, err)
@@ -101,4 +108,21 @@ func loadKeyring(paths []string, noVerify bool, start string) (*gpg.Keyring, err
 		return nil, err
 	}
 	return kr, nil
+}
+
+// loadCACert reads a PEM bundle of certificate authorities; "" means the
+// system's.
+func loadCACert(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cacert: %w", errUsage, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: --cacert %s: no PEM certificates in it", errUsage, path)
+	}
+	return pool, nil
 }

@@ -28,7 +28,7 @@ var flagKeys = map[string]string{
 	"keyring": "keyrings", "no-verify": "no_verify", "allow-sha1": "allow_sha1",
 	"max": "max", "keep": "keep", "dry-run": "dry_run", "transfers": "transfers",
 	"endpoint": "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
-	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "part-size": "s3.part_size",
+	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "cacert": "s3.cacert", "part-size": "s3.part_size",
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",

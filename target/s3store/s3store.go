@@ -62,6 +62,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,9 @@ type Config struct {
 	// before the standard credential chain.
 	AccessKey, SecretKey, SessionToken string
 	InsecureTLS                        bool // do not verify the server's TLS certificate
+	// RootCAs, when set, are the certificate authorities the server's
+	// certificate must chain to, instead of the system's.
+	RootCAs *x509.CertPool
 
 	PartSize    int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
 	Concurrency int   // parts uploaded in parallel; 0 means DefaultConcurrency
@@ -209,6 +213,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	transport, err := minio.DefaultTransport(secure)
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %w", err)
+	}
+	if secure && cfg.RootCAs != nil {
+		if transport.TLSClientConfig == nil {
+			transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		transport.TLSClientConfig.RootCAs = cfg.RootCAs
 	}
 	if secure && cfg.InsecureTLS {
 		if transport.TLSClientConfig == nil {
