@@ -219,7 +219,7 @@ func (o *textOutput) TransferDone(t plan.Transfer, err error, d time.Duration) {
 }
 
 // TransferAdopted reports an object an earlier run stored whole, kept
-// instead of transferred (optional; see adoptReporter).
+// instead of transferred.
 func (o *textOutput) TransferAdopted(t plan.Transfer) {
 	if p := o.running(); p != nil {
 		p.adopted(t)
@@ -260,17 +260,6 @@ func (o *textOutput) Close() {
 		o.prog = nil
 	}
 }
-
-// adoptReporter is implemented by the outputs: apply may tell them about
-// objects it kept instead of transferring them.
-type adoptReporter interface {
-	TransferAdopted(t plan.Transfer)
-}
-
-var (
-	_ adoptReporter = (*textOutput)(nil)
-	_ adoptReporter = (*jsonOutput)(nil)
-)
 
 // JSON events, one per line on stdout.
 

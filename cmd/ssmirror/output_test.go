@@ -95,7 +95,7 @@ func script(o output) {
 		}
 		o.TransferDone(x.t, x.err, x.d)
 	}
-	o.(adoptReporter).TransferAdopted(tAdopt)
+	o.TransferAdopted(tAdopt)
 	o.Published(mProducts, nil)
 	o.Published(mIndex, nil)
 	o.Deleted(dOld, nil)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ import (
 type syncOptions struct {
 	cfg        config.Sync
 	json       bool
+	quiet      bool
 	partSize   string
 	configFile string
 }
@@ -43,7 +45,8 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cfg.SignKey, "sign-key", "", "OpenPGP secret key (armored or binary) to sign the rewritten metadata with; passphrase from $"+passphraseEnv+" or --sign-passphrase-file")
 	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
 	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
-	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+	f.BoolVar(&o.json, "json", false, "print the plan as JSON (--dry-run, plan); sync: print line-delimited JSON events on stdout (plan, transfer, publish, delete, warning, error, summary), logs on stderr")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings, failures and the summary line (no progress bars, no line per object)")
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
@@ -168,12 +171,21 @@ func runSync(ctx context.Context, o syncOptions, flags *pflag.FlagSet, args []st
 	if err != nil {
 		return err
 	}
+	mode := outputText
+	switch {
+	case o.json:
+		mode = outputJSON
+	case o.quiet:
+		mode = outputQuiet
+	}
+	f, ok := stderr.(*os.File)
+	tty := ok && isTerminal(f)
 	var errs []error
 	for i, cfg := range cfgs {
 		if names[i] != "" {
 			fmt.Fprintf(stderr, "mirror %s: %s -> %s\n", names[i], cfg.Source, cfg.Target)
 		}
-		if err := syncOne(ctx, cfg, o.json, stdout, stderr); err != nil {
+		if err := syncOne(ctx, cfg, mode, tty, stdout, stderr); err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -187,7 +199,22 @@ func runSync(ctx context.Context, o syncOptions, flags *pflag.FlagSet, args []st
 }
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, cfg config.Sync, jsonOut bool, stdout, stderr io.Writer) error {
+func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
+	out := newOutput(mode, stdout, stderr, tty)
+	defer out.Close()
+	if !cfg.DryRun {
+		// A run that fails before its summary still ends with one (JSON).
+		defer func() {
+			if err != nil {
+				out.Summary(summary{Source: cfg.Source, Target: cfg.Target, Err: err, ExitStatus: exitCode(runCtx, err)})
+			}
+		}()
+	}
+	handOffW := stdout
+	if mode == outputJSON {
+		handOffW = stderr // stdout holds only events
+	}
 	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3)
 	if err != nil {
 		return err
@@ -231,7 +258,7 @@ func syncOne(ctx context.Context, cfg config.Sync, jsonOut bool, stdout, stderr 
 		return err
 	}
 	if st.GCErr != nil {
-		fmt.Fprintf(stderr, "warning: %s/%s is unusable (%v); rebuilt from the published metadata and a listing\n", dst, plan.StateKey, st.GCErr)
+		out.Warning(fmt.Sprintf("%s/%s is unusable (%v); rebuilt from the published metadata and a listing", dst, plan.StateKey, st.GCErr))
 	}
 	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: time.Duration(cfg.GCGrace)}
 	signer, err := signing(&cfg, src.Signed, &popts)
@@ -243,29 +270,22 @@ func syncOne(ctx context.Context, cfg config.Sync, jsonOut bool, stdout, stderr 
 		return err
 	}
 	p.Target = dst.String()
-	if !cfg.DryRun {
-		for _, w := range p.Warnings {
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
-	}
 	if cfg.DryRun {
-		if jsonOut {
+		if mode == outputJSON {
 			return json.NewEncoder(stdout).Encode(p)
 		}
 		return p.WriteText(stdout)
 	}
+	out.Plan(p)
 	if p.Empty() {
-		fmt.Fprintf(stdout, "%s is up to date with %s: nothing to do\n", p.Target, p.Source)
+		out.Summary(summary{Source: p.Source, Target: p.Target})
 		if signer != nil {
-			handOff(stdout, publicURL(cfg.PublicURL, dst), signer)
+			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 		}
 		return nil
 	}
-	t := p.Totals()
-	fmt.Fprintf(stderr, "sync %s -> %s: %d objects (%s) to transfer, %d to delete, %d metadata files\n",
-		p.Source, p.Target, t.TransferObjects, plan.Bytes(t.TransferBytes), t.DeleteObjects, t.Metadata)
 	began := time.Now()
-	aopts := apply.Options{Transfers: cfg.Transfers, Report: &textReport{w: stderr},
+	aopts := apply.Options{Transfers: cfg.Transfers, Report: out,
 		ItemCacheControl: cfg.ItemCacheControl, MetadataCacheControl: cfg.MetadataCacheControl}
 	if signer != nil {
 		aopts.Signer = signer
@@ -274,11 +294,12 @@ func syncOne(ctx context.Context, cfg config.Sync, jsonOut bool, stdout, stderr 
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
 	}
-	fmt.Fprintf(stdout, "transferred %d objects (%s) in %s, %d failed; published %d metadata files (index %s); deleted %d objects\n",
-		res.Transferred, plan.Bytes(res.TransferredBytes), time.Since(began).Round(time.Millisecond), len(res.Failed),
-		res.Published, map[bool]string{true: "updated", false: "not updated"}[res.IndexPublished], res.Deleted)
+	out.Summary(summary{Source: p.Source, Target: p.Target,
+		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
+		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
+		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err})
 	if err == nil && signer != nil {
-		handOff(stdout, publicURL(cfg.PublicURL, dst), signer)
+		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
 	return err
 }

@@ -66,6 +66,9 @@ type Reporter interface {
 	// some are read from upstream.
 	TransferStarted(t plan.Transfer) (progress func(n int64))
 	TransferDone(t plan.Transfer, err error, d time.Duration)
+	// TransferAdopted is called instead of the others for an object an
+	// earlier run stored whole (plan.Transfer.Adopt), which is kept.
+	TransferAdopted(t plan.Transfer)
 	Published(m plan.Meta, err error)
 	Deleted(d plan.Delete, err error)
 }
@@ -153,6 +156,7 @@ func transferAll(ctx context.Context, ts []plan.Transfer, src source.Fetcher, ds
 			defer wg.Done()
 			for t := range jobs {
 				if t.Adopt && adoptable(ctx, t, dst) {
+					opts.Report.TransferAdopted(t)
 					mu.Lock()
 					res.Adopted++
 					mu.Unlock()
@@ -290,5 +294,6 @@ type nopReporter struct{}
 
 func (nopReporter) TransferStarted(plan.Transfer) func(int64)        { return nil }
 func (nopReporter) TransferDone(plan.Transfer, error, time.Duration) {}
+func (nopReporter) TransferAdopted(plan.Transfer)                    {}
 func (nopReporter) Published(plan.Meta, error)                       {}
 func (nopReporter) Deleted(plan.Delete, error)                       {}
