@@ -59,6 +59,14 @@ type Sync struct {
 	// Wait is how long to wait for another publisher's lease.
 	Wait Duration `mapstructure:"wait" json:"wait"`
 
+	// Retries is how many times a failing upstream request (or a whole
+	// item) is tried before it counts as failed; RetryDelay the first
+	// wait, doubled each time (capped at 30 s, with jitter); IdleTimeout
+	// how long a transfer may make no progress before it is retried.
+	Retries     int      `mapstructure:"retries" json:"retries"`
+	RetryDelay  Duration `mapstructure:"retry_delay" json:"retry_delay"`
+	IdleTimeout Duration `mapstructure:"idle_timeout" json:"idle_timeout"`
+
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
 	DryRun    bool `mapstructure:"dry_run" json:"dry_run"`
@@ -121,7 +129,8 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // Default returns a Sync with default settings.
 func Default() Sync {
-	return Sync{Transfers: DefaultTransfers, GCGrace: DefaultGCGrace}
+	return Sync{Transfers: DefaultTransfers, GCGrace: DefaultGCGrace,
+		Retries: 5, RetryDelay: Duration(time.Second), IdleTimeout: Duration(time.Minute)}
 }
 
 // Validate checks the settings and names the first bad one.
@@ -142,6 +151,12 @@ func (s *Sync) Validate() error {
 		return bad("gc_grace", "%s is negative", s.GCGrace)
 	case s.Wait < 0:
 		return bad("wait", "%s is negative", s.Wait)
+	case s.Retries < 1 || s.Retries > 100:
+		return bad("retries", "%d is not between 1 and 100", s.Retries)
+	case s.RetryDelay < 0:
+		return bad("retry_delay", "%s is negative", s.RetryDelay)
+	case s.IdleTimeout < 0:
+		return bad("idle_timeout", "%s is negative", s.IdleTimeout)
 	case s.Transfers < 1 || s.Transfers > 1024:
 		return bad("transfers", "%d is not between 1 and 1024", s.Transfers)
 	case s.NoVerify && len(s.Keyrings) > 0:

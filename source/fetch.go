@@ -9,6 +9,7 @@
 package source
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,25 @@ func DefaultHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	tr.ResponseHeaderTimeout = 60 * time.Second
-	return &http.Client{Transport: tr}
+	// Redirect policy (hostile-input hardening): stop at a loop or after
+	// maxRedirects, with an error naming the URL.
+	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+}
+
+// maxRedirects bounds the redirects one fetch follows.
+const maxRedirects = 10
+
+// checkRedirect is the http.Client redirect policy of DefaultHTTPClient.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	for _, v := range via {
+		if v.URL.String() == req.URL.String() {
+			return fmt.Errorf("redirect loop: %s redirects back to %s", redact(via[len(via)-1].URL), redact(req.URL))
+		}
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects (the last to %s)", len(via), redact(req.URL))
+	}
+	return nil
 }
 
 // Fetch implements Fetcher.
@@ -108,15 +127,44 @@ func (h *HTTP) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error
 		resp.Body.Close()
 		return nil, 0, fmt.Errorf("GET %s: %s: %w", redact(u), resp.Status, ErrNotExist)
 	default:
-		resp.Body.Close()
-		return nil, 0, fmt.Errorf("GET %s: %s", redact(u), resp.Status)
+		// A *StatusError (retry.go), so that Classify can tell 5xx from 403.
+		return nil, 0, newStatusError(u, resp, -1)
 	}
 	if ce := resp.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		// Content-Encoding handling (hostile-input hardening): a metadata
+		// document sent gzipped anyway is decoded (it has no checksum; its
+		// signature and the decoder check it, and the reader's size limit
+		// applies to the decoded bytes). An item is refused: its size and
+		// checksum are of the stored bytes, and decoding could not tell an
+		// on-the-fly encoding from a .gz file served with the wrong header.
+		if (ce == "gzip" || ce == "x-gzip") && metadataPath(p) {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				resp.Body.Close()
+				return nil, 0, fmt.Errorf("GET %s: Content-Encoding %s: %w", redact(u), ce, err)
+			}
+			return gzipBody{zr, resp.Body}, -1, nil
+		}
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("GET %s: unrequested Content-Encoding %q", redact(u), ce)
+		return nil, 0, fmt.Errorf("GET %s: unrequested Content-Encoding %q refused (sizes and checksums are of the stored bytes; only gzip metadata is decoded)", redact(u), ce)
 	}
 	return resp.Body, resp.ContentLength, nil
 }
+
+// metadataPath reports whether p names a metadata document (index,
+// products or detached signature) rather than an item.
+func metadataPath(p string) bool {
+	return strings.HasPrefix(p, "streams/") &&
+		(strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".sjson") || strings.HasSuffix(p, ".json.gpg"))
+}
+
+// gzipBody reads a decoded body and closes the response.
+type gzipBody struct {
+	*gzip.Reader
+	body io.Closer
+}
+
+func (g gzipBody) Close() error { return g.body.Close() }
 
 // String implements Fetcher.
 func (h *HTTP) String() string { return redact(h.Root) }

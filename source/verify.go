@@ -102,5 +102,9 @@ func (v *VerifyingReader) fail(format string, a ...any) error {
 	return v.err
 }
 
+// Err returns the error the reader failed with, if any: it names the
+// upstream file and the reason, which a consumer's own error may not.
+func (v *VerifyingReader) Err() error { return v.err }
+
 // N returns the number of bytes delivered so far.
 func (v *VerifyingReader) N() int64 { return v.n }

@@ -48,8 +48,17 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 }
 
 // openSource opens a SOURCE argument and returns the fetcher for its
-// mirror root and the start path.
-func openSource(ctx context.Context, loc string, s3cfg config.S3) (source.Fetcher, string, error) {
+// mirror root, which retries transient failures as retry says, and the
+// start path.
+func openSource(ctx context.Context, loc string, s3cfg config.S3, retry source.RetryPolicy) (source.Fetcher, string, error) {
+	f, start, err := openFetcher(ctx, loc, s3cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return source.NewRetrying(f, retry), start, nil
+}
+
+func openFetcher(ctx context.Context, loc string, s3cfg config.S3) (source.Fetcher, string, error) {
 	root, start := source.SplitStart(loc)
 	switch {
 	case strings.HasPrefix(loc, "http://"), strings.HasPrefix(loc, "https://"):

@@ -31,6 +31,7 @@ var flagKeys = map[string]string{
 	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "cacert": "s3.cacert", "part-size": "s3.part_size",
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
+	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 }
 
@@ -154,6 +155,9 @@ func resolve(flags *pflag.FlagSet, sections ...map[string]any) (config.Sync, err
 	def := config.Default()
 	v.SetDefault("transfers", def.Transfers)
 	v.SetDefault("gc_grace", def.GCGrace.String())
+	v.SetDefault("retries", def.Retries)
+	v.SetDefault("retry_delay", def.RetryDelay.String())
+	v.SetDefault("idle_timeout", def.IdleTimeout.String())
 	for _, sec := range sections {
 		if sec != nil {
 			// Viper merges into the maps it is given: pass copies.

@@ -47,6 +47,9 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON (--dry-run, plan); sync: print line-delimited JSON events on stdout (plan, transfer, publish, delete, warning, error, summary), logs on stderr")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings, failures and the summary line (no progress bars, no line per object)")
+	f.Int("retries", 5, "tries of a failing upstream request, and of a whole item, before it counts as failed")
+	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
+	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
@@ -215,7 +218,13 @@ func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, st
 	if mode == outputJSON {
 		handOffW = stderr // stdout holds only events
 	}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3)
+	retry := source.RetryPolicy{
+		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
+		Notify: func(path string, attempt int, wait time.Duration, err error) {
+			out.Warning(fmt.Sprintf("retrying %s (attempt %d in %s): %v", path, attempt, wait.Round(time.Millisecond), err))
+		},
+	}
+	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
 	if err != nil {
 		return err
 	}
@@ -285,7 +294,7 @@ func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, st
 		return nil
 	}
 	began := time.Now()
-	aopts := apply.Options{Transfers: cfg.Transfers, Report: out,
+	aopts := apply.Options{Transfers: cfg.Transfers, Report: out, Retry: retry,
 		ItemCacheControl: cfg.ItemCacheControl, MetadataCacheControl: cfg.MetadataCacheControl}
 	if signer != nil {
 		aopts.Signer = signer

@@ -48,6 +48,10 @@ type Options struct {
 	Transfers int      // concurrent transfers; <1 means 1
 	Report    Reporter // nil reports nothing
 	Signer    Signer   // clearsigns metadata the plan marks Sign; required if any is
+	// Retry says how often a whole item is tried again after a transient
+	// failure (the source's own retries resume within an attempt) or a
+	// checksum mismatch, and how long to wait in between.
+	Retry source.RetryPolicy
 	// Cache-Control headers; empty means ItemCacheControl and
 	// MetadataCacheControl.
 	ItemCacheControl, MetadataCacheControl string
@@ -163,7 +167,7 @@ func transferAll(ctx context.Context, ts []plan.Transfer, src source.Fetcher, ds
 					continue
 				}
 				start := time.Now()
-				err := transfer(ctx, t, src, dst, opts.ItemCacheControl, opts.Report.TransferStarted(t))
+				err := transferRetrying(ctx, t, src, dst, opts)
 				if ctx.Err() != nil {
 					continue // interrupted: not this item's fault
 				}
@@ -192,6 +196,30 @@ feed:
 	return res.Failed
 }
 
+// transferRetrying runs transfer until it succeeds, fails for good, or
+// has been tried opts.Retry.Attempts times. A checksum mismatch is tried
+// again too (a proxy or cache may have served bad bytes once); each try
+// streams the whole item again, and the store never keeps a bad one.
+func transferRetrying(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, opts Options) error {
+	attempts := max(opts.Retry.Attempts, 1)
+	for n := 1; ; n++ {
+		err := transfer(ctx, t, src, dst, opts.ItemCacheControl, opts.Report.TransferStarted(t))
+		if err == nil || ctx.Err() != nil || n >= attempts ||
+			!(source.Classify(err) || errors.Is(err, source.ErrIntegrity)) {
+			return err
+		}
+		wait := opts.Retry.Delay(n, err)
+		if opts.Retry.Notify != nil {
+			opts.Retry.Notify(t.Path, n+1, wait, err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
 // transfer streams one object from src into dst, verified as it streams.
 func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, cacheControl string, progress func(int64)) error {
 	rc, size, err := src.Fetch(ctx, t.Path)
@@ -217,8 +245,8 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	}
 	if err := dst.Put(ctx, t.Path, r, t.Size, opt); err != nil {
 		// Prefer the reader's diagnosis (it names the upstream file and
-		// the digest) over the store's view of the same failure.
-		if _, rerr := body.Read(nil); rerr != nil && errors.Is(rerr, source.ErrIntegrity) {
+		// the cause) over the store's view of the same failure.
+		if rerr := body.Err(); rerr != nil {
 			return rerr
 		}
 		return fmt.Errorf("%s: %w", t.Path, err)

@@ -182,6 +182,11 @@ func DecodeIndex(name string, data []byte) (*Index, error) {
 	fail := func(where string, format string, a ...any) error {
 		return &Error{File: name, Where: where, Err: fmt.Errorf(format, a...)}
 	}
+	// Strict checks first (strict.go): encoding/json would silently keep
+	// the last of duplicate keys and accept any nesting depth.
+	if err := checkStrict(name, data, rIndex); err != nil {
+		return nil, err
+	}
 	var top Fields
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, fail("", "malformed JSON: %v", err)
@@ -205,7 +210,7 @@ func DecodeIndex(name string, data []byte) (*Index, error) {
 			return nil, fail(where, "path: not a string")
 		}
 		if err := ValidPath(e.Path); err != nil {
-			return nil, fail(where, "path: %v", err)
+			return nil, fail(where, "path: %w", err)
 		}
 		if raw, ok := f["products"]; ok {
 			if err := json.Unmarshal(raw, &e.Products); err != nil {
@@ -234,6 +239,11 @@ func nonNull(raw json.RawMessage) json.RawMessage {
 func DecodeProducts(name string, data []byte) (*Products, error) {
 	fail := func(where string, format string, a ...any) error {
 		return &Error{File: name, Where: where, Err: fmt.Errorf(format, a...)}
+	}
+	// Strict checks first (strict.go): encoding/json would silently keep
+	// the last of duplicate keys and accept any nesting depth.
+	if err := checkStrict(name, data, rProducts); err != nil {
+		return nil, err
 	}
 	var top Fields
 	if err := json.Unmarshal(data, &top); err != nil {
@@ -282,7 +292,7 @@ func DecodeProducts(name string, data []byte) (*Products, error) {
 				iwhere := fmt.Sprintf("%s.items[%q]", vwhere, iname)
 				it, err := decodeItem(itf)
 				if err != nil {
-					return nil, fail(iwhere, "%v", err)
+					return nil, fail(iwhere, "%w", err)
 				}
 				ver.Items[iname] = it
 			}
