@@ -72,11 +72,8 @@ func scalar(raw json.RawMessage) (string, bool) {
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
+		s, err := unquote(raw)
+		return s, err == nil
 	case '{', '[':
 		return "", false
 	case 't':
@@ -187,16 +184,19 @@ func DecodeIndex(name string, data []byte) (*Index, error) {
 	if err := checkStrict(name, data, rIndex); err != nil {
 		return nil, err
 	}
-	var top Fields
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fail("", "malformed JSON: %v", err)
+	if err := validJSON(data); err != nil {
+		return nil, fail("", "%v", err)
+	}
+	top, err := fieldsOf(data)
+	if err != nil {
+		return nil, fail("", "%v", err)
 	}
 	if f, _ := top.String("format"); f != FormatIndex {
 		return nil, fail("", "format is %q, want %q", f, FormatIndex)
 	}
-	var entries map[string]Fields
-	if err := json.Unmarshal(nonNull(top["index"]), &entries); err != nil {
-		return nil, fail("index", "not an object")
+	entries, err := fieldMap(top["index"])
+	if err != nil {
+		return nil, fail("index", "%v", err)
 	}
 	delete(top, "index")
 	idx := &Index{Fields: top, Entries: make(map[string]*IndexEntry, len(entries))}
@@ -206,7 +206,11 @@ func DecodeIndex(name string, data []byte) (*Index, error) {
 			return nil, fail(where, "not an object")
 		}
 		e := &IndexEntry{Fields: f}
-		if err := json.Unmarshal(nonNull(f["path"]), &e.Path); err != nil {
+		path, ok := f["path"]
+		if !ok || path[0] != '"' {
+			return nil, fail(where, "path: not a string")
+		}
+		if e.Path, err = unquote(path); err != nil {
 			return nil, fail(where, "path: not a string")
 		}
 		if err := ValidPath(e.Path); err != nil {
@@ -224,13 +228,37 @@ func DecodeIndex(name string, data []byte) (*Index, error) {
 	return idx, nil
 }
 
-// nonNull turns a missing value into a JSON number so that decoding it into
-// a map reports a type error instead of silently decoding nothing.
-func nonNull(raw json.RawMessage) json.RawMessage {
-	if raw == nil {
-		return json.RawMessage(`0`)
+// validJSON reports malformed JSON with encoding/json's description.
+func validJSON(data []byte) error {
+	if json.Valid(data) {
+		return nil
 	}
-	return raw
+	var v any
+	err := json.Unmarshal(data, &v)
+	return fmt.Errorf("malformed JSON: %v", err)
+}
+
+// fieldMap decodes an object of objects (content ids, products, versions,
+// items) into their raw members; a missing value is not an object. A
+// member that is null decodes to nil.
+func fieldMap(raw json.RawMessage) (map[string]Fields, error) {
+	if raw == nil {
+		return nil, errNotObject
+	}
+	out := map[string]Fields{}
+	err := members(raw, func(k string, v []byte) error {
+		if string(v) == "null" {
+			out[k] = nil
+			return nil
+		}
+		f, err := fieldsOf(v)
+		if err != nil {
+			f = nil // reported by the caller as "not an object"
+		}
+		out[k] = f
+		return nil
+	})
+	return out, err
 }
 
 // DecodeProducts decodes and checks a products document. name is used in
@@ -245,9 +273,12 @@ func DecodeProducts(name string, data []byte) (*Products, error) {
 	if err := checkStrict(name, data, rProducts); err != nil {
 		return nil, err
 	}
-	var top Fields
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fail("", "malformed JSON: %v", err)
+	if err := validJSON(data); err != nil {
+		return nil, fail("", "%v", err)
+	}
+	top, err := fieldsOf(data)
+	if err != nil {
+		return nil, fail("", "%v", err)
 	}
 	if f, _ := top.String("format"); f != FormatProducts {
 		return nil, fail("", "format is %q, want %q", f, FormatProducts)
@@ -255,9 +286,9 @@ func DecodeProducts(name string, data []byte) (*Products, error) {
 	if _, ok := top.String("content_id"); !ok {
 		return nil, fail("", "content_id missing or not a string")
 	}
-	var prods map[string]Fields
-	if err := json.Unmarshal(nonNull(top["products"]), &prods); err != nil {
-		return nil, fail("products", "not an object")
+	prods, err := fieldMap(top["products"])
+	if err != nil {
+		return nil, fail("products", "%v", err)
 	}
 	delete(top, "products")
 	doc := &Products{Fields: top, Products: make(map[string]*Product, len(prods))}
@@ -267,32 +298,32 @@ func DecodeProducts(name string, data []byte) (*Products, error) {
 		}
 	}
 	for pname, pf := range prods {
-		pwhere := fmt.Sprintf("products[%q]", pname)
+		pwhere := func() string { return fmt.Sprintf("products[%q]", pname) }
 		if pf == nil {
-			return nil, fail(pwhere, "not an object")
+			return nil, fail(pwhere(), "not an object")
 		}
-		var vers map[string]Fields
-		if err := json.Unmarshal(nonNull(pf["versions"]), &vers); err != nil {
-			return nil, fail(pwhere+".versions", "not an object")
+		vers, err := fieldMap(pf["versions"])
+		if err != nil {
+			return nil, fail(pwhere()+".versions", "%v", err)
 		}
 		delete(pf, "versions")
 		prod := &Product{Fields: pf, Versions: make(map[string]*Version, len(vers))}
 		for vname, vf := range vers {
-			vwhere := fmt.Sprintf("%s.versions[%q]", pwhere, vname)
+			vwhere := func() string { return fmt.Sprintf("%s.versions[%q]", pwhere(), vname) }
 			if vf == nil {
-				return nil, fail(vwhere, "not an object")
+				return nil, fail(vwhere(), "not an object")
 			}
-			var items map[string]Fields
-			if err := json.Unmarshal(nonNull(vf["items"]), &items); err != nil {
-				return nil, fail(vwhere+".items", "not an object")
+			items, err := fieldMap(vf["items"])
+			if err != nil {
+				return nil, fail(vwhere()+".items", "%v", err)
 			}
 			delete(vf, "items")
 			ver := &Version{Fields: vf, Items: make(map[string]*Item, len(items))}
 			for iname, itf := range items {
-				iwhere := fmt.Sprintf("%s.items[%q]", vwhere, iname)
+				iwhere := func() string { return fmt.Sprintf("%s.items[%q]", vwhere(), iname) }
 				it, err := decodeItem(itf)
 				if err != nil {
-					return nil, fail(iwhere, "%w", err)
+					return nil, fail(iwhere(), "%w", err)
 				}
 				ver.Items[iname] = it
 			}
@@ -315,8 +346,8 @@ func decodeItem(f Fields) (*Item, error) {
 		if !ok {
 			continue
 		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil || raw[0] != '"' {
 			return nil, fmt.Errorf("%s: not a string", algo)
 		}
 		s = strings.ToLower(s)
@@ -336,9 +367,11 @@ func decodeItem(f Fields) (*Item, error) {
 	if !ok {
 		return it, nil
 	}
-	if err := json.Unmarshal(raw, &it.Path); err != nil {
+	path, err := unquote(raw)
+	if err != nil || raw[0] != '"' {
 		return nil, errors.New("path: not a string")
 	}
+	it.Path = path
 	if err := ValidPath(it.Path); err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
