@@ -2,11 +2,39 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 )
 
+// globalOptions are the flags every command has.
+type globalOptions struct {
+	logFormat string
+	verbose   int
+	log       *slog.Logger // set before a command runs
+}
+
+// setup builds the logger: text or JSON lines on stderr, at Info level, or
+// Debug with -v.
+func (g *globalOptions) setup(cmd *cobra.Command) error {
+	level := slog.LevelInfo
+	if g.verbose > 0 {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		g.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts))
+	case "json":
+		g.log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts))
+	default:
+		return fmt.Errorf("%w: --log-format %q: want text or json", errUsage, g.logFormat)
+	}
+	return nil
+}
+
 func newRootCommand() *cobra.Command {
+	g := &globalOptions{log: slog.New(slog.DiscardHandler)}
 	root := &cobra.Command{
 		Use:   "ssmirror",
 		Short: "Publish SimpleStreams image mirrors into S3 or a directory",
@@ -19,8 +47,13 @@ files last, so the target always serves a consistent mirror.
 ` + exitHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup(cmd)
+		},
 	}
-	root.AddCommand(newSyncCommand(), newPlanCommand(), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand())
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "format of log lines on stderr: text or json")
+	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more: why each object is transferred, lease and state events")
+	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -67,7 +68,7 @@ FILTERs select items: key=value, key!=value, key~regex, key!~regex, all of them
 ANDed. A literal --or starts another group; an item is kept if it matches every
 filter of any group.`
 
-func newSyncCommand() *cobra.Command {
+func newSyncCommand(g *globalOptions) *cobra.Command {
 	var o syncOptions
 	cmd := &cobra.Command{
 		Use:   "sync [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
@@ -86,7 +87,7 @@ mirror are deleted after the new index is published.
     arch=amd64 'release~(jammy|noble)' --max 1 --or 'os~(grub|pxelinux)'`,
 		Args: syncArgsCheck(&o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSync(cmd.Context(), o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runSync(cmd.Context(), g, o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.cfg = config.Default()
@@ -94,7 +95,7 @@ mirror are deleted after the new index is published.
 	return cmd
 }
 
-func newPlanCommand() *cobra.Command {
+func newPlanCommand(g *globalOptions) *cobra.Command {
 	var o syncOptions
 	cmd := &cobra.Command{
 		Use:   "plan [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
@@ -109,7 +110,7 @@ publish, and the totals.
 		Args: syncArgsCheck(&o),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.Flags().Set("dry-run", "true")
-			return runSync(cmd.Context(), o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runSync(cmd.Context(), g, o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.cfg = config.Default()
@@ -169,7 +170,7 @@ func syncConfigs(o syncOptions, flags *pflag.FlagSet, args []string) ([]config.S
 	return []config.Sync{cfg}, []string{""}, nil
 }
 
-func runSync(ctx context.Context, o syncOptions, flags *pflag.FlagSet, args []string, stdout, stderr io.Writer) error {
+func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	cfgs, names, err := syncConfigs(o, flags, args)
 	if err != nil {
 		return err
@@ -188,7 +189,11 @@ func runSync(ctx context.Context, o syncOptions, flags *pflag.FlagSet, args []st
 		if names[i] != "" {
 			fmt.Fprintf(stderr, "mirror %s: %s -> %s\n", names[i], cfg.Source, cfg.Target)
 		}
-		if err := syncOne(ctx, cfg, mode, tty, stdout, stderr); err != nil {
+		log := g.log
+		if names[i] != "" {
+			log = log.With("mirror", names[i])
+		}
+		if err := syncOne(ctx, log, cfg, mode, tty, stdout, stderr); err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -202,7 +207,7 @@ func runSync(ctx context.Context, o syncOptions, flags *pflag.FlagSet, args []st
 }
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
 	defer out.Close()
@@ -221,7 +226,7 @@ func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, st
 	retry := source.RetryPolicy{
 		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
 		Notify: func(path string, attempt int, wait time.Duration, err error) {
-			out.Warning(fmt.Sprintf("retrying %s (attempt %d in %s): %v", path, attempt, wait.Round(time.Millisecond), err))
+			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},
 	}
 	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
@@ -245,6 +250,7 @@ func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, st
 		if err != nil {
 			return err
 		}
+		log.Debug("lease acquired", "target", dst.String(), "key", lease.Key)
 		defer func() {
 			// A fresh context: the run's may be cancelled.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -279,6 +285,12 @@ func syncOne(ctx context.Context, cfg config.Sync, mode outputMode, tty bool, st
 		return err
 	}
 	p.Target = dst.String()
+	for _, x := range p.Transfers {
+		log.Debug("transfer", "path", x.Path, "size", x.Size, "reason", x.Reason)
+	}
+	for _, d := range p.Deletes {
+		log.Debug("delete", "path", d.Path, "reason", d.Reason)
+	}
 	if cfg.DryRun {
 		if mode == outputJSON {
 			return json.NewEncoder(stdout).Encode(p)
