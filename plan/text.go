@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 // WriteText prints the plan for a person: one line per item added (+) or
 // removed (-) with content id, product, version, item, path, size and the
 // reason, then the metadata to publish and the totals.
-func (p *Plan) WriteText(w io.Writer) error {
+func (p *Plan) WriteText(out io.Writer) error {
+	// tabwriter writes every cell separately: buffer them.
+	w := bufio.NewWriterSize(out, 64<<10)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	for _, c := range p.Changes {
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t(%s)\n", c.Action, c.Product, c.Version, c.Item, c.Path, Bytes(c.Size), c.Reason)
@@ -32,9 +35,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "warning: %s\n", msg)
 	}
 	t := p.Totals()
-	_, err := fmt.Fprintf(w, "total: transfer %d objects (%s), delete %d objects (%s), publish %d metadata files\n",
+	fmt.Fprintf(w, "total: transfer %d objects (%s), delete %d objects (%s), publish %d metadata files\n",
 		t.TransferObjects, Bytes(t.TransferBytes), t.DeleteObjects, Bytes(t.DeleteBytes), t.Metadata)
-	return err
+	return w.Flush()
 }
 
 // MarshalJSON renders the plan with its totals.

@@ -83,8 +83,10 @@ type Store interface {
 	// readers see either the previous object or the whole new one, never a
 	// partial body. If body returns an error, returns fewer or more than size
 	// bytes, or the context is cancelled, Put returns an error and leaves
-	// the key as it was (in-progress multipart uploads are aborted).
-	Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) error
+	// the key as it was (in-progress multipart uploads are aborted). On
+	// success it returns the new object's ETag (what a later IfMatch must
+	// name to replace exactly this object).
+	Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) (etag string, err error)
 
 	// Stat returns what the store knows of key, including its Meta. A
 	// missing key gives an error wrapping ErrNotExist.

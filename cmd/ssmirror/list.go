@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -143,6 +144,7 @@ func listItems(m *source.Mirror, fs filter.Set, maxVersions int) []catalog.Flat 
 		byProduct := map[string][]catalog.Flat{}
 		m.Products[cid].Each(func(fl catalog.Flat) bool {
 			if fs.Match(fl.Attrs) {
+				fl.Attrs = maps.Clone(fl.Attrs) // Each reuses it
 				byProduct[fl.Product] = append(byProduct[fl.Product], fl)
 			}
 			return true

@@ -17,7 +17,7 @@ import (
 // putKey stores body at key in st.
 func putKey(t *testing.T, st target.Store, key string, body []byte) {
 	t.Helper()
-	if err := st.Put(context.Background(), key, bytes.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
+	if _, err := st.Put(context.Background(), key, bytes.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
 }

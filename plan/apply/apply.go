@@ -243,7 +243,7 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	if progress != nil {
 		r = progressReader{body, progress}
 	}
-	if err := dst.Put(ctx, t.Path, r, t.Size, opt); err != nil {
+	if _, err := dst.Put(ctx, t.Path, r, t.Size, opt); err != nil {
 		// Prefer the reader's diagnosis (it names the upstream file and
 		// the cause) over the store's view of the same failure.
 		if rerr := body.Err(); rerr != nil {
@@ -288,7 +288,7 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 		case strings.HasSuffix(m.Key, ".gpg"):
 			opt.ContentType = "application/pgp-keys"
 		}
-		err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
+		_, err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
 		opts.Report.Published(m, err)
 		if errors.Is(err, target.ErrPrecondition) {
 			return fmt.Errorf("publish %s: %w: another publisher changed it during this run; nothing of this run's index was published, run again", m.Key, ErrConcurrent)

@@ -148,7 +148,7 @@ func TestAdopt(t *testing.T) {
 	p := s.plan(t)
 	first, second := p.Transfers[0], p.Transfers[1]
 	put := func(tr plan.Transfer, body []byte, sum string) {
-		err := s.dst.Put(context.Background(), tr.Path, bytes.NewReader(body), int64(len(body)),
+		_, err := s.dst.Put(context.Background(), tr.Path, bytes.NewReader(body), int64(len(body)),
 			target.PutOptions{Meta: map[string]string{"ssmirror-" + tr.Sum.Algo: sum}})
 		if err != nil {
 			t.Fatal(err)

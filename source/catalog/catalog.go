@@ -396,61 +396,159 @@ func decodeItem(f Fields) (*Item, error) {
 // Encode renders an index document: one-space indentation and sorted keys,
 // as the upstream streams are written, with a final newline.
 func (idx *Index) Encode() ([]byte, error) {
-	entries := make(map[string]any, len(idx.Entries))
-	for cid, e := range idx.Entries {
-		m := make(map[string]any, len(e.Fields)+2)
-		for k, v := range e.Fields {
-			m[k] = v
-		}
-		m["path"] = e.Path
-		if e.Products != nil {
-			m["products"] = e.Products
-		}
-		entries[cid] = m
-	}
-	top := make(map[string]any, len(idx.Fields)+1)
-	for k, v := range idx.Fields {
-		top[k] = v
-	}
-	top["index"] = entries
-	return encode(top)
-}
-
-// Encode renders a products document like Index.Encode.
-func (p *Products) Encode() ([]byte, error) {
-	prods := make(map[string]any, len(p.Products))
-	for pname, prod := range p.Products {
-		vers := make(map[string]any, len(prod.Versions))
-		for vname, ver := range prod.Versions {
-			items := make(map[string]any, len(ver.Items))
-			for iname, it := range ver.Items {
-				items[iname] = it.Fields
+	w := &encoder{}
+	err := w.object(0, idx.Fields, "index", func(depth int) error {
+		return encodeMap(w, depth, idx.Entries, func(depth int, e *IndexEntry) error {
+			f := make(Fields, len(e.Fields)+2)
+			for k, v := range e.Fields {
+				f[k] = v
 			}
-			vers[vname] = withChild(ver.Fields, "items", items)
-		}
-		prods[pname] = withChild(prod.Fields, "versions", vers)
-	}
-	return encode(withChild(p.Fields, "products", prods))
-}
-
-func withChild(f Fields, key string, child any) map[string]any {
-	m := make(map[string]any, len(f)+1)
-	for k, v := range f {
-		m[k] = v
-	}
-	m[key] = child
-	return m
-}
-
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(v); err != nil {
+			f["path"], _ = json.Marshal(e.Path)
+			if e.Products != nil {
+				f["products"], _ = json.Marshal(e.Products)
+			}
+			return w.object(depth, f, "", nil)
+		})
+	})
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	w.buf.WriteByte('\n')
+	return w.buf.Bytes(), nil
+}
+
+// Encode renders a products document like Index.Encode. It writes the
+// tree directly (a products file can hold 100,000 items).
+func (p *Products) Encode() ([]byte, error) {
+	w := &encoder{}
+	err := w.object(0, p.Fields, "products", func(depth int) error {
+		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
+			return w.object(depth, prod.Fields, "versions", func(depth int) error {
+				return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
+					return w.object(depth, ver.Fields, "items", func(depth int) error {
+						return encodeMap(w, depth, ver.Items, func(depth int, it *Item) error {
+							return w.object(depth, it.Fields, "", nil)
+						})
+					})
+				})
+			})
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.buf.WriteByte('\n')
+	return w.buf.Bytes(), nil
+}
+
+// encoder writes JSON as json.MarshalIndent(v, "", " ") writes sorted
+// maps, with raw field values compacted onto their line.
+type encoder struct {
+	buf     bytes.Buffer
+	scratch bytes.Buffer
+}
+
+func (w *encoder) indent(depth int) {
+	w.buf.WriteByte('\n')
+	for range depth {
+		w.buf.WriteByte(' ')
+	}
+}
+
+func (w *encoder) key(k string) {
+	plain := true
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		w.buf.WriteByte('"')
+		w.buf.WriteString(k)
+		w.buf.WriteByte('"')
+	} else {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(k)
+		w.buf.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	}
+	w.buf.WriteString(": ")
+}
+
+// object writes the fields of a node, and its child collection under
+// childKey (sorted in with the fields) when child is not nil.
+func (w *encoder) object(depth int, f Fields, childKey string, child func(depth int) error) error {
+	keys := make([]string, 0, len(f)+1)
+	for k := range f {
+		keys = append(keys, k)
+	}
+	if child != nil {
+		keys = append(keys, childKey)
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		w.buf.WriteString("{}")
+		return nil
+	}
+	w.buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			w.buf.WriteByte(',')
+		}
+		w.indent(depth + 1)
+		w.key(k)
+		if child != nil && k == childKey {
+			if err := child(depth + 1); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.raw(depth+1, f[k]); err != nil {
+			return fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	w.indent(depth)
+	w.buf.WriteByte('}')
+	return nil
+}
+
+// raw writes a field's value: scalars as they are, objects and lists
+// indented like the rest.
+func (w *encoder) raw(depth int, v json.RawMessage) error {
+	v = bytes.TrimSpace(v)
+	if len(v) > 0 && (v[0] == '{' || v[0] == '[') {
+		w.scratch.Reset()
+		if err := json.Indent(&w.scratch, v, strings.Repeat(" ", depth), " "); err != nil {
+			return err
+		}
+		w.buf.Write(w.scratch.Bytes())
+		return nil
+	}
+	w.buf.Write(v)
+	return nil
+}
+
+func encodeMap[V any](w *encoder, depth int, m map[string]V, fn func(depth int, v V) error) error {
+	if len(m) == 0 {
+		w.buf.WriteString("{}")
+		return nil
+	}
+	w.buf.WriteByte('{')
+	for i, k := range SortedKeys(m) {
+		if i > 0 {
+			w.buf.WriteByte(',')
+		}
+		w.indent(depth + 1)
+		w.key(k)
+		if err := fn(depth+1, m[k]); err != nil {
+			return err
+		}
+	}
+	w.indent(depth)
+	w.buf.WriteByte('}')
+	return nil
 }
 
 // SortedKeys returns the keys of m in byte order.

@@ -12,8 +12,8 @@ type Flat struct {
 // and item order, with its flattened attributes: top-level scalars,
 // overridden by product, version and item scalars, with aliases expanded
 // at each level, plus content_id, product_name, version_name and
-// item_name. Lists and objects are not inherited. fn must not keep Attrs
-// beyond the call if it modifies them.
+// item_name. Lists and objects are not inherited. Attrs is reused for
+// the next item: fn must copy it to keep it.
 func (p *Products) Each(fn func(Flat) bool) {
 	top := make(map[string]string, 16)
 	p.merge(top, p.Fields)
@@ -26,9 +26,13 @@ func (p *Products) Each(fn func(Flat) bool) {
 			ver := prod.Versions[vname]
 			vattrs := clone(pattrs)
 			p.merge(vattrs, ver.Fields)
+			attrs := make(map[string]string, len(vattrs)+16)
 			for _, iname := range SortedKeys(ver.Items) {
 				it := ver.Items[iname]
-				attrs := clone(vattrs)
+				clear(attrs)
+				for k, v := range vattrs {
+					attrs[k] = v
+				}
 				p.merge(attrs, it.Fields)
 				attrs["content_id"] = cid
 				attrs["product_name"] = pname

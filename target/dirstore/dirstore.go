@@ -268,7 +268,13 @@ func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
 // Put stores exactly size bytes from body under key atomically (temporary
 // file, fsync, rename). On any error the temporary file is removed and the
 // previous content of key, if any, is left untouched.
-func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (err error) {
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	var tag string
+	err := s.put(ctx, key, body, size, opts, &tag)
+	return tag, err
+}
+
+func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions, tag *string) (err error) {
 	p, err := s.file(key)
 	if err != nil {
 		return err
@@ -336,6 +342,12 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	if err := tmp.Close(); err != nil {
 		return fail("%w", err)
 	}
+	// The ETag is the file's: a rename or link keeps its time and size.
+	fi, err := os.Stat(tmpName)
+	if err != nil {
+		return fail("%w", err)
+	}
+	*tag = etag(fi)
 	if err := s.publish(tmpName, p, opts); err != nil {
 		if errors.Is(err, target.ErrPrecondition) {
 			return fail("%w", err)

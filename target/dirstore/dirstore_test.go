@@ -76,7 +76,7 @@ func TestValidateKey(t *testing.T) {
 func TestTempFilesSkipped(t *testing.T) {
 	st := newStore(t).(*Store)
 	ctx := context.Background()
-	if err := st.Put(ctx, "d/x", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, "d/x", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A temporary file left by a crash.
@@ -91,18 +91,18 @@ func TestTempFilesSkipped(t *testing.T) {
 func TestFileDirConflict(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	if err := st.Put(ctx, "a", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, "a", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err := st.Put(ctx, "a/b", strings.NewReader("y"), 1, target.PutOptions{})
+	_, err := st.Put(ctx, "a/b", strings.NewReader("y"), 1, target.PutOptions{})
 	if err == nil {
 		t.Fatal("Put(a/b) over file a succeeded")
 	}
 	t.Log(err)
-	if err := st.Put(ctx, "c/d", strings.NewReader("y"), 1, target.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, "c/d", strings.NewReader("y"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Put(ctx, "c", strings.NewReader("x"), 1, target.PutOptions{}); err == nil {
+	if _, err := st.Put(ctx, "c", strings.NewReader("x"), 1, target.PutOptions{}); err == nil {
 		t.Fatal("Put(c) over directory c succeeded")
 	} else {
 		t.Log(err)
@@ -131,7 +131,7 @@ func TestDeletePrunesEmptyDirs(t *testing.T) {
 
 func TestFileMode(t *testing.T) {
 	st := newStore(t).(*Store)
-	if err := st.Put(context.Background(), "f", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+	if _, err := st.Put(context.Background(), "f", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(st.Root(), "f"))
@@ -146,7 +146,7 @@ func TestFileMode(t *testing.T) {
 func TestListInvalidPrefix(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	if err := st.Put(ctx, "a/b", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+	if _, err := st.Put(ctx, "a/b", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"../", "../a", "/a", "a//", "a/../a/", "/"} {

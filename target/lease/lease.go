@@ -181,17 +181,9 @@ func read(ctx context.Context, st target.Store) (Record, string, error) {
 func (l *Lease) write(ctx context.Context, opts target.PutOptions) error {
 	body, _ := json.Marshal(l.rec)
 	opts.ContentType = "application/json"
-	if err := l.st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), opts); err != nil {
-		return err
-	}
-	// Learn the ETag of what we wrote; if someone replaced it meanwhile,
-	// the content tells, and the lease is not ours.
-	rec, etag, err := read(ctx, l.st)
+	etag, err := l.st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), opts)
 	if err != nil {
 		return err
-	}
-	if rec.Owner != l.rec.Owner || !rec.Acquired.Equal(l.rec.Acquired) || !rec.Expires.Equal(l.rec.Expires) {
-		return fmt.Errorf("%w: replaced by %s", target.ErrPrecondition, rec.Owner)
 	}
 	l.mu.Lock()
 	l.etag = etag

@@ -144,7 +144,7 @@ func TestLeaseRenewal(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				err = st.Put(ctx, Key, strings.NewReader(body), int64(len(body)), target.PutOptions{IfMatch: obj.ETag})
+				_, err = st.Put(ctx, Key, strings.NewReader(body), int64(len(body)), target.PutOptions{IfMatch: obj.ETag})
 				if err == nil {
 					break
 				}
@@ -198,7 +198,7 @@ func TestStaleHolder(t *testing.T) {
 		c.rec.Acquired = time.Now()
 		c.rec.Expires = time.Now().Add(time.Hour)
 		body, _ := json.Marshal(c.rec)
-		if err := st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
+		if _, err := st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		l, err := Acquire(ctx, st, Options{Owner: "me"})

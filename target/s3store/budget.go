@@ -57,3 +57,31 @@ func (b *budget) release(n int64) {
 	b.mu.Unlock()
 	b.cond.Broadcast()
 }
+
+// slabs recycles buffers of one part size, so that a long run does not
+// leave the garbage collector a heap of dead part-sized buffers: with the
+// budget, this keeps the memory of uploads near the budget itself.
+type slabs struct {
+	size int64
+	pool sync.Pool
+}
+
+// get returns a buffer of n bytes: a recycled slab when n fits one and is
+// large enough to matter, else a new slice.
+func (p *slabs) get(n int64) []byte {
+	if n > p.size || n < 1<<20 {
+		return make([]byte, n)
+	}
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, p.size)
+}
+
+// put returns a buffer obtained from get.
+func (p *slabs) put(b []byte) {
+	if int64(cap(b)) == p.size {
+		b = b[:cap(b)]
+		p.pool.Put(&b)
+	}
+}

@@ -24,19 +24,19 @@ const checksumHeader = "x-amz-checksum-sha256"
 
 // Put stores exactly size bytes from body under key. See the package
 // documentation for how single and multipart uploads are verified.
-func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) error {
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
 	name, err := s.object("put", key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if size < 0 {
-		return fmt.Errorf("s3store: put %s: negative size %d", s.objURL(key), size)
+		return "", fmt.Errorf("s3store: put %s: negative size %d", s.objURL(key), size)
 	}
 	if n := len(opts.SHA256); n != 0 && n != sha256.Size {
-		return fmt.Errorf("s3store: put %s: PutOptions.SHA256 has %d bytes, want %d", s.objURL(key), n, sha256.Size)
+		return "", fmt.Errorf("s3store: put %s: PutOptions.SHA256 has %d bytes, want %d", s.objURL(key), n, sha256.Size)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
+		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
 	}
 	partSize := s.partSizeFor(size)
 	if size <= partSize {
@@ -80,10 +80,11 @@ func putObjectOptions(opts target.PutOptions) minio.PutObjectOptions {
 // size) is read into memory and checked first, so nothing is sent unless
 // its length and digest are right, and minio-go can retry the request on
 // transient errors.
-func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) error {
+func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
 	s.mem.acquire(size)
 	defer s.mem.release(size)
-	buf := make([]byte, size)
+	buf := s.bufs.get(size)
+	defer s.bufs.put(buf)
 	r := &ctxReader{ctx: ctx, r: body}
 	if n, err := io.ReadFull(r, buf); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
@@ -91,18 +92,18 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 		} else {
 			err = fmt.Errorf("reading body at offset %d: %w", n, err)
 		}
-		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
+		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
 	}
 	if extra, err := probeEOF(r); err != nil {
-		return fmt.Errorf("s3store: put %s: reading body after %d bytes: %w", s.objURL(key), size, err)
+		return "", fmt.Errorf("s3store: put %s: reading body after %d bytes: %w", s.objURL(key), size, err)
 	} else if extra {
-		return fmt.Errorf("s3store: put %s: body is longer than the declared %d bytes", s.objURL(key), size)
+		return "", fmt.Errorf("s3store: put %s: body is longer than the declared %d bytes", s.objURL(key), size)
 	}
 	mopts := putObjectOptions(opts)
 	if opts.SHA256 != nil {
 		if !s.noLocalVerify {
 			if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
-				return fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
+				return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
 			}
 		}
 		// The server verifies the body against this header as well.
@@ -110,16 +111,22 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 	}
 	// Core.PutObject sends exactly one PUT request (no automatic multipart
 	// upload, no extra trailing checksum).
-	if _, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), size, "", "", mopts); err != nil {
+	// The body's SHA-256 is checked by the server against
+	// x-amz-checksum-sha256 when the catalog gives one, so the payload
+	// need not also be signed as an aws-chunked stream (which costs a
+	// second hash on both sides).
+	mopts.DisableContentSha256 = opts.SHA256 != nil
+	info, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), size, "", "", mopts)
+	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			return fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
+			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
 		}
 		if opts.IfMatch != "" && errors.Is(s.mapErr(err), target.ErrNotExist) {
-			return fmt.Errorf("s3store: put %s: %w: it does not exist", s.objURL(key), target.ErrPrecondition)
+			return "", fmt.Errorf("s3store: put %s: %w: it does not exist", s.objURL(key), target.ErrPrecondition)
 		}
-		return s.wrapErr("put", key, err)
+		return "", s.wrapErr("put", key, err)
 	}
-	return nil
+	return info.ETag, nil
 }
 
 func checksumError(got, want []byte) error {
@@ -148,13 +155,13 @@ func probeEOF(r io.Reader) (extra bool, err error) {
 
 // putMultipart uploads body as a multipart upload of parts of partSize
 // bytes, at most s.concurrency in flight, and aborts it on any failure.
-func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions) (err error) {
+func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions) (etag string, err error) {
 	if opts.IfAbsent || opts.IfMatch != "" {
-		return fmt.Errorf("s3store: put %s: conditional writes are limited to objects of at most %d bytes", s.objURL(key), partSize)
+		return "", fmt.Errorf("s3store: put %s: conditional writes are limited to objects of at most %d bytes", s.objURL(key), partSize)
 	}
 	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, name, putObjectOptions(opts))
 	if err != nil {
-		return s.wrapErr("put (starting multipart upload)", key, err)
+		return "", s.wrapErr("put (starting multipart upload)", key, err)
 	}
 	defer func() {
 		if err == nil {
@@ -187,7 +194,13 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	free := make(chan []byte, s.concurrency+1)
 	allocated := 0
 	bufSize := min(partSize, size)
-	defer func() { s.mem.release(int64(allocated) * bufSize) }()
+	var all [][]byte
+	defer func() {
+		for _, b := range all {
+			s.bufs.put(b)
+		}
+		s.mem.release(int64(allocated) * bufSize)
+	}()
 	sem := make(chan struct{}, s.concurrency)
 
 	var h hash.Hash
@@ -210,7 +223,8 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 			}
 			if allocated == 0 || allocated < s.concurrency+1 && s.mem.tryAcquire(bufSize) {
 				allocated++
-				buf = make([]byte, bufSize)
+				buf = s.bufs.get(bufSize)
+				all = append(all, buf)
 			} else {
 				select {
 				case buf = <-free:
@@ -275,25 +289,26 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	switch {
 	case readErr != nil:
 		if errors.Is(readErr, target.ErrChecksum) {
-			return fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
 		}
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(readErr, cerr) {
-			return fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, readErr)
+			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, readErr)
 		}
-		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
+		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
 	case firstErr != nil:
 		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("s3store: put %s: %w", s.objURL(key), cerr)
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), cerr)
 		}
-		return s.wrapErr("put", key, firstErr)
+		return "", s.wrapErr("put", key, firstErr)
 	case ctx.Err() != nil:
-		return fmt.Errorf("s3store: put %s: %w", s.objURL(key), ctx.Err())
+		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), ctx.Err())
 	}
 
-	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, name, uploadID, parts, minio.PutObjectOptions{}); err != nil {
-		return s.wrapErr("put (completing multipart upload)", key, err)
+	info, err := s.core.CompleteMultipartUpload(ctx, s.bucket, name, uploadID, parts, minio.PutObjectOptions{})
+	if err != nil {
+		return "", s.wrapErr("put (completing multipart upload)", key, err)
 	}
-	return nil
+	return info.ETag, nil
 }
 
 // ctxReader fails reads once ctx is done.

@@ -134,6 +134,7 @@ type Store struct {
 	partSize    int64
 	concurrency int
 	mem         *budget
+	bufs        *slabs
 	virtualHost bool // clients address the bucket as a host name (AWS)
 
 	// noLocalVerify disables the client-side digest check of single PUTs,
@@ -288,6 +289,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		partSize:    partSize,
 		concurrency: concurrency,
 		mem:         newBudget(cmp.Or(cfg.Memory, DefaultMemory)),
+		bufs:        &slabs{size: partSize},
 		virtualHost: !cfg.PathStyle && strings.HasSuffix(u.Hostname(), ".amazonaws.com") && !strings.Contains(cfg.Bucket, "."),
 	}
 
@@ -483,36 +485,35 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Obj
 	if err != nil {
 		return nil, target.Object{}, err
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
+	// One GET answers both the content and the object's details.
+	rc, info, _, err := s.core.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
 	if err != nil {
+		var er minio.ErrorResponse
+		if errors.As(err, &er) && er.StatusCode == http.StatusNotFound && er.Code == "" {
+			return nil, target.Object{}, fmt.Errorf("s3store: open %s: %w", s.objURL(key), target.ErrNotExist)
+		}
 		return nil, target.Object{}, s.wrapErr("open", key, err)
 	}
-	info, err := obj.Stat() // sends the GET and reads the response headers
-	if err != nil {
-		obj.Close()
-		return nil, target.Object{}, s.wrapErr("open", key, err)
-	}
-	return &objectReader{obj: obj, s: s, key: key}, target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified}, nil
+	return &objectReader{rc: rc, s: s, key: key}, target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified}, nil
 }
 
-// objectReader maps read errors like other errors: minio-go re-requests an
-// object with If-Match, so an object replaced while being read fails with
-// an error wrapping target.ErrPrecondition.
+// objectReader maps read errors (a connection broken mid-body) like
+// other errors of the store.
 type objectReader struct {
-	obj *minio.Object
+	rc  io.ReadCloser
 	s   *Store
 	key string
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
-	n, err := r.obj.Read(p)
+	n, err := r.rc.Read(p)
 	if err != nil && err != io.EOF {
 		err = r.s.wrapErr("read", r.key, err)
 	}
 	return n, err
 }
 
-func (r *objectReader) Close() error { return r.obj.Close() }
+func (r *objectReader) Close() error { return r.rc.Close() }
 
 // Delete removes key. Deleting a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {

@@ -185,7 +185,7 @@ func testServerRejectsWrongChecksum(t *testing.T, srv *s3test.Server) {
 	data := bytes.Repeat([]byte("ubuntu "), 10000)
 	wrong := sum([]byte("not the data"))
 
-	err := s.Put(ctx, "streams/v1/index.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: wrong})
+	_, err := s.Put(ctx, "streams/v1/index.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: wrong})
 	if !errors.Is(err, target.ErrChecksum) {
 		t.Fatalf("Put with wrong SHA-256 = %v, want ErrChecksum from the server", err)
 	}
@@ -202,11 +202,11 @@ func testServerRejectsWrongChecksum(t *testing.T, srv *s3test.Server) {
 	}
 
 	// The right digest is accepted.
-	if err := s.Put(ctx, "streams/v1/index.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)}); err != nil {
+	if _, err := s.Put(ctx, "streams/v1/index.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)}); err != nil {
 		t.Fatalf("Put with right SHA-256: %v", err)
 	}
 	// And a wrong one does not replace the object.
-	if err := s.Put(ctx, "streams/v1/index.json", strings.NewReader("evil"), 4, target.PutOptions{SHA256: sum(data)}); !errors.Is(err, target.ErrChecksum) {
+	if _, err := s.Put(ctx, "streams/v1/index.json", strings.NewReader("evil"), 4, target.PutOptions{SHA256: sum(data)}); !errors.Is(err, target.ErrChecksum) {
 		t.Fatalf("overwrite with wrong SHA-256 = %v, want ErrChecksum", err)
 	}
 	r, _, err := s.Open(ctx, "streams/v1/index.json")
@@ -231,7 +231,7 @@ func TestMultipartConcurrencyBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, (8*MinPartSize+100)/7)
-	if err := s.Put(context.Background(), "big", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)}); err != nil {
+	if _, err := s.Put(context.Background(), "big", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)}); err != nil {
 		t.Fatal(err)
 	}
 	wantParts := (len(data) + MinPartSize - 1) / MinPartSize
@@ -252,7 +252,7 @@ func TestMetadataStored(t *testing.T) {
 	for _, size := range []int{100, MinPartSize*2 + 1} { // single PUT and multipart
 		data := bytes.Repeat([]byte("x"), size)
 		key := "meta/obj.json"
-		if err := s.Put(ctx, key, bytes.NewReader(data), int64(size), target.PutOptions{
+		if _, err := s.Put(ctx, key, bytes.NewReader(data), int64(size), target.PutOptions{
 			ContentType: "application/json", CacheControl: "public, max-age=300", SHA256: sum(data),
 		}); err != nil {
 			t.Fatalf("Put(%d bytes): %v", size, err)
@@ -269,7 +269,7 @@ func TestMetadataStored(t *testing.T) {
 		}
 	}
 	// Default content type.
-	if err := s.Put(ctx, "plain", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+	if _, err := s.Put(ctx, "plain", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := s.client.StatObject(ctx, s.bucket, s.prefix+"plain", minio.StatObjectOptions{})
@@ -370,7 +370,7 @@ func TestCredentialSources(t *testing.T) {
 		if s.endpoint != srv.Endpoint {
 			t.Errorf("endpoint = %q, want %q", s.endpoint, srv.Endpoint)
 		}
-		if err := s.Put(ctx, "x", strings.NewReader("x"), 1, target.PutOptions{SHA256: sum([]byte("x"))}); err != nil {
+		if _, err := s.Put(ctx, "x", strings.NewReader("x"), 1, target.PutOptions{SHA256: sum([]byte("x"))}); err != nil {
 			t.Errorf("Put without a configured region: %v", err)
 		}
 	})
@@ -397,7 +397,7 @@ func TestPrefix(t *testing.T) {
 			t.Errorf("prefix %q: String() = %q, want %q", tc.prefix, s.String(), tc.str)
 		}
 		key := "k-" + strings.ReplaceAll(tc.prefix, "/", "_")
-		if err := s.Put(ctx, key, strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+		if _, err := s.Put(ctx, key, strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.client.StatObject(ctx, bucket, tc.objPrefix+key, minio.StatObjectOptions{}); err != nil {
@@ -533,7 +533,7 @@ func TestMemoryBudget(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			data := bytes.Repeat([]byte{byte(i)}, int(size))
-			if err := s.Put(context.Background(), fmt.Sprintf("obj-%d", i), bytes.NewReader(data), size, target.PutOptions{SHA256: sum(data)}); err != nil {
+			if _, err := s.Put(context.Background(), fmt.Sprintf("obj-%d", i), bytes.NewReader(data), size, target.PutOptions{SHA256: sum(data)}); err != nil {
 				t.Errorf("put %d: %v", i, err)
 			}
 		}()

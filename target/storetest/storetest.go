@@ -113,7 +113,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		t.Parallel()
 		s := newStore(t)
 		data := []byte(`{"format":"products:1.0"}`)
-		if err := s.Put(ctx, "streams/v1/x.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{
+		if _, err := s.Put(ctx, "streams/v1/x.json", bytes.NewReader(data), int64(len(data)), target.PutOptions{
 			ContentType: "application/json", CacheControl: "max-age=60", SHA256: sum(data),
 		}); err != nil {
 			t.Fatalf("Put with ContentType/CacheControl: %v", err)
@@ -131,15 +131,19 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		}
 		data := []byte("with metadata")
 		meta := map[string]string{"ssmirror-sha256": "abc123"}
-		if err := s.Put(ctx, "m/x", bytes.NewReader(data), int64(len(data)), target.PutOptions{Meta: meta}); err != nil {
+		tag, err := s.Put(ctx, "m/x", bytes.NewReader(data), int64(len(data)), target.PutOptions{Meta: meta})
+		if err != nil {
 			t.Fatal(err)
 		}
 		obj, err := s.Stat(ctx, "m/x")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if obj.Key != "m/x" || obj.Size != int64(len(data)) || obj.ETag == "" {
-			t.Errorf("Stat = %+v", obj)
+		if obj.Key != "m/x" || obj.Size != int64(len(data)) || obj.ETag == "" || obj.ETag != tag {
+			t.Errorf("Stat = %+v; Put returned ETag %q", obj, tag)
+		}
+		if _, o, err := s.Open(ctx, "m/x"); err != nil || o.ETag != tag {
+			t.Errorf("Open ETag %q, Put returned %q (%v)", o.ETag, tag, err)
 		}
 		if opts.NoMeta {
 			return
@@ -157,7 +161,8 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		t.Parallel()
 		s := newStore(t)
 		put := func(body string, o target.PutOptions) error {
-			return s.Put(ctx, "lease", strings.NewReader(body), int64(len(body)), o)
+			_, err := s.Put(ctx, "lease", strings.NewReader(body), int64(len(body)), o)
+			return err
 		}
 		if err := put("one", target.PutOptions{IfAbsent: true}); err != nil {
 			t.Fatalf("IfAbsent on a missing key: %v", err)
@@ -181,7 +186,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		if got, _ := mustRead(t, s, "lease"); string(got) != "three" {
 			t.Errorf("content = %q, want three", got)
 		}
-		if err := s.Put(ctx, "absent", strings.NewReader("x"), 1, target.PutOptions{IfMatch: first.ETag}); !errors.Is(err, target.ErrPrecondition) {
+		if _, err := s.Put(ctx, "absent", strings.NewReader("x"), 1, target.PutOptions{IfMatch: first.ETag}); !errors.Is(err, target.ErrPrecondition) {
 			t.Errorf("IfMatch on a missing key = %v, want ErrPrecondition", err)
 		}
 		// Racing IfAbsent writers: exactly one wins.
@@ -193,7 +198,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 			go func() {
 				defer wg.Done()
 				body := fmt.Sprint(i)
-				if err := s.Put(ctx, "race", strings.NewReader(body), int64(len(body)), target.PutOptions{IfAbsent: true}); err == nil {
+				if _, err := s.Put(ctx, "race", strings.NewReader(body), int64(len(body)), target.PutOptions{IfAbsent: true}); err == nil {
 					mu.Lock()
 					wins++
 					mu.Unlock()
@@ -327,7 +332,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		t.Parallel()
 		s := newStore(t)
 		for _, k := range []string{"", "/abs", "../up", "a/../b", "a//b", "a/./b", "a/", "a\\b", "a\x00b", "a\nb"} {
-			if err := s.Put(ctx, k, strings.NewReader("x"), 1, target.PutOptions{}); err == nil {
+			if _, err := s.Put(ctx, k, strings.NewReader("x"), 1, target.PutOptions{}); err == nil {
 				t.Errorf("Put(%q) succeeded, want an invalid key error", k)
 			}
 			if r, _, err := s.Open(ctx, k); err == nil {
@@ -353,7 +358,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 				if old {
 					mustPut(t, s, key, oldData, sum(oldData))
 				}
-				err := s.Put(ctx, key, body(), size, target.PutOptions{SHA256: digest})
+				_, err := s.Put(ctx, key, body(), size, target.PutOptions{SHA256: digest})
 				if err == nil {
 					t.Fatalf("Put (old object: %v) succeeded, want an error", old)
 				}
@@ -458,14 +463,14 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 				// Cancelled before the call.
 				cctx, cancel := context.WithCancel(ctx)
 				cancel()
-				err := s.Put(cctx, key, bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)})
+				_, err := s.Put(cctx, key, bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)})
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("Put with cancelled context = %v, want context.Canceled", err)
 				}
 				// Cancelled while the body is read.
 				cctx, cancel = context.WithCancel(ctx)
 				body := &cancelAfter{r: bytes.NewReader(data), n: len(data) / 2, cancel: cancel}
-				err = s.Put(cctx, key, body, int64(len(data)), target.PutOptions{SHA256: sum(data)})
+				_, err = s.Put(cctx, key, body, int64(len(data)), target.PutOptions{SHA256: sum(data)})
 				cancel()
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("Put cancelled midway (%d bytes) = %v, want context.Canceled", len(data), err)
@@ -496,7 +501,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 			}
 			data[i] = randomBytes(size, uint64(100+i))
 			wg.Go(func() {
-				errs[i] = s.Put(ctx, fmt.Sprintf("c/%02d/file:%d", i, i), bytes.NewReader(data[i]), size, target.PutOptions{SHA256: sum(data[i])})
+				_, errs[i] = s.Put(ctx, fmt.Sprintf("c/%02d/file:%d", i, i), bytes.NewReader(data[i]), size, target.PutOptions{SHA256: sum(data[i])})
 			})
 		}
 		wg.Wait()
@@ -548,7 +553,7 @@ func randomBytes(n int64, seed uint64) []byte {
 
 func mustPut(t *testing.T, s target.Store, key string, data, digest []byte) {
 	t.Helper()
-	if err := s.Put(context.Background(), key, bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: digest}); err != nil {
+	if _, err := s.Put(context.Background(), key, bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: digest}); err != nil {
 		t.Fatalf("Put(%q, %d bytes): %v", key, len(data), err)
 	}
 }

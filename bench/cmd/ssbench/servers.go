@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ssmirror/ssmirror/internal/s3test"
+)
+
+// store is the S3 server under test: versitygw with its posix backend,
+// writing an access log that counts the requests of each run.
+type store struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	Version   string
+	Flags     string // how it was started (for the report)
+	Log       string // access log path
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	mc   *minio.Client
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// startStore runs versitygw on a fresh gateway root under work.
+func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store, error) {
+	bin, err := s3test.Binary(logf)
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(work, "gw")
+	os.RemoveAll(root)
+	os.RemoveAll(filepath.Join(work, "gw-meta"))
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 16)
+	rand.Read(key)
+	s := &store{
+		Endpoint:  "http://" + addr,
+		AccessKey: "ssbench",
+		SecretKey: hex.EncodeToString(key),
+		Version:   s3test.VersityVersion,
+		Log:       filepath.Join(work, "store-access.log"),
+		done:      make(chan struct{}),
+	}
+	os.Remove(s.Log)
+	args := []string{"--port", addr, "--region", region, "--quiet", "--access-log", s.Log}
+	if keepAlive {
+		args = append(args, "--keep-alive")
+	}
+	args = append(args, "posix")
+	if err := probeXattr(root); err != nil {
+		meta := filepath.Join(work, "gw-meta")
+		if err := os.MkdirAll(meta, 0o755); err != nil {
+			return nil, err
+		}
+		logf("%s has no user xattrs (%v): versitygw keeps metadata in %s", root, err, meta)
+		args = append(args, "--sidecar", meta)
+	}
+	args = append(args, root)
+	s.Flags = strings.Join(args[:len(args)-1], " ")
+	s.Flags = strings.Replace(s.Flags, s.Log, "LOG", 1)
+	out, err := os.Create(filepath.Join(work, "store.out"))
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { s.cmd.Wait(); out.Close(); close(s.done) }()
+	if err := waitHTTP(s.Endpoint+"/", s.done); err != nil {
+		s.stop()
+		data, _ := os.ReadFile(filepath.Join(work, "store.out"))
+		return nil, fmt.Errorf("versitygw: %w\n%s", err, data)
+	}
+	s.mc, err = minio.New(addr, &minio.Options{
+		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Region:       region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func probeXattr(dir string) error {
+	f, err := os.CreateTemp(dir, ".xattr-probe-")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	defer os.Remove(name)
+	return syscall.Setxattr(name, "user.ssbench.probe", []byte("1"), 0)
+}
+
+func (s *store) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// pid returns the server's process id.
+func (s *store) pid() int { return s.cmd.Process.Pid }
+
+// makeBucket creates a bucket (outside any measured window).
+func (s *store) makeBucket(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.mc.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: region})
+}
+
+// count returns the number of objects and bytes in a bucket.
+func (s *store) count(bucket string) (n int, size int64, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for o := range s.mc.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			return n, size, o.Err
+		}
+		n++
+		size += o.Size
+	}
+	return n, size, nil
+}
+
+var opRE = regexp.MustCompile(`\bs3_[A-Za-z0-9]+\b`)
+
+// logOffset returns the access log's current size, to mark the start of a
+// measured window.
+func (s *store) logOffset() int64 {
+	st, err := os.Stat(s.Log)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// requestsSince waits until the access log stops growing, then counts the
+// requests logged after off, by S3 operation.
+func (s *store) requestsSince(off int64) (int, map[string]int, error) {
+	last, stable := int64(-1), 0
+	for stable < 3 {
+		time.Sleep(50 * time.Millisecond)
+		if n := s.logOffset(); n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+	}
+	f, err := os.Open(s.Log)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, 0); err != nil {
+		return 0, nil, err
+	}
+	ops := map[string]int{}
+	total := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 || bytes.HasPrefix(line, []byte("log starts")) {
+			continue
+		}
+		total++
+		op := "other"
+		if m := opRE.Find(line); m != nil {
+			op = strings.TrimPrefix(string(m), "s3_")
+		}
+		ops[op]++
+	}
+	return total, ops, sc.Err()
+}
+
+// cpuTicks returns the user+system CPU time of a process (and its waited
+// children) from /proc.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces).
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz
+}
+
+// upstreamServer serves the fixtures over HTTP: nginx when available, else
+// a Go static file server in this process.
+type upstreamServer struct {
+	URL  string // root URL with a trailing slash
+	Kind string // "nginx 1.22.1" or "Go net/http FileServer"
+	cmd  *exec.Cmd
+	done chan struct{}
+	srv  *http.Server
+}
+
+func startUpstream(work, root string, useNginx bool, logf func(string, ...any)) (*upstreamServer, error) {
+	if useNginx {
+		if nginx, err := exec.LookPath("nginx"); err == nil {
+			u, err := startNginx(nginx, work, root)
+			if err == nil {
+				return u, nil
+			}
+			logf("nginx did not start (%v); serving the upstream with Go's file server", err)
+		} else {
+			logf("nginx is not installed; serving the upstream with Go's file server")
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	u := &upstreamServer{URL: "http://" + addr + "/", Kind: "Go net/http FileServer (in the bench process)"}
+	u.srv = &http.Server{Handler: http.FileServer(http.Dir(root))}
+	go u.srv.Serve(l)
+	return u, nil
+}
+
+func startNginx(bin, work, root string) (*upstreamServer, error) {
+	dir := filepath.Join(work, "nginx")
+	os.RemoveAll(dir)
+	for _, d := range []string{"tmp", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(`%s
+worker_processes 2;
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  keepalive_requests 100000;
+  types { application/json json; text/plain sjson; }
+  default_type application/octet-stream;
+  client_body_temp_path %[2]s/tmp/body;
+  proxy_temp_path %[2]s/tmp/proxy;
+  fastcgi_temp_path %[2]s/tmp/fastcgi;
+  uwsgi_temp_path %[2]s/tmp/uwsgi;
+  scgi_temp_path %[2]s/tmp/scgi;
+  server {
+    listen %[3]s;
+    root %[4]s;
+    disable_symlinks off;
+  }
+}
+`, user, dir, addr, root)
+	confFile := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := os.Create(filepath.Join(dir, "logs", "nginx.out"))
+	if err != nil {
+		return nil, err
+	}
+	u := &upstreamServer{URL: "http://" + addr + "/", done: make(chan struct{})}
+	if v, err := exec.Command(bin, "-v").CombinedOutput(); err == nil {
+		u.Kind = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(v)), "nginx version: "))
+	}
+	u.cmd = exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "logs", "error.log"), "-c", confFile)
+	u.cmd.Stdout, u.cmd.Stderr = out, out
+	u.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := u.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { u.cmd.Wait(); out.Close(); close(u.done) }()
+	if err := waitHTTP(u.URL, u.done); err != nil {
+		u.stop()
+		data, _ := os.ReadFile(filepath.Join(dir, "logs", "error.log"))
+		return nil, fmt.Errorf("%w\n%s", err, data)
+	}
+	return u, nil
+}
+
+// pids returns the processes of the upstream server (nginx's master and
+// workers), or nil when it runs in this process.
+func (u *upstreamServer) pids() []int {
+	if u.cmd == nil || u.cmd.Process == nil {
+		return nil
+	}
+	master := u.cmd.Process.Pid
+	pids := []int{master}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", master, master))
+	for _, f := range strings.Fields(string(data)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+func (u *upstreamServer) stop() {
+	if u.srv != nil {
+		u.srv.Close()
+	}
+	if u.cmd != nil && u.cmd.Process != nil {
+		u.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-u.done:
+		case <-time.After(5 * time.Second):
+			u.cmd.Process.Kill()
+			<-u.done
+		}
+	}
+}
+
+// waitHTTP waits until url answers an HTTP request (any status).
+func waitHTTP(url string, done <-chan struct{}) error {
+	hc := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-done:
+			return errors.New("exited before answering")
+		default:
+		}
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer on %s within 30s: %w", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
