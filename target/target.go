@@ -40,6 +40,10 @@ type Object struct {
 	// lower-case keys. Only Stat fills it; a store that cannot keep
 	// metadata leaves it empty.
 	Meta map[string]string
+	// SHA256 is the SHA-256 (lower-case hex) the store verified the body
+	// against when it stored the object (PutOptions.SHA256), or "" if it
+	// was stored without one. Only Stat fills it.
+	SHA256 string
 }
 
 // PutOptions carries what a Put should record with the object.
@@ -50,7 +54,8 @@ type PutOptions struct {
 	// store must refuse to make a body with another digest visible at the
 	// key (S3: x-amz-checksum-sha256 on a single PUT; verification before
 	// completing a multipart upload) and return an error wrapping
-	// ErrChecksum.
+	// ErrChecksum; and it remembers the digest, which Stat reports as
+	// Object.SHA256.
 	SHA256 []byte
 	// Meta is stored with the object (S3 user metadata x-amz-meta-KEY, a
 	// directory's extended attributes) and returned by Stat. Keys are

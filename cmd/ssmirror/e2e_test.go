@@ -248,6 +248,11 @@ func TestSyncEndToEnd(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("sync exit %d\n%s%s", code, out, errOut)
 			}
+			// The first publication in a bucket says how clients read it.
+			if guidance := "mc anonymous set download ALIAS/"; tc.name == "s3" &&
+				(!strings.Contains(out, guidance+strings.TrimPrefix(dst, "s3://")+"/") || !strings.Contains(out, "s3:GetObject")) {
+				t.Errorf("no read-access guidance after the first publication:\n%s", out)
+			}
 			want := f.expected()
 			f.checkMirror(t, st, want)
 			if n := itemRequests(f); n != len(want) {
@@ -257,7 +262,7 @@ func TestSyncEndToEnd(t *testing.T) {
 			// Second run: nothing to do, no item fetched.
 			before := itemRequests(f)
 			out, errOut, code = run(t, args...)
-			if code != 0 || !strings.Contains(out, "nothing to do") {
+			if code != 0 || !strings.Contains(out, "nothing to do") || strings.Contains(out, "mc anonymous") {
 				t.Fatalf("re-run exit %d\n%s%s", code, out, errOut)
 			}
 			if n := itemRequests(f) - before; n != 0 {

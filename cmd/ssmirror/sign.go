@@ -13,6 +13,7 @@ import (
 	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/dirstore"
+	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
 // passphraseEnv holds the passphrase of --sign-key; a passphrase is never
@@ -98,4 +99,22 @@ The mirror is signed with key %s. To use it from MAAS:
   or keyring_filename: a copy of %s%s on the region controller, e.g.
   maas $PROFILE boot-sources create url=%s keyring_filename=/etc/maas/mirror-keyring.gpg
 `, key.Fingerprint(), url, data, url, plan.KeyringGPG, url)
+}
+
+// readable prints, after a mirror's first publication in a bucket, where
+// clients read it and the commands that make its prefix readable without
+// credentials, should the bucket be private.
+func readable(w io.Writer, dst target.Store, url string) {
+	s, ok := dst.(*s3store.Store)
+	if !ok {
+		return
+	}
+	bucket, prefix := s.Location()
+	resource := "arn:aws:s3:::" + bucket + "/" + prefix + "*"
+	fmt.Fprintf(w, `
+Clients (MAAS, LXD, a CDN) read this mirror at %s
+If the bucket is private, make the prefix readable, e.g.:
+  MinIO:  mc anonymous set download ALIAS/%s/%s
+  AWS S3: aws s3api put-bucket-policy --bucket %s --policy '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"%s"}]}'
+`, url, bucket, prefix, bucket, resource)
 }

@@ -322,5 +322,8 @@ func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode output
 	if err == nil && signer != nil {
 		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
+	if _, existed := st.Objects[plan.IndexJSON]; res.IndexPublished && !existed {
+		readable(handOffW, dst, publicURL(cfg.PublicURL, dst))
+	}
 	return err
 }

@@ -231,12 +231,15 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	if size >= 0 && size != t.Size {
 		return fmt.Errorf("%s: %w: upstream sends %d bytes, catalog says %d", name, source.ErrIntegrity, size, t.Size)
 	}
-	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: cacheControl,
-		Meta: map[string]string{metaPrefix + t.Sum.Algo: t.Sum.Hex}}
+	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: cacheControl}
 	if t.SHA256 != "" {
+		// The store checks it, and remembers it for adoptable.
 		if opt.SHA256, err = hex.DecodeString(t.SHA256); err != nil {
 			return fmt.Errorf("%s: bad sha256 %q", name, t.SHA256)
 		}
+	} else {
+		// A catalog without SHA-256: record the digest that was checked.
+		opt.Meta = map[string]string{metaPrefix + t.Sum.Algo: t.Sum.Hex}
 	}
 	body := source.NewVerifyingReader(rc, name, t.Size, t.Sum)
 	var r io.Reader = body
@@ -255,14 +258,21 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 }
 
 // metaPrefix names the object metadata that records the checksum an item
-// was verified against when it was stored.
+// was verified against when it was stored, for catalogs without SHA-256.
 const metaPrefix = "ssmirror-"
 
 // adoptable reports whether the object at t.Path was stored whole by an
-// earlier run: right size, and stored with the expected checksum.
+// earlier run: right size, and stored after verifying the expected
+// checksum (the SHA-256 the store remembers, or the recorded digest).
 func adoptable(ctx context.Context, t plan.Transfer, dst target.Store) bool {
 	obj, err := dst.Stat(ctx, t.Path)
-	return err == nil && obj.Size == t.Size && obj.Meta[metaPrefix+t.Sum.Algo] == t.Sum.Hex
+	if err != nil || obj.Size != t.Size {
+		return false
+	}
+	if t.SHA256 != "" {
+		return obj.SHA256 == t.SHA256
+	}
+	return obj.Meta[metaPrefix+t.Sum.Algo] == t.Sum.Hex
 }
 
 // publish writes metadata files in order, stopping at the first failure so

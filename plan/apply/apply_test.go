@@ -3,6 +3,7 @@ package apply_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -147,16 +148,17 @@ func TestAdopt(t *testing.T) {
 	s := newSetup(t)
 	p := s.plan(t)
 	first, second := p.Transfers[0], p.Transfers[1]
-	put := func(tr plan.Transfer, body []byte, sum string) {
-		_, err := s.dst.Put(context.Background(), tr.Path, bytes.NewReader(body), int64(len(body)),
-			target.PutOptions{Meta: map[string]string{"ssmirror-" + tr.Sum.Algo: sum}})
-		if err != nil {
-			t.Fatal(err)
-		}
+	// As an interrupted run left them: the first stored after verifying
+	// its SHA-256, the second stored without any (it must not be trusted).
+	body := s.tree.Files[first.Path]
+	sum := sha256.Sum256(body)
+	if _, err := s.dst.Put(context.Background(), first.Path, bytes.NewReader(body), int64(len(body)), target.PutOptions{SHA256: sum[:]}); err != nil {
+		t.Fatal(err)
 	}
-	put(first, s.tree.Files[first.Path], first.Sum.Hex)
 	wrong := bytes.Repeat([]byte{'x'}, len(s.tree.Files[second.Path]))
-	put(second, wrong, strings.Repeat("0", len(second.Sum.Hex)))
+	if _, err := s.dst.Put(context.Background(), second.Path, bytes.NewReader(wrong), int64(len(wrong)), target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	p = s.plan(t)
 	res, err := apply.Run(context.Background(), p, s.src, s.dst, apply.Options{})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -115,6 +116,10 @@ func ValidateKey(key string) error {
 func isTempName(name string) bool {
 	return name == lockName || strings.HasPrefix(name, ".") && strings.Contains(name, tmpMarker)
 }
+
+// sha256Meta is the extended attribute (user.ssmirror.sha256) that keeps
+// the SHA-256 a Put verified.
+const sha256Meta = "sha256"
 
 // lockName is the file whose flock serialises conditional writes.
 const lockName = ".ssmirror.lock"
@@ -260,7 +265,10 @@ func (s *Store) Stat(_ context.Context, key string) (target.Object, error) {
 	if !fi.Mode().IsRegular() {
 		return target.Object{}, fmt.Errorf("dirstore %s: stat %s: not a regular file: %w", s.root, key, target.ErrNotExist)
 	}
-	return target.Object{Key: key, Size: fi.Size(), ETag: etag(fi), ModTime: fi.ModTime(), Meta: readMeta(p)}, nil
+	meta := readMeta(p)
+	sum := meta[sha256Meta]
+	delete(meta, sha256Meta)
+	return target.Object{Key: key, Size: fi.Size(), ETag: etag(fi), ModTime: fi.ModTime(), Meta: meta, SHA256: sum}, nil
 }
 
 func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
@@ -335,7 +343,15 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 	if err := tmp.Chmod(0o644); err != nil {
 		return fail("%w", err)
 	}
-	writeMeta(tmp, opts.Meta)
+	meta := opts.Meta
+	if opts.SHA256 != nil {
+		meta = maps.Clone(meta)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta[sha256Meta] = hex.EncodeToString(opts.SHA256)
+	}
+	writeMeta(tmp, meta)
 	if err := tmp.Sync(); err != nil {
 		return fail("%w", err)
 	}

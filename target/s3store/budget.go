@@ -4,7 +4,7 @@ import "sync"
 
 // DefaultMemory is the default Config.Memory: the bytes of object data a
 // Store buffers at once across all its uploads.
-const DefaultMemory = 64 << 20
+const DefaultMemory = 48 << 20
 
 // budget is a weighted semaphore bounding the bytes of upload buffers in
 // use across every Put of a Store, so memory stays flat whatever the

@@ -22,6 +22,10 @@ import (
 // sends user metadata keys starting with "x-amz-" as plain headers.
 const checksumHeader = "x-amz-checksum-sha256"
 
+// sha256Meta is the user metadata (x-amz-meta-…) that records the verified
+// SHA-256 of a multipart object.
+const sha256Meta = "ssmirror-sha256"
+
 // Put stores exactly size bytes from body under key. See the package
 // documentation for how single and multipart uploads are verified.
 func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
@@ -159,7 +163,13 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	if opts.IfAbsent || opts.IfMatch != "" {
 		return "", fmt.Errorf("s3store: put %s: conditional writes are limited to objects of at most %d bytes", s.objURL(key), partSize)
 	}
-	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, name, putObjectOptions(opts))
+	mopts := putObjectOptions(opts)
+	if opts.SHA256 != nil {
+		// A multipart object has no whole-object checksum in S3: record
+		// the digest verified below as metadata, for Stat.
+		mopts.UserMetadata[sha256Meta] = hex.EncodeToString(opts.SHA256)
+	}
+	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, name, mopts)
 	if err != nil {
 		return "", s.wrapErr("put (starting multipart upload)", key, err)
 	}

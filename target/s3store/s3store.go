@@ -61,8 +61,11 @@ package s3store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -370,6 +373,10 @@ func (s *Store) URL() string {
 	return u.String()
 }
 
+// Location returns the bucket and the key prefix (empty, or ending in
+// "/") of the store's root.
+func (s *Store) Location() (bucket, prefix string) { return s.bucket, s.prefix }
+
 // String returns "s3://bucket/prefix" (or "s3://bucket").
 func (s *Store) String() string {
 	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
@@ -435,7 +442,9 @@ func (s *Store) Stat(ctx context.Context, key string) (target.Object, error) {
 	if err != nil {
 		return target.Object{}, err
 	}
-	info, err := s.client.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{})
+	// Checksum mode asks the server for the checksum it verified on a
+	// single PUT.
+	info, err := s.client.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{Checksum: true})
 	if err != nil {
 		var er minio.ErrorResponse
 		if errors.As(err, &er) && er.StatusCode == http.StatusNotFound {
@@ -447,7 +456,12 @@ func (s *Store) Stat(ctx context.Context, key string) (target.Object, error) {
 	for k, v := range info.UserMetadata {
 		meta[strings.ToLower(k)] = v
 	}
-	return target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified, Meta: meta}, nil
+	sum := meta[sha256Meta]
+	delete(meta, sha256Meta)
+	if b, err := base64.StdEncoding.DecodeString(info.ChecksumSHA256); err == nil && len(b) == sha256.Size {
+		sum = hex.EncodeToString(b) // a full-object checksum, not a composite of parts
+	}
+	return target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified, Meta: meta, SHA256: sum}, nil
 }
 
 // List calls fn for every object whose key starts with prefix, in lexical

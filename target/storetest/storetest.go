@@ -130,7 +130,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 			t.Errorf("Stat(missing) = %v, want ErrNotExist", err)
 		}
 		data := []byte("with metadata")
-		meta := map[string]string{"ssmirror-sha256": "abc123"}
+		meta := map[string]string{"origin": "upstream-a"}
 		tag, err := s.Put(ctx, "m/x", bytes.NewReader(data), int64(len(data)), target.PutOptions{Meta: meta})
 		if err != nil {
 			t.Fatal(err)
@@ -145,14 +145,27 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		if _, o, err := s.Open(ctx, "m/x"); err != nil || o.ETag != tag {
 			t.Errorf("Open ETag %q, Put returned %q (%v)", o.ETag, tag, err)
 		}
+		if obj.SHA256 != "" {
+			t.Errorf("Stat SHA256 = %q for an object stored without one", obj.SHA256)
+		}
+		// A Put that verified a SHA-256 remembers it (single and
+		// multipart uploads alike).
+		for _, n := range []int64{10, opts.LargeSize} {
+			body := randomBytes(n, 7)
+			mustPut(t, s, "m/sum", body, sum(body))
+			got, err := s.Stat(ctx, "m/sum")
+			if want := fmt.Sprintf("%x", sum(body)); err != nil || got.SHA256 != want {
+				t.Errorf("%d bytes: Stat SHA256 = %q (%v), want %s", n, got.SHA256, err, want)
+			}
+		}
 		if opts.NoMeta {
 			return
 		}
-		if obj.Meta["ssmirror-sha256"] != "abc123" {
+		if obj.Meta["origin"] != "upstream-a" {
 			t.Errorf("Stat meta = %v, want %v", obj.Meta, meta)
 		}
 		// The listing reports the same ETag.
-		if l := list(t, s, "m/"); len(l) != 1 || l[0].ETag != obj.ETag {
+		if l := list(t, s, "m/x"); len(l) != 1 || l[0].ETag != obj.ETag {
 			t.Errorf("List ETag = %v, Stat ETag %q", l, obj.ETag)
 		}
 	})
