@@ -12,6 +12,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -328,8 +329,14 @@ func (p *Plan) planTransfers() error {
 			})
 		}
 	}
-	seen := map[string]*catalog.Item{}
-	transfer := map[string]int{} // path -> index in p.Transfers
+	n := 0
+	for _, doc := range p.Catalog {
+		n += doc.Len()
+	}
+	seen := make(map[string]*catalog.Item, n)
+	transfer := make(map[string]int, n) // path -> index in p.Transfers
+	p.Changes = slices.Grow(p.Changes, n)
+	p.Transfers = slices.Grow(p.Transfers, n)
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		var err error
 		eachItem(p.Catalog[cid], func(pname, vname, iname string, it *catalog.Item) {

@@ -111,6 +111,17 @@ type Products struct {
 	aliases  map[string]map[string]Fields
 }
 
+// Len returns the number of items in the document.
+func (p *Products) Len() int {
+	n := 0
+	for _, prod := range p.Products {
+		for _, v := range prod.Versions {
+			n += len(v.Items)
+		}
+	}
+	return n
+}
+
 // ContentID returns the document's content_id.
 func (p *Products) ContentID() string { s, _ := p.Fields.String("content_id"); return s }
 
@@ -421,6 +432,8 @@ func (idx *Index) Encode() ([]byte, error) {
 // tree directly (a products file can hold 100,000 items).
 func (p *Products) Encode() ([]byte, error) {
 	w := &encoder{}
+	w.buf.Grow(512 + 384*p.Len()) // about what an item takes
+
 	err := w.object(0, p.Fields, "products", func(depth int) error {
 		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
 			return w.object(depth, prod.Fields, "versions", func(depth int) error {
