@@ -237,10 +237,6 @@ func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode output
 	if err != nil {
 		return err
 	}
-	src, err := source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
-	if err != nil {
-		return err
-	}
 	dst, err := openTarget(ctx, cfg.Target, cfg.S3)
 	if err != nil {
 		return err
@@ -268,7 +264,22 @@ func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode output
 			}
 		}()
 	}
+	// Read the upstream catalog while the target is listed: one is mostly
+	// the upstream's time and our CPU, the other the store's.
+	var (
+		src    *source.Mirror
+		srcErr error
+		read   = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
+	}()
 	st, err := apply.LoadState(ctx, dst)
+	<-read
+	if srcErr != nil {
+		return srcErr
+	}
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ssmirror/ssmirror/plan"
@@ -51,15 +52,27 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	for k, v := range pub.Raw {
 		st.Metadata[k] = v
 	}
-	for _, key := range extraMetaKeys(st.Objects) {
-		data, err := readAll(ctx, dst, key)
-		if errors.Is(err, target.ErrNotExist) {
+	// Read the other metadata files at once: each is one request.
+	keys := extraMetaKeys(st.Objects)
+	bodies := make([][]byte, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bodies[i], errs[i] = readAll(ctx, dst, key)
+		}()
+	}
+	wg.Wait()
+	for i, key := range keys {
+		if errors.Is(errs[i], target.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return st, err
+		if errs[i] != nil {
+			return st, errs[i]
 		}
-		st.Metadata[key] = data
+		st.Metadata[key] = bodies[i]
 	}
 	return st, nil
 }
