@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -544,5 +545,31 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	if s.mem.free != s.mem.total {
 		t.Errorf("budget not returned: %d of %d free", s.mem.free, s.mem.total)
+	}
+}
+
+// TestAbortIncompleteUploads: uploads older than the threshold are
+// aborted, younger ones (a run in progress) are left alone.
+func TestAbortIncompleteUploads(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	s := newStore(t, srv)
+	ctx := context.Background()
+	name := s.prefix + "stale/object"
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, name, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AbortIncompleteUploads(ctx, time.Hour); err != nil || len(got) != 0 {
+		t.Fatalf("young upload: aborted %v, %v", got, err)
+	}
+	got, err := s.AbortIncompleteUploads(ctx, 0)
+	if err != nil || len(got) != 1 || got[0] != "stale/object" {
+		t.Fatalf("aborted %v, %v; want [stale/object]", got, err)
+	}
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix, true) {
+		if up.UploadID == id {
+			t.Error("the upload is still there")
+		}
 	}
 }
