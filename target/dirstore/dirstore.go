@@ -322,14 +322,14 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 		h = sha256.New()
 		w = io.MultiWriter(tmp, h)
 	}
-	n, err := io.Copy(w, io.LimitReader(ctxReader{ctx, body}, size))
+	n, err := io.Copy(w, io.LimitReader(target.ContextReader(ctx, body), size))
 	if err != nil {
 		return fail("after %d of %d bytes: %w", n, size, err)
 	}
 	if n < size {
 		return fail("body ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	}
-	if extra, err := probeEOF(ctxReader{ctx, body}); err != nil {
+	if extra, err := target.MoreData(target.ContextReader(ctx, body)); err != nil {
 		return fail("after %d bytes: %w", size, err)
 	} else if extra {
 		return fail("body is longer than the declared %d bytes", size)
@@ -454,38 +454,6 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
-}
-
-// probeEOF reads from r until it returns data, EOF or an error. It reports
-// whether r had more data.
-func probeEOF(r io.Reader) (extra bool, err error) {
-	var b [1]byte
-	for range 100 {
-		n, err := r.Read(b[:])
-		if n > 0 {
-			return true, nil
-		}
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
-	return false, io.ErrNoProgress
-}
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Delete removes key and then any directories left empty by that, up to

@@ -89,7 +89,7 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 	defer s.mem.release(size)
 	buf := s.bufs.get(size)
 	defer s.bufs.put(buf)
-	r := &ctxReader{ctx: ctx, r: body}
+	r := target.ContextReader(ctx, body)
 	if n, err := io.ReadFull(r, buf); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			err = fmt.Errorf("body ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
@@ -98,7 +98,7 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 		}
 		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
 	}
-	if extra, err := probeEOF(r); err != nil {
+	if extra, err := target.MoreData(r); err != nil {
 		return "", fmt.Errorf("s3store: put %s: reading body after %d bytes: %w", s.objURL(key), size, err)
 	} else if extra {
 		return "", fmt.Errorf("s3store: put %s: body is longer than the declared %d bytes", s.objURL(key), size)
@@ -136,25 +136,6 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 func checksumError(got, want []byte) error {
 	return fmt.Errorf("%w: body has SHA-256 %s, want %s", target.ErrChecksum,
 		hex.EncodeToString(got), hex.EncodeToString(want))
-}
-
-// probeEOF reads from r until it returns data, EOF or an error. It reports
-// whether r had more data.
-func probeEOF(r io.Reader) (extra bool, err error) {
-	var b [1]byte
-	for range 100 {
-		n, err := r.Read(b[:])
-		if n > 0 {
-			return true, nil
-		}
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
-	return false, io.ErrNoProgress
 }
 
 // putMultipart uploads body as a multipart upload of parts of partSize
@@ -217,7 +198,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	if opts.SHA256 != nil {
 		h = sha256.New()
 	}
-	r := &ctxReader{ctx: ctx, r: body}
+	r := target.ContextReader(ctx, body)
 	var readErr error
 	for i := range nparts {
 		if upctx.Err() != nil {
@@ -259,7 +240,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 			h.Write(buf)
 		}
 		if i == nparts-1 {
-			if extra, perr := probeEOF(r); perr != nil {
+			if extra, perr := target.MoreData(r); perr != nil {
 				readErr = fmt.Errorf("reading body after %d bytes: %w", size, perr)
 				break
 			} else if extra {
@@ -319,17 +300,4 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		return "", s.wrapErr("put (completing multipart upload)", key, err)
 	}
 	return info.ETag, nil
-}
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
