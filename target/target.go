@@ -34,7 +34,7 @@ var (
 type Object struct {
 	Key     string    // relative to the store's root, slash separated
 	Size    int64     // bytes
-	ETag    string    // opaque; the same value in List, Stat and PutOptions.IfMatch
+	ETag    string    // opaque; the same value from Put, List, Open and Stat, and for PutOptions.IfMatch
 	ModTime time.Time // last modification, as the store reports it
 	// Meta holds the metadata given to Put (PutOptions.Meta), with
 	// lower-case keys. Only Stat fills it; a store that cannot keep

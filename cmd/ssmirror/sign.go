@@ -77,7 +77,7 @@ func publicURL(given string, dst target.Store) string {
 		return strings.TrimSuffix(given, "/") + "/"
 	}
 	switch s := dst.(type) {
-	case interface{ URL() string }:
+	case *s3store.Store:
 		return strings.TrimSuffix(s.URL(), "/") + "/"
 	case *dirstore.Store:
 		abs, err := filepath.Abs(s.Root())

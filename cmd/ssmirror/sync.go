@@ -29,7 +29,6 @@ type syncOptions struct {
 	cfg        config.Sync
 	json       bool
 	quiet      bool
-	partSize   string
 	configFile string
 }
 
@@ -54,7 +53,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
-	f.StringVar(&o.partSize, "part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
+	f.String("part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
 }

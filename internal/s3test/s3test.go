@@ -218,7 +218,7 @@ func start(base string, logf func(string, ...any), useTLS bool) (*Server, error)
 		return nil, err
 	}
 	var extra []string
-	if err := xattrSupported(root); err != nil || forceSidecar {
+	if err := XattrSupported(root); err != nil || forceSidecar {
 		if err == nil {
 			err = errors.New("forced by test")
 		}
@@ -446,8 +446,10 @@ func isVersion(bin string) bool {
 	return info.Main.Path == versityModule && info.Main.Version == VersityVersion
 }
 
-// xattrSupported checks that dir supports user extended attributes.
-func xattrSupported(dir string) error {
+// XattrSupported checks that dir supports user extended attributes, which
+// versitygw's posix backend needs (without them it must run with
+// --sidecar).
+func XattrSupported(dir string) error {
 	f, err := os.CreateTemp(dir, ".xattr-probe-")
 	if err != nil {
 		return err

@@ -168,13 +168,7 @@ func read(ctx context.Context, st target.Store) (Record, string, error) {
 		// default lifetime.
 		rec = Record{Owner: "unknown (unreadable lease)", Acquired: obj.ModTime, Expires: obj.ModTime.Add(2 * time.Minute)}
 	}
-	etag := obj.ETag
-	if etag == "" {
-		if o, err := st.Stat(ctx, Key); err == nil {
-			etag = o.ETag
-		}
-	}
-	return rec, etag, nil
+	return rec, obj.ETag, nil
 }
 
 // write stores the record with a precondition and remembers the new ETag.

@@ -81,7 +81,7 @@ func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store,
 		args = append(args, "--keep-alive")
 	}
 	args = append(args, "posix")
-	if err := probeXattr(root); err != nil {
+	if err := s3test.XattrSupported(root); err != nil {
 		meta := filepath.Join(work, "gw-meta")
 		if err := os.MkdirAll(meta, 0o755); err != nil {
 			return nil, err
@@ -119,17 +119,6 @@ func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store,
 		return nil, err
 	}
 	return s, nil
-}
-
-func probeXattr(dir string) error {
-	f, err := os.CreateTemp(dir, ".xattr-probe-")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	f.Close()
-	defer os.Remove(name)
-	return syscall.Setxattr(name, "user.ssbench.probe", []byte("1"), 0)
 }
 
 func (s *store) stop() {
