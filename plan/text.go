@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -15,8 +16,15 @@ func (p *Plan) WriteText(out io.Writer) error {
 	// tabwriter writes every cell separately: buffer them.
 	w := bufio.NewWriterSize(out, 64<<10)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	// A plan can list 100,000 items: lines are assembled without fmt.
+	var line []byte
 	for _, c := range p.Changes {
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t(%s)\n", c.Action, c.Product, c.Version, c.Item, c.Path, Bytes(c.Size), c.Reason)
+		line = append(append(line[:0], c.Action.String()...), ' ')
+		for _, cell := range [...]string{c.Product, c.Version, c.Item, c.Path, Bytes(c.Size)} {
+			line = append(append(line, cell...), '\t')
+		}
+		line = append(append(append(line, '('), c.Reason...), ")\n"...)
+		tw.Write(line)
 	}
 	for _, d := range p.Deletes {
 		fmt.Fprintf(tw, "delete %s\t%s\t(%s)\n", d.Path, Bytes(d.Size), d.Reason)
@@ -54,12 +62,12 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 func Bytes(n int64) string {
 	const unit = 1024
 	if n < unit {
-		return fmt.Sprintf("%d B", n)
+		return strconv.FormatInt(n, 10) + " B"
 	}
 	div, exp := int64(unit), 0
 	for m := n / unit; m >= unit; m /= unit {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + "KMGTPE"[exp:exp+1] + "iB"
 }

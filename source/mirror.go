@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -135,12 +136,12 @@ func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
 			r.name(p), catalog.ErrInvalid, map[bool]string{true: "signed", false: "unsigned"}[r.m.Signed],
 			map[bool]string{true: ".sjson", false: ".json"}[r.m.Signed])
 	}
-	rc, _, err := r.f.Fetch(ctx, p)
+	rc, size, err := r.f.Fetch(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := r.readAll(p, rc)
+	data, err := r.readAll(p, rc, size)
 	if err != nil {
 		return nil, err
 	}
@@ -168,24 +169,29 @@ func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
 }
 
 // readAll reads a metadata file, refusing one larger than the limit.
-func (r *reader) readAll(p string, rc io.Reader) ([]byte, error) {
+func (r *reader) readAll(p string, rc io.Reader, size int64) ([]byte, error) {
 	limit := r.opts.MaxMetadata
 	if limit <= 0 {
 		limit = DefaultMaxMetadata
 	}
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
+	// A known size (nothing is trusted: the limit still applies) saves
+	// growing the buffer step by step through a large catalog.
+	var buf bytes.Buffer
+	if size > 0 {
+		buf.Grow(int(min(size, limit)) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(rc, limit+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.name(p), err)
 	}
-	if int64(len(data)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%s: %w: larger than %d bytes", r.name(p), catalog.ErrInvalid, limit)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 // detached verifies data, the content of p, with the signature p.gpg.
 func (r *reader) detached(ctx context.Context, p string, data []byte) error {
-	rc, _, err := r.f.Fetch(ctx, p+".gpg")
+	rc, size, err := r.f.Fetch(ctx, p+".gpg")
 	if errors.Is(err, ErrNotExist) {
 		return fmt.Errorf("%s: %w: no detached signature %s.gpg (a keyring was given for a .json start)",
 			r.name(p), gpg.ErrVerification, p)
@@ -194,7 +200,7 @@ func (r *reader) detached(ctx context.Context, p string, data []byte) error {
 		return err
 	}
 	defer rc.Close()
-	sig, err := r.readAll(p+".gpg", rc)
+	sig, err := r.readAll(p+".gpg", rc, size)
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
 )
 
 // Document formats.
@@ -274,19 +278,31 @@ func fieldMap(raw json.RawMessage) (map[string]Fields, error) {
 
 // DecodeProducts decodes and checks a products document. name is used in
 // errors. Every item with a path must have a safe path, a size and at
-// least one well-formed checksum.
+// least one well-formed checksum. Products are decoded in parallel; of
+// several bad ones, the first in sorted order is reported.
 func DecodeProducts(name string, data []byte) (*Products, error) {
 	fail := func(where string, format string, a ...any) error {
 		return &Error{File: name, Where: where, Err: fmt.Errorf(format, a...)}
 	}
 	// Strict checks first (strict.go): encoding/json would silently keep
-	// the last of duplicate keys and accept any nesting depth.
+	// the last of duplicate keys and accept any nesting depth. They also
+	// check the structure the walker below relies on (balanced containers,
+	// terminated strings), so the full grammar check (escapes, numbers)
+	// runs alongside the decoding, and its verdict is awaited before
+	// anything is returned.
 	if err := checkStrict(name, data, rProducts); err != nil {
 		return nil, err
 	}
-	if err := validJSON(data); err != nil {
-		return nil, fail("", "%v", err)
+	valid := make(chan error, 1)
+	go func() { valid <- validJSON(data) }()
+	doc, err := decodeProducts(name, data, fail)
+	if verr := <-valid; verr != nil {
+		return nil, fail("", "%v", verr)
 	}
+	return doc, err
+}
+
+func decodeProducts(name string, data []byte, fail func(where string, format string, a ...any) error) (*Products, error) {
 	top, err := fieldsOf(data)
 	if err != nil {
 		return nil, fail("", "%v", err)
@@ -308,41 +324,80 @@ func DecodeProducts(name string, data []byte) (*Products, error) {
 			return nil, fail("_aliases", "not an object of objects")
 		}
 	}
-	for pname, pf := range prods {
-		pwhere := func() string { return fmt.Sprintf("products[%q]", pname) }
-		if pf == nil {
-			return nil, fail(pwhere(), "not an object")
+	names := SortedKeys(prods)
+	decoded := make([]*Product, len(names))
+	errs := make([]error, len(names))
+	parallel(len(names), func(i int) {
+		decoded[i], errs[i] = decodeProduct(names[i], prods[names[i]], fail)
+	})
+	for i, pname := range names {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		vers, err := fieldMap(pf["versions"])
-		if err != nil {
-			return nil, fail(pwhere()+".versions", "%v", err)
-		}
-		delete(pf, "versions")
-		prod := &Product{Fields: pf, Versions: make(map[string]*Version, len(vers))}
-		for vname, vf := range vers {
-			vwhere := func() string { return fmt.Sprintf("%s.versions[%q]", pwhere(), vname) }
-			if vf == nil {
-				return nil, fail(vwhere(), "not an object")
-			}
-			items, err := fieldMap(vf["items"])
-			if err != nil {
-				return nil, fail(vwhere()+".items", "%v", err)
-			}
-			delete(vf, "items")
-			ver := &Version{Fields: vf, Items: make(map[string]*Item, len(items))}
-			for iname, itf := range items {
-				iwhere := func() string { return fmt.Sprintf("%s.items[%q]", vwhere(), iname) }
-				it, err := decodeItem(itf)
-				if err != nil {
-					return nil, fail(iwhere(), "%w", err)
-				}
-				ver.Items[iname] = it
-			}
-			prod.Versions[vname] = ver
-		}
-		doc.Products[pname] = prod
+		doc.Products[pname] = decoded[i]
 	}
 	return doc, nil
+}
+
+// parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
+// returns when all have returned.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// decodeProduct decodes one product's versions and items.
+func decodeProduct(pname string, pf Fields, fail func(where string, format string, a ...any) error) (*Product, error) {
+	pwhere := func() string { return fmt.Sprintf("products[%q]", pname) }
+	if pf == nil {
+		return nil, fail(pwhere(), "not an object")
+	}
+	vers, err := fieldMap(pf["versions"])
+	if err != nil {
+		return nil, fail(pwhere()+".versions", "%v", err)
+	}
+	delete(pf, "versions")
+	prod := &Product{Fields: pf, Versions: make(map[string]*Version, len(vers))}
+	for vname, vf := range vers {
+		vwhere := func() string { return fmt.Sprintf("%s.versions[%q]", pwhere(), vname) }
+		if vf == nil {
+			return nil, fail(vwhere(), "not an object")
+		}
+		items, err := fieldMap(vf["items"])
+		if err != nil {
+			return nil, fail(vwhere()+".items", "%v", err)
+		}
+		delete(vf, "items")
+		ver := &Version{Fields: vf, Items: make(map[string]*Item, len(items))}
+		for iname, itf := range items {
+			it, err := decodeItem(itf)
+			if err != nil {
+				return nil, fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
+			}
+			ver.Items[iname] = it
+		}
+		prod.Versions[vname] = ver
+	}
+	return prod, nil
 }
 
 var hexLen = map[string]int{"md5": 32, "sha256": 64, "sha512": 128}
@@ -361,7 +416,9 @@ func decodeItem(f Fields) (*Item, error) {
 		if err != nil || raw[0] != '"' {
 			return nil, fmt.Errorf("%s: not a string", algo)
 		}
-		s = strings.ToLower(s)
+		if strings.ContainsFunc(s, unicode.IsUpper) {
+			s = strings.ToLower(s)
+		}
 		if len(s) != n || strings.Trim(s, "0123456789abcdef") != "" {
 			return nil, fmt.Errorf("%s: not %d hex digits", algo, n)
 		}

@@ -252,6 +252,9 @@ func FuzzDecodeProducts(f *testing.F) {
 			}
 			return
 		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted malformed JSON %q", data)
+		}
 		doc.Each(func(f Flat) bool {
 			if f.Item.Path != "" && ValidPath(f.Item.Path) != nil {
 				t.Fatalf("accepted unsafe path %q", f.Item.Path)
