@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,16 @@ type GCState struct {
 	Version int `json:"version"`
 	// Pending maps a key to the time it stopped being referenced.
 	Pending map[string]time.Time `json:"pending"`
+	// ListMarks are every ListPage-th key (in lexical order) of what the
+	// target held when the state was written, so that the next run can
+	// list the target in ranges at once, a page each (see
+	// apply.LoadState). A hint: wrong or stale marks cost requests,
+	// never correctness.
+	ListMarks []string `json:"list_marks,omitempty"`
 }
+
+// ListPage is the number of keys one S3 listing request returns.
+const ListPage = 1000
 
 // DecodeGCState parses a state object.
 func DecodeGCState(data []byte) (*GCState, error) {
@@ -47,6 +57,9 @@ func DecodeGCState(data []byte) (*GCState, error) {
 	}
 	if st.Pending == nil {
 		st.Pending = map[string]time.Time{}
+	}
+	if !validListMarks(st.ListMarks) {
+		st.ListMarks = nil // a hint only: list the target in one range
 	}
 	return &st, nil
 }
@@ -113,10 +126,11 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 			p.Deletes = append(p.Deletes, Delete{Path: k, Size: obj.Size, Reason: reason})
 		}
 	}
-	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil {
+	marks := p.listMarks()
+	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil && slices.Equal(marks, p.state.GC.ListMarks) {
 		return
 	}
-	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending}, "", " ")
+	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending, ListMarks: marks}, "", " ")
 	body = append(body, '\n')
 	if prev, ok := p.state.Metadata[StateKey]; ok && string(prev) == string(body) {
 		return
@@ -133,6 +147,51 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 		}
 	}
 	p.Publish = append(p.Publish[:at], append([]Meta{m}, p.Publish[at:]...)...)
+}
+
+// listMarks returns the list marks of the target as this plan leaves it:
+// what it holds, with the transferred and published keys (the state
+// among them), without the deleted ones.
+func (p *Plan) listMarks() []string {
+	n := len(p.state.Objects) + len(p.Transfers) + len(p.landed) + len(p.Publish) + 1
+	if n <= ListPage {
+		return nil
+	}
+	gone := make(map[string]bool, len(p.Deletes))
+	for _, d := range p.Deletes {
+		gone[d.Path] = true
+	}
+	keys := make([]string, 0, n)
+	for k := range p.state.Objects {
+		keys = append(keys, k)
+	}
+	for _, t := range p.Transfers {
+		keys = append(keys, t.Path)
+	}
+	keys = append(keys, p.landed...)
+	for _, m := range p.Publish {
+		keys = append(keys, m.Key)
+	}
+	keys = append(keys, StateKey)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	keys = slices.DeleteFunc(keys, func(k string) bool { return gone[k] })
+	var marks []string
+	for i := ListPage - 1; i < len(keys)-1; i += ListPage {
+		marks = append(marks, keys[i])
+	}
+	return marks
+}
+
+// validListMarks reports whether marks can bound listing ranges: keys
+// (at most 1,024 bytes, as in S3) in strictly increasing order.
+func validListMarks(marks []string) bool {
+	for i, m := range marks {
+		if m == "" || len(m) > 1024 || i > 0 && marks[i-1] >= m {
+			return false
+		}
+	}
+	return true
 }
 
 // publishedKeys returns every key the target's published metadata names:

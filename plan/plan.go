@@ -213,6 +213,9 @@ type Plan struct {
 	src   *source.Mirror
 	state State
 	opts  Options
+	// landed are the objects a degraded plan's original transferred (see
+	// Without): the target holds them, no transfer of this plan names them.
+	landed []string
 }
 
 // Totals summarises a plan.
@@ -259,12 +262,22 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	}
 	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st, opts: opts, Warnings: warnings,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}}
-	if err := p.planTransfers(); err != nil {
-		return nil, err
-	}
-	keys, err := p.render(true)
+	// Rendering the metadata and planning the transfers read the same
+	// selection and write different fields of p: they run side by side.
+	var keys map[string]bool
+	var renderErr error
+	rendered := make(chan struct{})
+	go func() {
+		defer close(rendered)
+		keys, renderErr = p.render(true)
+	}()
+	err := p.planTransfers()
+	<-rendered
 	if err != nil {
 		return nil, err
+	}
+	if renderErr != nil {
+		return nil, renderErr
 	}
 	p.planDeletes(keys, true)
 	return p, nil
@@ -297,6 +310,11 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	}
 	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings}
+	for _, t := range p.Transfers {
+		if !failed[t.Path] {
+			q.landed = append(q.landed, t.Path)
+		}
+	}
 	keys, err := q.render(false)
 	if err != nil {
 		return nil, err

@@ -104,3 +104,12 @@ type Store interface {
 	// s3://bucket/prefix). It never contains credentials.
 	String() string
 }
+
+// A RangeLister lists the keys after a given one without going through
+// those before it. Stores whose listing is a chain of requests (S3: 1,000
+// keys each) implement it, so that a caller who knows where the pages
+// fall can list several ranges at once.
+type RangeLister interface {
+	// ListAfter is List restricted to the keys that sort after after.
+	ListAfter(ctx context.Context, prefix, after string, fn func(Object) error) error
+}

@@ -19,34 +19,58 @@ import (
 // metadata this tool published there (streams/v1/index.json and the
 // products files it names) and the bytes of the other metadata files
 // present, so that the planner can compare without a request per object.
+//
+// The garbage collection state is read first: its list marks let a store
+// that lists in pages (target.RangeLister) be listed in ranges at once, a
+// page each. The published catalog is read while the listing runs. On a
+// new target that costs two requests answered "not found"; what they say
+// counts only if the listing has them.
 func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	st := plan.State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}, Now: time.Now()}
-	err := dst.List(ctx, "", func(o target.Object) error {
-		st.Objects[o.Key] = o
-		return nil
-	})
+	gcData, gcErr := readAll(ctx, dst, plan.StateKey)
+	var (
+		gc       *plan.GCState
+		gcBadErr error
+		marks    []string
+	)
+	if gcErr == nil {
+		if gc, gcBadErr = plan.DecodeGCState(gcData); gcBadErr == nil {
+			marks = gc.ListMarks
+		}
+	}
+	var (
+		pub     *source.Mirror
+		pubErr  error
+		reading sync.WaitGroup
+	)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reading.Go(func() { pub, pubErr = source.Read(rctx, source.Store{Store: dst}, plan.IndexJSON, source.Options{}) })
+	objs, err := listTarget(ctx, dst, marks)
 	if err != nil {
+		cancel()
+		reading.Wait()
 		return st, fmt.Errorf("list %s: %w", dst, err)
 	}
+	st.Objects = objs
+	reading.Wait()
 	if _, ok := st.Objects[plan.StateKey]; ok {
-		data, err := readAll(ctx, dst, plan.StateKey)
-		if err != nil && !errors.Is(err, target.ErrNotExist) {
-			return st, err
+		if gcErr != nil && !errors.Is(gcErr, target.ErrNotExist) {
+			return st, gcErr
 		}
-		if err == nil {
-			st.Metadata[plan.StateKey] = data
+		if gcErr == nil {
+			st.Metadata[plan.StateKey] = gcData
 			// A corrupt state is rebuilt by the planner (st.GC stays
 			// nil); it is never a reason to delete.
-			st.GC, st.GCErr = plan.DecodeGCState(data)
+			st.GC, st.GCErr = gc, gcBadErr
 		}
 	}
 	if _, ok := st.Objects[plan.IndexJSON]; !ok {
 		return st, nil
 	}
-	pub, err := source.Read(ctx, source.Store{Store: dst}, plan.IndexJSON, source.Options{})
-	if err != nil {
+	if pubErr != nil {
 		return st, fmt.Errorf("the target's published metadata is unreadable (remove %s/%s to start afresh): %w",
-			dst, plan.IndexJSON, err)
+			dst, plan.IndexJSON, pubErr)
 	}
 	st.Published = pub
 	for k, v := range pub.Raw {
@@ -58,11 +82,7 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
 	for i, key := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bodies[i], errs[i] = readAll(ctx, dst, key)
-		}()
+		wg.Go(func() { bodies[i], errs[i] = readAll(ctx, dst, key) })
 	}
 	wg.Wait()
 	for i, key := range keys {
@@ -75,6 +95,79 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 		st.Metadata[key] = bodies[i]
 	}
 	return st, nil
+}
+
+// listWorkers is the number of ranges listed at once.
+var listWorkers = 8
+
+// errRangeEnd ends the listing of a range.
+var errRangeEnd = errors.New("end of range")
+
+// listTarget lists dst: in the ranges that marks bound, several at once,
+// when dst is a target.RangeLister; else in one pass. Each range (the
+// previous mark, the mark] stops at its mark, so that when the marks fall
+// where the pages end each range is one request, as many in all as one
+// pass would send.
+func listTarget(ctx context.Context, dst target.Store, marks []string) (map[string]target.Object, error) {
+	rl, ok := dst.(target.RangeLister)
+	if !ok || len(marks) == 0 {
+		objs := map[string]target.Object{}
+		err := dst.List(ctx, "", func(o target.Object) error {
+			objs[o.Key] = o
+			return nil
+		})
+		return objs, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ranges := make([][]target.Object, len(marks)+1)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	sem := make(chan struct{}, listWorkers)
+	for i := range ranges {
+		after, last := "", ""
+		if i > 0 {
+			after = marks[i-1]
+		}
+		if i < len(marks) {
+			last = marks[i]
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			err := rl.ListAfter(ctx, "", after, func(o target.Object) error {
+				if last != "" && o.Key > last {
+					return errRangeEnd
+				}
+				ranges[i] = append(ranges[i], o)
+				if o.Key == last {
+					return errRangeEnd
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, errRangeEnd) {
+				errOnce.Do(func() { firstErr = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	n := 0
+	for _, r := range ranges {
+		n += len(r)
+	}
+	objs := make(map[string]target.Object, n)
+	for _, r := range ranges {
+		for _, o := range r {
+			objs[o.Key] = o
+		}
+	}
+	return objs, nil
 }
 
 // extraMetaKeys lists the metadata objects of a publication beyond the

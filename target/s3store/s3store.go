@@ -467,12 +467,24 @@ func (s *Store) Stat(ctx context.Context, key string) (target.Object, error) {
 // List calls fn for every object whose key starts with prefix, in lexical
 // key order, using a recursive ListObjectsV2 listing.
 func (s *Store) List(ctx context.Context, prefix string, fn func(target.Object) error) error {
+	return s.ListAfter(ctx, prefix, "", fn)
+}
+
+// ListAfter implements target.RangeLister: the listing starts with the
+// first key after after (S3 StartAfter), and fn's error ends it without a
+// request for the next page.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string, fn func(target.Object) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{
-		Prefix:    s.prefix + prefix,
-		Recursive: true,
-	}) {
+	opts := minio.ListObjectsOptions{
+		Prefix:     s.prefix + prefix,
+		Recursive:  true,
+		FetchOwner: new(false), // not needed, and work for the server
+	}
+	if after != "" {
+		opts.StartAfter = s.prefix + after
+	}
+	for obj := range s.client.ListObjectsIter(ctx, s.bucket, opts) {
 		if obj.Err != nil {
 			return s.wrapErr("list", prefix, obj.Err)
 		}

@@ -288,6 +288,52 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		}
 	})
 
+	t.Run("ListAfter", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		rl, ok := s.(target.RangeLister)
+		if !ok {
+			t.Skipf("%T does not implement target.RangeLister", s)
+		}
+		keys := []string{"a", "b/1", "b/2", "b0", "c.txt", "c/x"}
+		for i, k := range keys {
+			mustPut(t, s, k, randomBytes(int64(1+i), uint64(i)), nil)
+		}
+		for _, tc := range []struct {
+			prefix, after string
+			want          []string
+		}{
+			{"", "", keys},
+			{"", "a", keys[1:]},
+			{"", "b", keys[1:]}, // after need not exist
+			{"", "b/1", keys[2:]},
+			{"", "b/2", keys[3:]},
+			{"", "c/x", nil},
+			{"", "z", nil},
+			{"b/", "b/1", []string{"b/2"}},
+			{"c", "a", []string{"c.txt", "c/x"}},
+		} {
+			var got []string
+			err := rl.ListAfter(ctx, tc.prefix, tc.after, func(o target.Object) error {
+				got = append(got, o.Key)
+				return nil
+			})
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("ListAfter(%q, %q) = %q, %v; want %q", tc.prefix, tc.after, got, err, tc.want)
+			}
+		}
+		stop := errors.New("stop")
+		err := rl.ListAfter(ctx, "", "b/1", func(o target.Object) error {
+			if o.Key != "b/2" {
+				t.Errorf("ListAfter(\"\", \"b/1\") started at %s, want b/2", o.Key)
+			}
+			return stop
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("ListAfter with failing fn: err %v, want %v", err, stop)
+		}
+	})
+
 	t.Run("ListEmpty", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
