@@ -40,6 +40,7 @@ var publishedSstream = map[string]time.Duration{
 
 type config struct {
 	work, cache, repo, out, only   string
+	storeRoot                      string
 	ssmirror, aws, rclone, sstream string
 	maasScale                      int64
 	smallItems, smallSize          int64
@@ -67,7 +68,8 @@ func main() {
 	flag.Int64Var(&c.bigSize, "big-size", 2<<30, "size of the single big item")
 	flag.IntVar(&c.planItems, "plan-items", 100000, "items in the planning catalog (a multiple of 20)")
 	flag.BoolVar(&c.nginx, "nginx", true, "serve the upstream with nginx when installed")
-	flag.BoolVar(&c.keepAlive, "store-keep-alive", false, "start versitygw with --keep-alive (it is off by default, as in the project's tests)")
+	flag.BoolVar(&c.keepAlive, "store-keep-alive", true, "start versitygw with --keep-alive, as S3 servers (AWS, MinIO, Ceph) keep connections open; versitygw's own default is off")
+	flag.StringVar(&c.storeRoot, "store-root", "auto", "directory for the store's objects: auto (tmpfs /dev/shm when it has room, else WORK/gw), disk (WORK/gw), or a path")
 	flag.BoolVar(&c.awsSmall, "aws-small", true, "also run aws s3 sync on the 10,000 small items (about 45 s; informational)")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for one measured run")
 	flag.DurationVar(&c.quiet, "quiet-wait", 90*time.Second, "in all, how long to wait for other processes to leave the machine idle before runs")
@@ -173,7 +175,16 @@ func bench(c config) error {
 	}
 
 	// Servers.
-	st, err := startStore(c.work, c.keepAlive, log.Printf)
+	rootDir := c.storeRoot
+	switch rootDir {
+	case "auto":
+		// The largest object, staged as parts and then assembled, plus
+		// headroom.
+		rootDir = memoryRoot(2*max(c.bigSize, 512<<20) + 1<<30)
+	case "disk":
+		rootDir = ""
+	}
+	st, err := startStore(c.work, rootDir, c.keepAlive, log.Printf)
 	if err != nil {
 		return err
 	}
@@ -510,7 +521,7 @@ func machine(r *results) string {
 	lines = append(lines, fmt.Sprintf("- machine: %d cores (%s), %s memory, Linux %s, %s",
 		runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.Version()))
 	lines = append(lines, fmt.Sprintf("- ssmirror: %s (source: commit %s), default flags (--transfers 8)", r.cfg.ssmirror, r.rev))
-	lines = append(lines, fmt.Sprintf("- store: versitygw %s, posix backend, `%s`, all tools through the same endpoint", r.store.Version, r.store.Flags))
+	lines = append(lines, fmt.Sprintf("- store: versitygw %s, posix backend on %s (%s), `%s`, all tools through the same endpoint", r.store.Version, r.store.Medium, r.store.Root, r.store.Flags))
 	lines = append(lines, fmt.Sprintf("- upstream: %s on loopback", r.up.Kind))
 	peer := func(name, bin string, args ...string) string {
 		if bin == "" {

@@ -34,6 +34,8 @@ type store struct {
 	Version   string
 	Flags     string // how it was started (for the report)
 	Log       string // access log path
+	Root      string // the posix backend's directory
+	Medium    string // what Root is on, for the report ("tmpfs", "ext4", ...)
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -49,13 +51,17 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startStore runs versitygw on a fresh gateway root under work.
-func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store, error) {
+// startStore runs versitygw on a fresh gateway root: rootDir when it is
+// set, else under work.
+func startStore(work, rootDir string, keepAlive bool, logf func(string, ...any)) (*store, error) {
 	bin, err := s3test.Binary(logf)
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(work, "gw")
+	root := rootDir
+	if root == "" {
+		root = filepath.Join(work, "gw")
+	}
 	os.RemoveAll(root)
 	os.RemoveAll(filepath.Join(work, "gw-meta"))
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -73,6 +79,7 @@ func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store,
 		SecretKey: hex.EncodeToString(key),
 		Version:   s3test.VersityVersion,
 		Log:       filepath.Join(work, "store-access.log"),
+		Root:      root,
 		done:      make(chan struct{}),
 	}
 	os.Remove(s.Log)
@@ -90,6 +97,7 @@ func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store,
 		args = append(args, "--sidecar", meta)
 	}
 	args = append(args, root)
+	s.Medium = fsType(root)
 	s.Flags = strings.Join(args[:len(args)-1], " ")
 	s.Flags = strings.Replace(s.Flags, s.Log, "LOG", 1)
 	out, err := os.Create(filepath.Join(work, "store.out"))
@@ -121,11 +129,48 @@ func startStore(work string, keepAlive bool, logf func(string, ...any)) (*store,
 	return s, nil
 }
 
+// stop ends the server and frees its root (on tmpfs, it holds memory).
 func (s *store) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
 		<-s.done
 	}
+	os.RemoveAll(s.Root)
+}
+
+// fsType names the file system dir is on, for the report.
+func fsType(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "unknown file system"
+	}
+	switch uint32(st.Type) {
+	case 0x01021994:
+		return "tmpfs"
+	case 0xef53:
+		return "ext4"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683e:
+		return "btrfs"
+	case 0x794c7630:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("file system 0x%x", uint32(st.Type))
+}
+
+// memoryRoot returns a directory for the store's root on tmpfs (/dev/shm)
+// when it has need bytes free, else "".
+func memoryRoot(need int64) string {
+	const shm = "/dev/shm"
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(shm, &st); err != nil || fsType(shm) != "tmpfs" {
+		return ""
+	}
+	if int64(st.Bavail)*int64(st.Bsize) < need {
+		return ""
+	}
+	return filepath.Join(shm, "ssmirror-bench-store")
 }
 
 // pid returns the server's process id.
