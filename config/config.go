@@ -108,6 +108,13 @@ type S3 struct {
 	// PartSize is the multipart part size in bytes (0: the store's
 	// default, 16 MiB, grown so an object needs at most 10,000 parts).
 	PartSize Size `mapstructure:"part_size" json:"part_size"`
+	// PartUploads is the number of parts of one object uploaded at once
+	// (0: the store's default, 4).
+	PartUploads int `mapstructure:"part_uploads" json:"part_uploads"`
+	// UploadMemory bounds the object data buffered for uploads at once,
+	// across all transfers (0: the store's default, 48 MiB). A part or a
+	// small object larger than it is still uploaded, alone.
+	UploadMemory Size `mapstructure:"upload_memory" json:"upload_memory"`
 
 	AccessKeyID     string `mapstructure:"access_key_id" json:"access_key_id,omitempty"`
 	SecretAccessKey Secret `mapstructure:"secret_access_key" json:"secret_access_key,omitempty"`
@@ -147,6 +154,10 @@ func (s *Sync) Validate() error {
 		return bad("max", "%d is negative", s.Max)
 	case s.S3.PartSize != 0 && (s.S3.PartSize < 5<<20 || s.S3.PartSize > 5<<30):
 		return bad("s3.part_size", "%d is not between 5 MiB and 5 GiB", s.S3.PartSize)
+	case s.S3.PartUploads < 0 || s.S3.PartUploads > 64:
+		return bad("s3.part_uploads", "%d is not between 1 and 64", s.S3.PartUploads)
+	case s.S3.UploadMemory < 0:
+		return bad("s3.upload_memory", "%d is negative", s.S3.UploadMemory)
 	case s.GCGrace < 0:
 		return bad("gc_grace", "%s is negative", s.GCGrace)
 	case s.Wait < 0:

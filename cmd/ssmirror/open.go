@@ -38,6 +38,7 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 			Bucket: bucket, Prefix: prefix,
 			Endpoint: s3cfg.Endpoint, Region: s3cfg.Region, PathStyle: s3cfg.PathStyle,
 			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: int64(s3cfg.PartSize),
+			Concurrency: s3cfg.PartUploads, Memory: int64(s3cfg.UploadMemory),
 			AccessKey: s3cfg.AccessKeyID, SecretKey: s3cfg.SecretAccessKey.Reveal(), SessionToken: s3cfg.SessionToken.Reveal(),
 		})
 	}

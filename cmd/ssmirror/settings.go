@@ -29,6 +29,7 @@ var flagKeys = map[string]string{
 	"max": "max", "keep": "keep", "dry-run": "dry_run", "transfers": "transfers",
 	"endpoint": "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
 	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "cacert": "s3.cacert", "part-size": "s3.part_size",
+	"part-uploads": "s3.part_uploads", "upload-memory": "s3.upload_memory",
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",

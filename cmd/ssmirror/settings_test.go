@@ -69,6 +69,9 @@ mirrors:
 		{"flag duration", nil, []string{"--gc-grace", "90m"}, "gc_grace", "1h30m0s"},
 		{"flag size", nil, []string{"--part-size", "32MiB"}, "s3.part_size", float64(32 << 20)},
 		{"env size", map[string]string{"SSMIRROR_S3_PART_SIZE": "8M"}, nil, "s3.part_size", float64(8 << 20)},
+		{"flag upload memory", nil, []string{"--upload-memory", "128MiB"}, "s3.upload_memory", float64(128 << 20)},
+		{"flag part uploads", map[string]string{"SSMIRROR_S3_PART_UPLOADS": "2"}, []string{"--part-uploads", "8"}, "s3.part_uploads", 8.0},
+		{"env part uploads", map[string]string{"SSMIRROR_S3_PART_UPLOADS": "2"}, nil, "s3.part_uploads", 2.0},
 		{"env list", map[string]string{"SSMIRROR_KEYRINGS": "a.gpg,b.gpg"}, nil, "keyrings", []any{"a.gpg", "b.gpg"}},
 		{"env filters", map[string]string{"SSMIRROR_FILTERS": "arch=amd64 --or os~grub"}, nil, "filters", []any{[]any{"arch=amd64"}, []any{"os~grub"}}},
 		{"unset flag does not override", map[string]string{"SSMIRROR_TRANSFERS": "11"}, nil, "transfers", 11.0},
@@ -109,6 +112,8 @@ func TestConfigErrors(t *testing.T) {
 		{"mirrors:\n  m: {source: a}\n", "mirrors.m: invalid configuration: target: missing"},
 		{"mirrors:\n  m: {source: a, target: b, filters: [[arch]]}\n", `filter "arch"`},
 		{"mirrors:\n  m: {source: a, target: b, s3: {part_size: 1KiB}}\n", "s3.part_size"},
+		{"mirrors:\n  m: {source: a, target: b, s3: {part_uploads: 100}}\n", "s3.part_uploads"},
+		{"mirrors:\n  m: {source: a, target: b, s3: {upload_memory: lots}}\n", "s3.upload_memory"},
 		{"mirrors: {}\n", "no mirrors"},
 		{"mirrors: [\n", "config"},
 	}
