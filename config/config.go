@@ -70,6 +70,9 @@ type Sync struct {
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
 	DryRun    bool `mapstructure:"dry_run" json:"dry_run"`
+	// VerifyExisting reads back every selected object the target already
+	// holds and checks its checksum; damaged ones are copied again.
+	VerifyExisting bool `mapstructure:"verify_existing" json:"verify_existing"`
 }
 
 // Secret is a value that never appears in output: it prints, formats and

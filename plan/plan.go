@@ -118,6 +118,9 @@ type State struct {
 	GCErr error
 	// Now is the time of the run, for the grace period.
 	Now time.Time
+	// Damaged names objects found unsound when read back (sync
+	// --verify-existing), with the finding: they are copied again.
+	Damaged map[string]error
 }
 
 // Action is what a Change does to an item.
@@ -367,7 +370,7 @@ func (p *Plan) planTransfers() error {
 				}
 			} else {
 				seen[it.Path] = it
-				if reason := needTransfer(it, p.state.Objects, recorded); reason != "" {
+				if reason := needTransfer(it, p.state, recorded); reason != "" {
 					transfer[it.Path] = len(p.Transfers)
 					p.Transfers = append(p.Transfers, Transfer{
 						Path: it.Path, Size: it.Size, Sum: it.Strongest(), SHA256: it.SHA256, Reason: reason,
@@ -389,10 +392,10 @@ func (p *Plan) planTransfers() error {
 const reasonUnrecorded = "present but not recorded by a previous run"
 
 // needTransfer says why an item's object must be copied, or "" if the
-// target already holds it: present with the right size, and recorded with
-// the same checksum by a previous run.
-func needTransfer(it *catalog.Item, objs map[string]target.Object, recorded map[string]*catalog.Item) string {
-	obj, ok := objs[it.Path]
+// target already holds it: present with the right size, not found damaged,
+// and recorded with the same checksum by a previous run.
+func needTransfer(it *catalog.Item, st State, recorded map[string]*catalog.Item) string {
+	obj, ok := st.Objects[it.Path]
 	switch {
 	case !ok && recorded[it.Path] != nil:
 		return "missing from target"
@@ -400,12 +403,36 @@ func needTransfer(it *catalog.Item, objs map[string]target.Object, recorded map[
 		return "new"
 	case obj.Size != it.Size:
 		return fmt.Sprintf("size differs (target has %d)", obj.Size)
+	case st.Damaged[it.Path] != nil:
+		return "damaged in target: " + strings.TrimPrefix(st.Damaged[it.Path].Error(), it.Path+": ")
 	case recorded[it.Path] == nil:
 		return reasonUnrecorded
 	case !recorded[it.Path].SameContent(it):
 		return "checksum changed upstream"
 	}
 	return ""
+}
+
+// Held returns the items of the new catalog, by path, that the target
+// already holds and the plan does not copy.
+func (p *Plan) Held() map[string]*catalog.Item {
+	copied := make(map[string]bool, len(p.Transfers))
+	for _, t := range p.Transfers {
+		copied[t.Path] = true
+	}
+	held := map[string]*catalog.Item{}
+	for _, doc := range p.Catalog {
+		for _, prod := range doc.Products {
+			for _, ver := range prod.Versions {
+				for _, it := range ver.Items {
+					if _, ok := p.state.Objects[it.Path]; ok && it.Path != "" && !copied[it.Path] {
+						held[it.Path] = it
+					}
+				}
+			}
+		}
+	}
+	return held
 }
 
 // planDeletes lists the item changes and what leaves the mirror: paths the

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -333,6 +335,26 @@ func TestNoOpAndRepair(t *testing.T) {
 	s, _ := Build(src, fresh, Options{})
 	if len(s.Transfers) != 2 || s.Transfers[0].Reason != "present but not recorded by a previous run" {
 		t.Errorf("transfers = %+v", s.Transfers)
+	}
+	// Found damaged when read back (--verify-existing): copied again,
+	// never adopted, whether recorded or not; Held lists what is kept.
+	h, _ := Build(src, published(t, p), Options{})
+	if held := slices.Sorted(maps.Keys(h.Held())); !slices.Equal(held, []string{"p/1/f", "p/2/f"}) {
+		t.Errorf("Held() = %v, want both items", held)
+	}
+	for n, base := range []State{published(t, p), fresh} {
+		base.Damaged = map[string]error{"p/1/f": errors.New("p/1/f: integrity check failed: sha256 is 00")}
+		d, err := Build(src, base, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(d.Transfers, func(x Transfer) bool { return x.Path == "p/1/f" })
+		if i < 0 || d.Transfers[i].Reason != "damaged in target: integrity check failed: sha256 is 00" || d.Transfers[i].Adopt {
+			t.Errorf("damaged object: transfers %+v", d.Transfers)
+		}
+		if n == 0 && len(d.Transfers) != 1 {
+			t.Errorf("a sound object is copied again: %+v", d.Transfers)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,10 +17,12 @@ import (
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
-	"github.com/ssmirror/ssmirror/target/s3store"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
+	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
 // syncOptions are the flags of sync and plan.
@@ -40,6 +43,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.cfg.Max, "max", 0, "keep only the newest N versions of each product (0: all)")
 	f.BoolVar(&o.cfg.Keep, "keep", false, "keep already-mirrored versions (up to --max) after upstream dropped them")
 	f.BoolVar(&o.cfg.DryRun, "dry-run", false, "print the plan and change nothing")
+	f.Bool("verify-existing", false, "read back every selected object the target already holds and check its checksum; damaged ones are copied again (reads the whole mirror)")
 	addS3Flags(f, &o.cfg.S3)
 	f.IntVar(&o.cfg.Transfers, "transfers", config.DefaultTransfers, "number of concurrent transfers")
 	f.StringVar(&o.cfg.SignedMetadata, "signed-metadata", "", "signed metadata to publish: upstream (copy the upstream .sjson verbatim), resign (sign the rewritten metadata with --sign-key) or none (default: resign with --sign-key, else upstream for a signed source, else none)")
@@ -208,6 +212,27 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	return errors.Join(errs...)
 }
 
+// verifyExisting reads back the objects p keeps and returns the plan that
+// also copies again those found damaged.
+func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg config.Sync, dst target.Store,
+	src *source.Mirror, st plan.State, popts plan.Options, p *plan.Plan) (*plan.Plan, error) {
+	held := p.Held()
+	began := time.Now()
+	bad, err := apply.CheckObjects(ctx, dst, held, cfg.Transfers)
+	if err != nil {
+		return nil, fmt.Errorf("verifying the objects %s holds: %w", dst, err)
+	}
+	log.Info("verified the objects the target holds", "objects", len(held), "damaged", len(bad), "took", time.Since(began).Round(time.Millisecond))
+	if len(bad) == 0 {
+		return p, nil
+	}
+	for _, path := range catalog.SortedKeys(bad) {
+		out.Warning(fmt.Sprintf("%s/%s is damaged (%s): copying it again", dst, path, strings.TrimPrefix(bad[path].Error(), path+": ")))
+	}
+	st.Damaged = bad
+	return plan.Build(src, st, popts)
+}
+
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
 func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
@@ -296,6 +321,11 @@ func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode output
 	p, err := plan.Build(src, st, popts)
 	if err != nil {
 		return err
+	}
+	if cfg.VerifyExisting {
+		if p, err = verifyExisting(ctx, log, out, cfg, dst, src, st, popts, p); err != nil {
+			return err
+		}
 	}
 	p.Target = dst.String()
 	for _, x := range p.Transfers {

@@ -10,7 +10,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +63,8 @@ verify reads the mirror's streams/v1/index.json and the products files it
 names, lists the target once, and checks that every object the metadata
 references exists with the size the catalog gives. With --checksums it also
 reads every referenced object and checks its strongest checksum (sha512,
-sha256, md5).
+sha256, md5). A plain sync repairs missing objects and wrong sizes; sync
+--verify-existing also copies again objects with wrong bytes.
 
 When the mirror publishes signed metadata (streams/v1/index.sjson), the signed
 index and the products .sjson files it names are verified with --keyring. When
@@ -378,74 +378,23 @@ func (a *audit) items() map[string]*catalog.Item {
 // checks its strongest checksum, opts.transfers at a time.
 func (a *audit) checkSums(ctx context.Context, items map[string]*catalog.Item) error {
 	a.sum.ChecksumsChecked = true
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	todo := make(chan string)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	for range a.opts.transfers {
-		wg.Go(func() {
-			for p := range todo {
-				f, err := checkSum(ctx, a.dst, p, items[p])
-				mu.Lock()
-				switch {
-				case err != nil:
-					if firstErr == nil {
-						firstErr = err
-					}
-					cancel()
-				case f != nil:
-					a.add(*f)
-					if f.Type == findMissing {
-						a.sum.Missing++
-					} else {
-						a.sum.BadChecksums++
-					}
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, p := range catalog.SortedKeys(items) {
-		if obj, ok := a.state.Objects[p]; !ok || obj.Size != items[p].Size {
-			continue // already reported
-		}
-		select {
-		case todo <- p:
-		case <-ctx.Done():
+	check := map[string]*catalog.Item{}
+	for p, it := range items {
+		if obj, ok := a.state.Objects[p]; ok && obj.Size == it.Size {
+			check[p] = it // a missing object or a wrong size is already reported
 		}
 	}
-	close(todo)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	bad, err := apply.CheckObjects(ctx, a.dst, check, a.opts.transfers)
+	for _, p := range catalog.SortedKeys(bad) {
+		if errors.Is(bad[p], target.ErrNotExist) {
+			a.add(finding{Type: findMissing, Path: p, CatalogSize: int64p(items[p].Size)})
+			a.sum.Missing++
+			continue
+		}
+		a.add(finding{Type: findChecksum, Path: p, Error: strings.TrimPrefix(bad[p].Error(), p+": ")})
+		a.sum.BadChecksums++
 	}
-	return ctx.Err()
-}
-
-// checkSum reads p and checks it against the item's size and strongest
-// checksum. It returns a finding for a bad or vanished object, and an error when the
-// object cannot be read.
-func checkSum(ctx context.Context, dst target.Store, p string, it *catalog.Item) (*finding, error) {
-	rc, _, err := dst.Open(ctx, p)
-	if errors.Is(err, target.ErrNotExist) {
-		return &finding{Type: findMissing, Path: p, CatalogSize: int64p(it.Size)}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	_, err = io.Copy(io.Discard, source.NewVerifyingReader(rc, p, it.Size, it.Strongest()))
-	if errors.Is(err, source.ErrIntegrity) {
-		return &finding{Type: findChecksum, Path: p, Error: strings.TrimPrefix(err.Error(), p+": ")}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s/%s: %w", dst, p, err)
-	}
-	return nil, nil
+	return err
 }
 
 // signatures verifies the published signed metadata: index.sjson and the

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -258,5 +260,59 @@ func TestVerifyBadInput(t *testing.T) {
 		if out, errOut, code := run(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d\n%s%s", args, code, exitUsage, out, errOut)
 		}
+	}
+}
+
+// TestSyncVerifyExisting: an object damaged in place (right size, wrong
+// bytes) is invisible to a plain re-run, which trusts the listing and the
+// recorded checksums; sync --verify-existing reads it back, names it and
+// copies it again (and only it), after which verify --checksums passes.
+func TestSyncVerifyExisting(t *testing.T) {
+	for _, tc := range targets() {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			dst, flags, st := tc.open(t)
+			sync := func(extra ...string) (string, string, int) {
+				args := append(append(append([]string{"sync", "--keyring", f.keyring}, flags...), extra...), f.srv.Root(), dst)
+				return run(t, append(args, maasFilter...)...)
+			}
+			if out, errOut, code := sync(); code != 0 {
+				t.Fatalf("sync exit %d\n%s%s", code, out, errOut)
+			}
+			paths := slices.Sorted(maps.Keys(f.expected()))
+			bad := paths[len(paths)/2]
+			body := bytes.Clone(f.tree.Files[bad])
+			body[len(body)/3] ^= 0x01
+			putKey(t, st, bad, body)
+			verify := append(append([]string{"verify", "--checksums"}, flags...), dst)
+
+			before := itemRequests(f)
+			if out, errOut, code := sync(); code != 0 || itemRequests(f) != before {
+				t.Fatalf("plain re-run: exit %d, %d item requests, want 0 and none\n%s%s", code, itemRequests(f)-before, out, errOut)
+			}
+			if _, _, code := run(t, verify...); code != exitIntegrity {
+				t.Fatalf("verify --checksums of the damaged mirror: exit %d, want %d", code, exitIntegrity)
+			}
+
+			out, errOut, code := sync("--verify-existing", "--dry-run")
+			if code != 0 || !strings.Contains(out, bad) || !strings.Contains(out, "damaged in target") || itemRequests(f) != before {
+				t.Fatalf("--verify-existing --dry-run: exit %d, want 0, the damaged path in the plan, nothing fetched\n%s%s", code, out, errOut)
+			}
+
+			out, errOut, code = sync("--verify-existing")
+			if code != 0 {
+				t.Fatalf("--verify-existing: exit %d\n%s%s", code, out, errOut)
+			}
+			if !strings.Contains(out+errOut, bad+" is damaged") {
+				t.Errorf("the damaged object is not named:\n%s%s", out, errOut)
+			}
+			if n := itemRequests(f) - before; n != 1 || f.srv.Requests(bad) != 2 {
+				t.Errorf("%d item requests (%d of %s), want exactly the damaged one again", n, f.srv.Requests(bad), bad)
+			}
+			if out, errOut, code := run(t, verify...); code != 0 {
+				t.Errorf("verify --checksums after the repair: exit %d\n%s%s", code, out, errOut)
+			}
+			f.checkMirror(t, st, f.expected())
+		})
 	}
 }
