@@ -183,9 +183,17 @@ func (p *Plan) listMarks() []string {
 	return marks
 }
 
+// maxListMarks bounds the list marks a state may hold (a target of 100
+// million objects): each costs a request.
+const maxListMarks = 100_000
+
 // validListMarks reports whether marks can bound listing ranges: keys
-// (at most 1,024 bytes, as in S3) in strictly increasing order.
+// (at most 1,024 bytes, as in S3) in strictly increasing order, not too
+// many.
 func validListMarks(marks []string) bool {
+	if len(marks) > maxListMarks {
+		return false
+	}
 	for i, m := range marks {
 		if m == "" || len(m) > 1024 || i > 0 && marks[i-1] >= m {
 			return false

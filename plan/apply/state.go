@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ssmirror/ssmirror/plan"
@@ -123,11 +124,11 @@ func listTarget(ctx context.Context, dst target.Store, marks []string) (map[stri
 	ranges := make([][]target.Object, len(marks)+1)
 	var (
 		wg       sync.WaitGroup
+		next     atomic.Int64
 		errOnce  sync.Once
 		firstErr error
 	)
-	sem := make(chan struct{}, listWorkers)
-	for i := range ranges {
+	listRange := func(i int) error {
 		after, last := "", ""
 		if i > 0 {
 			after = marks[i-1]
@@ -135,25 +136,34 @@ func listTarget(ctx context.Context, dst target.Store, marks []string) (map[stri
 		if i < len(marks) {
 			last = marks[i]
 		}
+		err := rl.ListAfter(ctx, "", after, func(o target.Object) error {
+			if last != "" && o.Key > last {
+				return errRangeEnd
+			}
+			ranges[i] = append(ranges[i], o)
+			if o.Key == last {
+				return errRangeEnd
+			}
+			return nil
+		})
+		if errors.Is(err, errRangeEnd) {
+			return nil
+		}
+		return err
+	}
+	for range min(listWorkers, len(ranges)) {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			err := rl.ListAfter(ctx, "", after, func(o target.Object) error {
-				if last != "" && o.Key > last {
-					return errRangeEnd
+			for i := int(next.Add(1)) - 1; i < len(ranges) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				if err := listRange(i); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
 				}
-				ranges[i] = append(ranges[i], o)
-				if o.Key == last {
-					return errRangeEnd
-				}
-				return nil
-			})
-			if err != nil && !errors.Is(err, errRangeEnd) {
-				errOnce.Do(func() { firstErr = err; cancel() })
 			}
 		})
 	}
 	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
