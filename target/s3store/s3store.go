@@ -218,6 +218,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %w", err)
 	}
+	// Keep a connection for every request that may be in flight at once
+	// (transfers × parts): minio-go keeps 16 per host, and with more
+	// requests in flight the rest would be closed and opened again.
+	transport.MaxIdleConnsPerHost = max(transport.MaxIdleConnsPerHost, 256)
+	transport.MaxIdleConns = max(transport.MaxIdleConns, 256)
 	if secure && cfg.RootCAs != nil {
 		if transport.TLSClientConfig == nil {
 			transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -571,5 +573,47 @@ func TestAbortIncompleteUploads(t *testing.T) {
 		if up.UploadID == id {
 			t.Error("the upload is still there")
 		}
+	}
+}
+
+// TestConnectionsReused: when more requests than minio-go keeps idle
+// connections by default (16) finish at once, as a wave of multipart parts
+// does, a store keeps their connections for the next wave instead of
+// closing them and opening new ones. The server is a stand-in that
+// answers every PUT and counts connections (the shared versitygw closes
+// each one).
+func TestConnectionsReused(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("ETag", `"d41d8cd98f00b204e9800998ecf8427e"`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s, err := New(context.Background(), Config{Bucket: "bucket", Endpoint: srv.URL, PathStyle: true,
+		Region: "us-east-1", AccessKey: "k", SecretKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const inFlight, waves = 48, 10
+	for wave := range waves {
+		var wg sync.WaitGroup
+		for i := range inFlight {
+			wg.Go(func() {
+				body := fmt.Sprintf("object %d/%d", wave, i)
+				if _, err := s.Put(context.Background(), fmt.Sprintf("k/%d/%d", wave, i), strings.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if n := conns.Load(); n > 2*inFlight {
+		t.Errorf("%d connections for %d waves of %d PUTs, want about %d", n, waves, inFlight, inFlight)
 	}
 }
