@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -371,3 +372,45 @@ func sameObjects(t *testing.T, a, b target.Store) {
 }
 
 var _ = json.Marshal
+
+// TestNoOpRequests: a re-run with nothing to do sends the store a listing
+// and the metadata, at most ceil(N/1000)+10 requests for N objects, and
+// does not read back the upstream's signed files it published verbatim
+// (their ETags show they are unchanged). The MAAS selection has three
+// content ids, so seven metadata files.
+func TestNoOpRequests(t *testing.T) {
+	srv := s3test.Shared(t)
+	f := newFixture(t)
+	proxy := faultproxy.Start(t, srv.Endpoint)
+	bucket := srv.NewBucket(t)
+	setS3Env(t, srv)
+	args := append([]string{"sync", "--keyring", f.keyring, "--endpoint", proxy.URL, "--path-style",
+		f.srv.Root(), "s3://" + bucket + "/m"}, maasFilter...)
+	if out, errOut, code := run(t, args...); code != 0 {
+		t.Fatalf("sync exit %d\n%s%s", code, out, errOut)
+	}
+	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := st.List(context.Background(), "", func(target.Object) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := len(proxy.Requests())
+	out, errOut, code := run(t, args...)
+	if code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Fatalf("re-run: exit %d, want 0 and nothing to do\n%s%s", code, out, errOut)
+	}
+	reqs := proxy.Requests()[before:]
+	var lines []string
+	for _, r := range reqs {
+		lines = append(lines, r.Method+" "+r.Path+"?"+r.RawQuery)
+		if r.Method == "GET" && strings.HasSuffix(r.Path, ".sjson") {
+			t.Errorf("the re-run read back %s", r.Path)
+		}
+	}
+	if limit := (n+999)/1000 + 10; len(reqs) > limit {
+		t.Errorf("the re-run sent %d requests for %d objects, want at most %d:\n%s", len(reqs), n, limit, strings.Join(lines, "\n"))
+	}
+}

@@ -59,7 +59,7 @@ func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error
 		}
 		defer l.Release(context.WithoutCancel(ctx))
 	}
-	st, err := apply.LoadState(ctx, dst)
+	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{})
 	if err != nil {
 		return err
 	}

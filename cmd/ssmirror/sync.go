@@ -302,7 +302,15 @@ func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode output
 		defer close(read)
 		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
 	}()
-	st, err := apply.LoadState(ctx, dst)
+	// The upstream's signed files are what the target holds when nothing
+	// changed: their listed ETags (MD5) spare reading them back.
+	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{Expect: func() map[string][]byte {
+		<-read
+		if srcErr != nil {
+			return nil
+		}
+		return src.Raw
+	}})
 	<-read
 	if srcErr != nil {
 		return srcErr

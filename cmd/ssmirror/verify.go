@@ -281,7 +281,7 @@ type audit struct {
 func (a *audit) add(f finding) { a.findings = append(a.findings, f) }
 
 func (a *audit) run(ctx context.Context) error {
-	st, err := apply.LoadState(ctx, a.dst)
+	st, err := apply.LoadState(ctx, a.dst, apply.LoadOptions{})
 	if err != nil {
 		return a.incomplete(ctx, st, err)
 	}

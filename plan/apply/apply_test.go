@@ -52,7 +52,7 @@ func (s *setup) plan(t *testing.T) *plan.Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := apply.LoadState(ctx, s.dst)
+	st, err := apply.LoadState(ctx, s.dst, apply.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package apply
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +28,7 @@ import (
 // page each. The published catalog is read while the listing runs. On a
 // new target that costs two requests answered "not found"; what they say
 // counts only if the listing has them.
-func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
+func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.State, error) {
 	st := plan.State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}, Now: time.Now()}
 	gcData, gcErr := readAll(ctx, dst, plan.StateKey)
 	var (
@@ -77,12 +79,21 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 	for k, v := range pub.Raw {
 		st.Metadata[k] = v
 	}
-	// Read the other metadata files at once: each is one request.
+	// Read the other metadata files at once: each is one request, unless
+	// the listing shows that it holds the bytes the caller expects.
 	keys := extraMetaKeys(st.Objects)
+	var expect map[string][]byte
+	if opts.Expect != nil && len(keys) > 0 {
+		expect = opts.Expect()
+	}
 	bodies := make([][]byte, len(keys))
 	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
 	for i, key := range keys {
+		if body, ok := expect[key]; ok && etagIsMD5(st.Objects[key].ETag, body) {
+			bodies[i] = body
+			continue
+		}
 		wg.Go(func() { bodies[i], errs[i] = readAll(ctx, dst, key) })
 	}
 	wg.Wait()
@@ -96,6 +107,23 @@ func LoadState(ctx context.Context, dst target.Store) (plan.State, error) {
 		st.Metadata[key] = bodies[i]
 	}
 	return st, nil
+}
+
+// LoadOptions tune LoadState.
+type LoadOptions struct {
+	// Expect, when set, returns bytes that the caller expects metadata
+	// keys to hold (the upstream's signed files, which a mirror publishes
+	// byte for byte). LoadState calls it once, after the listing, and
+	// does not read a signed file or key whose listed ETag is the MD5 of
+	// the expected bytes (as S3 reports for an object stored with a
+	// single PUT); any other is read.
+	Expect func() map[string][]byte
+}
+
+// etagIsMD5 reports whether etag is the MD5 of body, in hex.
+func etagIsMD5(etag string, body []byte) bool {
+	sum := md5.Sum(body)
+	return len(etag) == 2*md5.Size && strings.EqualFold(etag, hex.EncodeToString(sum[:]))
 }
 
 // listWorkers is the number of ranges listed at once.

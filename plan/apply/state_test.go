@@ -97,7 +97,7 @@ func TestLoadStateListRanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := listRequests()
-			got, err := apply.LoadState(ctx, st)
+			got, err := apply.LoadState(ctx, st, apply.LoadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +175,7 @@ func TestListMarksAfterSync(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := apply.LoadState(ctx, dst)
+		st, err := apply.LoadState(ctx, dst, apply.LoadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,5 +230,46 @@ func TestListMarksAfterSync(t *testing.T) {
 	}
 	if lists != 2 || ranged != 1 {
 		t.Errorf("the second run sent %d listing requests, %d of them after the mark; want 2, one from the start and one after the mark", lists, ranged)
+	}
+}
+
+// TestLoadStateExpect: a signed file whose listed ETag is the MD5 of the
+// bytes the caller expects is not read back; one that differs is read, and
+// the state holds what the target really has.
+func TestLoadStateExpect(t *testing.T) {
+	st, proxy := s3Target(t, "m")
+	ctx := context.Background()
+	same, old := []byte("signed index, as upstream has it\n"), []byte("an older signed products file\n")
+	files := map[string][]byte{
+		plan.IndexSJSON:              same,
+		"streams/v1/products.sjson":  old,
+		plan.IndexJSON:               []byte(`{"format": "index:1.0", "index": {}}`),
+		"streams/v1/unrelated.sjson": []byte("a signed file nobody expects\n"),
+	}
+	for k, v := range files {
+		if _, err := st.Put(ctx, k, strings.NewReader(string(v)), int64(len(v)), target.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := map[string][]byte{plan.IndexSJSON: same, "streams/v1/products.sjson": []byte("the new signed products file\n")}
+	before := len(proxy.Requests())
+	got, err := apply.LoadState(ctx, st, apply.LoadOptions{Expect: func() map[string][]byte { return expect }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]bool{}
+	for _, r := range proxy.Requests()[before:] {
+		if r.Method == "GET" && r.RawQuery == "" {
+			_, key, _ := strings.Cut(r.Path, "/m/")
+			read[key] = true
+		}
+	}
+	if read[plan.IndexSJSON] || !read["streams/v1/products.sjson"] || !read["streams/v1/unrelated.sjson"] {
+		t.Errorf("read back %v; want the changed and the unexpected signed files, not the unchanged one", slices.Sorted(maps.Keys(read)))
+	}
+	for _, k := range []string{plan.IndexSJSON, "streams/v1/products.sjson", "streams/v1/unrelated.sjson"} {
+		if string(got.Metadata[k]) != string(files[k]) {
+			t.Errorf("state holds %q for %s, want what the target has, %q", got.Metadata[k], k, files[k])
+		}
 	}
 }
