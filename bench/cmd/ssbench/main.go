@@ -21,10 +21,12 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -189,6 +191,14 @@ func bench(c config) error {
 		return err
 	}
 	defer st.stop()
+	// Interrupted: free the store's root too (on tmpfs it holds memory).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		st.stop()
+		log.Fatalf("stopped by %s", s)
+	}()
 	up, err := startUpstream(c.work, root, c.nginx, log.Printf)
 	if err != nil {
 		return err
