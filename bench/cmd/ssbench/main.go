@@ -32,7 +32,7 @@ import (
 
 const region = "us-east-1"
 
-// Published sstream-mirror times (the measurements on the same
+// Published sstream-mirror times (the reference measurements on the same
 // kind of machine), used when sstream-mirror is not installed.
 var publishedSstream = map[string]time.Duration{
 	"maas":  2100 * time.Millisecond,
@@ -542,7 +542,7 @@ func machine(r *results) string {
 	lines = append(lines, "- peers: "+peer("aws", r.cfg.aws, "--version")+"; "+peer("rclone", r.cfg.rclone, "version")+"; "+
 		map[bool]string{true: "sstream-mirror: " + r.cfg.sstream, false: "sstream-mirror: not installed"}[r.cfg.sstream != ""])
 	if r.cfg.sstream == "" {
-		lines = append(lines, "- sstream-mirror is not packaged for this Debian release: its rows use the issue's published times (2.1 s, 156 s, 1.3 s on the same kind of machine)")
+		lines = append(lines, "- sstream-mirror is not packaged for this Debian release: its rows use its published reference times (2.1 s, 156 s, 1.3 s on the same kind of machine)")
 	}
 	return strings.Join(lines, "\n")
 }
