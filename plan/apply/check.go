@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -19,45 +18,20 @@ import (
 // bytes. An object that cannot be read (the store failing) stops the check
 // with that error.
 func CheckObjects(ctx context.Context, dst target.Store, items map[string]*catalog.Item, workers int) (map[string]error, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	paths := catalog.SortedKeys(items)
+	findings := make([]error, len(paths))
+	err := forEach(ctx, len(paths), workers, func(ctx context.Context, i int) error {
+		var err error
+		findings[i], err = checkObject(ctx, dst, paths[i], items[paths[i]])
+		return err
+	})
 	bad := map[string]error{}
-	todo := make(chan string)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for p := range todo {
-				finding, err := checkObject(ctx, dst, p, items[p])
-				mu.Lock()
-				switch {
-				case err != nil:
-					if firstErr == nil {
-						firstErr = err
-					}
-					cancel()
-				case finding != nil:
-					bad[p] = finding
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, p := range catalog.SortedKeys(items) {
-		select {
-		case todo <- p:
-		case <-ctx.Done():
+	for i, f := range findings {
+		if f != nil {
+			bad[paths[i]] = f
 		}
 	}
-	close(todo)
-	wg.Wait()
-	if firstErr != nil {
-		return bad, firstErr
-	}
-	return bad, ctx.Err()
+	return bad, err
 }
 
 // checkObject reads p and checks it against the item. It returns a

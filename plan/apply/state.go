@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ssmirror/ssmirror/plan"
@@ -147,16 +146,8 @@ func listTarget(ctx context.Context, dst target.Store, marks []string) (map[stri
 		})
 		return objs, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	ranges := make([][]target.Object, len(marks)+1)
-	var (
-		wg       sync.WaitGroup
-		next     atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-	)
-	listRange := func(i int) error {
+	err := forEach(ctx, len(ranges), listWorkers, func(ctx context.Context, i int) error {
 		after, last := "", ""
 		if i > 0 {
 			after = marks[i-1]
@@ -178,22 +169,9 @@ func listTarget(ctx context.Context, dst target.Store, marks []string) (map[stri
 			return nil
 		}
 		return err
-	}
-	for range min(listWorkers, len(ranges)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(ranges) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				if err := listRange(i); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		return nil, firstErr
+	})
+	if err != nil {
+		return nil, err
 	}
 	n := 0
 	for _, r := range ranges {
