@@ -32,7 +32,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	"github.com/ssmirror/ssmirror/target"
 )
@@ -75,36 +74,15 @@ func (s *Store) String() string { return s.root }
 // Root returns the root directory.
 func (s *Store) Root() string { return s.root }
 
-// ValidateKey reports why key is not acceptable as a store key, or nil.
-// A key is a relative slash-separated path of non-empty segments; it must
-// not be absolute, contain "." or ".." segments, backslashes, NUL or other
-// control characters, or a segment that looks like one of this package's
-// temporary file names (".NAME.tmp-…").
+// ValidateKey reports why key is not acceptable as a store key, or nil:
+// a portable key (target.ValidateKey) without a segment that looks like
+// one of this package's temporary file names (".NAME.tmp-…").
 func ValidateKey(key string) error {
-	if key == "" {
-		return errors.New("empty key")
-	}
-	if strings.HasPrefix(key, "/") {
-		return fmt.Errorf("key %q is absolute", key)
-	}
-	for _, r := range key {
-		switch {
-		case r == '\\':
-			return fmt.Errorf("key %q contains a backslash", key)
-		case r < 0x20 || r == 0x7f:
-			return fmt.Errorf("key %q contains control character %U", key, r)
-		}
-	}
-	if !utf8.ValidString(key) {
-		return fmt.Errorf("key %q is not valid UTF-8", key)
+	if err := target.ValidateKey(key); err != nil {
+		return err
 	}
 	for seg := range strings.SplitSeq(key, "/") {
-		switch {
-		case seg == "":
-			return fmt.Errorf("key %q has an empty path segment", key)
-		case seg == "." || seg == "..":
-			return fmt.Errorf("key %q contains a %q segment", key, seg)
-		case isTempName(seg):
+		if isTempName(seg) {
 			return fmt.Errorf("key %q has a segment %q that looks like a temporary file", key, seg)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ssmirror/ssmirror/target"
 )
 
 // ParseURL splits an "s3://BUCKET[/PREFIX]" URL into its bucket and
@@ -87,39 +89,13 @@ func cleanPrefix(p string) (string, error) {
 	return p, nil
 }
 
-// ValidateKey reports why key is not acceptable as a store key, or nil. A
-// key is a relative slash-separated path of non-empty UTF-8 segments
-// without "." or ".." segments, backslashes or control characters. (S3
-// itself accepts more; the restriction keeps keys portable to dirstore and
-// to HTTP mirrors.)
+// ValidateKey reports why key is not acceptable as a store key, or nil:
+// a portable key (target.ValidateKey) of at most 1,024 bytes, S3's limit.
+// (S3 itself accepts more; the restriction keeps keys portable to
+// dirstore and to HTTP mirrors.)
 func ValidateKey(key string) error {
-	if key == "" {
-		return errors.New("empty key")
-	}
-	if strings.HasPrefix(key, "/") {
-		return fmt.Errorf("key %q is absolute", key)
-	}
-	if !utf8.ValidString(key) {
-		return fmt.Errorf("key %q is not valid UTF-8", key)
-	}
-	if len(key) > 1024 {
+	if len(key) > 1024 && utf8.ValidString(key) {
 		return fmt.Errorf("key %.40q... is longer than 1024 bytes", key)
 	}
-	for _, r := range key {
-		switch {
-		case r == '\\':
-			return fmt.Errorf("key %q contains a backslash", key)
-		case r < 0x20 || r == 0x7f:
-			return fmt.Errorf("key %q contains control character %U", key, r)
-		}
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		switch seg {
-		case "":
-			return fmt.Errorf("key %q has an empty path segment", key)
-		case ".", "..":
-			return fmt.Errorf("key %q contains a %q segment", key, seg)
-		}
-	}
-	return nil
+	return target.ValidateKey(key)
 }
