@@ -78,6 +78,7 @@ type Server struct {
 	SecretKey string
 	Region    string
 	Dir       string // gateway root; each bucket is a directory in it
+	Args      string // the command line's options, without the root
 	CertFile  string // StartTLS only: the server's self-signed certificate (PEM)
 
 	cmd    *exec.Cmd
@@ -209,38 +210,51 @@ func (s *Server) tlsConfig() *tls.Config {
 
 // start runs versitygw on a gateway root below base.
 func start(base string, logf func(string, ...any), useTLS bool) (*Server, error) {
-	bin, err := Binary(logf)
-	if err != nil {
-		return nil, err
-	}
-	root := filepath.Join(base, "gw")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	var extra []string
-	if err := XattrSupported(root); err != nil || forceSidecar {
-		if err == nil {
-			err = errors.New("forced by test")
-		}
-		sidecar := filepath.Join(base, "meta")
-		if err := os.MkdirAll(sidecar, 0o755); err != nil {
-			return nil, err
-		}
-		logf("s3test: %s has no user xattrs (%v); using --sidecar %s", root, err, sidecar)
-		extra = append(extra, "--sidecar", sidecar)
-	}
+	var global []string
 	var certFile string
 	if useTLS {
 		var keyFile string
+		var err error
 		certFile, keyFile, err = writeCert(base)
 		if err != nil {
 			return nil, fmt.Errorf("creating a TLS certificate: %w", err)
 		}
-		extra = append([]string{"--cert", certFile, "--key", keyFile}, extra...)
+		global = []string{"--cert", certFile, "--key", keyFile}
+	}
+	return run(filepath.Join(base, "gw"), filepath.Join(base, "meta"), global, certFile, logf)
+}
+
+// Run starts versitygw outside a test, on the gateway root dir (created
+// if missing), with extra global options (e.g. --access-log FILE,
+// --keep-alive). If dir has no user extended attributes, object metadata
+// goes to the directory sidecar (--sidecar). The caller stops the server
+// with Stop.
+func Run(dir, sidecar string, global []string, logf func(string, ...any)) (*Server, error) {
+	return run(dir, sidecar, global, "", logf)
+}
+
+func run(root, sidecar string, global []string, certFile string, logf func(string, ...any)) (*Server, error) {
+	bin, err := Binary(logf)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	var backend []string
+	if err := XattrSupported(root); err != nil || forceSidecar {
+		if err == nil {
+			err = errors.New("forced by test")
+		}
+		if err := os.MkdirAll(sidecar, 0o755); err != nil {
+			return nil, err
+		}
+		logf("s3test: %s has no user xattrs (%v); using --sidecar %s", root, err, sidecar)
+		backend = append(backend, "--sidecar", sidecar)
 	}
 	var lastErr error
 	for range 3 { // retry if another process grabbed the port
-		s, err := launch(bin, root, extra, certFile)
+		s, err := launch(bin, root, global, backend, certFile)
 		if err == nil {
 			return s, nil
 		}
@@ -249,7 +263,7 @@ func start(base string, logf func(string, ...any), useTLS bool) (*Server, error)
 	return nil, lastErr
 }
 
-func launch(bin, root string, extra []string, certFile string) (*Server, error) {
+func launch(bin, root string, global, backend []string, certFile string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("finding a free port: %w", err)
@@ -272,17 +286,10 @@ func launch(bin, root string, extra []string, certFile string) (*Server, error) 
 	}
 	// Global options (including --cert/--key) precede the backend command;
 	// backend options (--sidecar) follow it.
-	args := []string{"--port", port, "--region", Region, "--quiet"}
-	var backendArgs []string
-	for i := 0; i < len(extra); i += 2 {
-		if extra[i] == "--cert" || extra[i] == "--key" {
-			args = append(args, extra[i], extra[i+1])
-		} else {
-			backendArgs = append(backendArgs, extra[i], extra[i+1])
-		}
-	}
+	args := append([]string{"--port", port, "--region", Region, "--quiet"}, global...)
 	args = append(args, "posix")
-	args = append(args, backendArgs...)
+	args = append(args, backend...)
+	s.Args = strings.Join(args, " ")
 	args = append(args, root)
 	cmd := exec.Command(bin, args...)
 	// Credentials go through the environment so they do not show in ps.
@@ -318,6 +325,12 @@ func launch(bin, root string, extra []string, certFile string) (*Server, error) 
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Stop stops a server started with Run.
+func (s *Server) Stop() { s.stop() }
+
+// PID is the server's process ID.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // stop kills the server and waits for it to exit.
 func (s *Server) stop() {

@@ -531,7 +531,7 @@ func machine(r *results) string {
 	lines = append(lines, fmt.Sprintf("- machine: %d cores (%s), %s memory, Linux %s, %s",
 		runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.Version()))
 	lines = append(lines, fmt.Sprintf("- ssmirror: %s (source: commit %s), default flags (--transfers 8)", r.cfg.ssmirror, r.rev))
-	lines = append(lines, fmt.Sprintf("- store: versitygw %s, posix backend on %s (%s), `%s`, all tools through the same endpoint", r.store.Version, r.store.Medium, r.store.Root, r.store.Flags))
+	lines = append(lines, fmt.Sprintf("- store: versitygw %s, posix backend on %s (%s), `%s`, all tools through the same endpoint", r.store.Version, r.store.Medium, r.store.Dir, r.store.Flags))
 	lines = append(lines, fmt.Sprintf("- upstream: %s on loopback", r.up.Kind))
 	peer := func(name, bin string, args ...string) string {
 		if bin == "" {

@@ -128,7 +128,7 @@ func (rn *runner) exec(tool, work string, env []string, bin string, args ...stri
 	var storeCPU, upCPU time.Duration
 	if rn.store != nil {
 		off = rn.store.logOffset()
-		storeCPU = cpuTime(rn.store.pid())
+		storeCPU = cpuTime(rn.store.PID())
 	}
 	if rn.upPIDs != nil {
 		upCPU = cpuTimes(rn.upPIDs())
@@ -169,7 +169,7 @@ func (rn *runner) exec(tool, work string, env []string, bin string, args ...stri
 			r.Reqs = -1
 			rn.logf("counting requests: %v", err)
 		}
-		r.StoreCPU = cpuTime(rn.store.pid()) - storeCPU
+		r.StoreCPU = cpuTime(rn.store.PID()) - storeCPU
 	}
 	if rn.upPIDs != nil {
 		r.UpCPU = cpuTimes(rn.upPIDs()) - upCPU

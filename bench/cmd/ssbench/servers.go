@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -25,21 +23,17 @@ import (
 	"github.com/ssmirror/ssmirror/internal/s3test"
 )
 
-// store is the S3 server under test: versitygw with its posix backend,
-// writing an access log that counts the requests of each run.
+// store is the S3 server under test: versitygw with its posix backend
+// (s3test.Run), writing an access log that counts the requests of each run.
 type store struct {
-	Endpoint  string
-	AccessKey string
-	SecretKey string
-	Version   string
-	Flags     string // how it was started (for the report)
-	Log       string // access log path
-	Root      string // the posix backend's directory
-	Medium    string // what Root is on, for the report ("tmpfs", "ext4", ...)
+	*s3test.Server
+	Version string
+	Flags   string // how it was started (for the report)
+	Log     string // access log path
+	Medium  string // what the root is on, for the report ("tmpfs", "ext4", ...)
+	sidecar string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	mc   *minio.Client
+	mc *minio.Client
 }
 
 func freeAddr() (string, error) {
@@ -54,71 +48,27 @@ func freeAddr() (string, error) {
 // startStore runs versitygw on a fresh gateway root: rootDir when it is
 // set, else under work.
 func startStore(work, rootDir string, keepAlive bool, logf func(string, ...any)) (*store, error) {
-	bin, err := s3test.Binary(logf)
-	if err != nil {
-		return nil, err
-	}
 	root := rootDir
 	if root == "" {
 		root = filepath.Join(work, "gw")
 	}
+	s := &store{Version: s3test.VersityVersion, Log: filepath.Join(work, "store-access.log"), sidecar: filepath.Join(work, "gw-meta")}
 	os.RemoveAll(root)
-	os.RemoveAll(filepath.Join(work, "gw-meta"))
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	key := make([]byte, 16)
-	rand.Read(key)
-	s := &store{
-		Endpoint:  "http://" + addr,
-		AccessKey: "ssbench",
-		SecretKey: hex.EncodeToString(key),
-		Version:   s3test.VersityVersion,
-		Log:       filepath.Join(work, "store-access.log"),
-		Root:      root,
-		done:      make(chan struct{}),
-	}
+	os.RemoveAll(s.sidecar)
 	os.Remove(s.Log)
-	args := []string{"--port", addr, "--region", region, "--quiet", "--access-log", s.Log}
+	global := []string{"--access-log", s.Log}
 	if keepAlive {
-		args = append(args, "--keep-alive")
+		global = append(global, "--keep-alive")
 	}
-	args = append(args, "posix")
-	if err := s3test.XattrSupported(root); err != nil {
-		meta := filepath.Join(work, "gw-meta")
-		if err := os.MkdirAll(meta, 0o755); err != nil {
-			return nil, err
-		}
-		logf("%s has no user xattrs (%v): versitygw keeps metadata in %s", root, err, meta)
-		args = append(args, "--sidecar", meta)
-	}
-	args = append(args, root)
-	s.Medium = fsType(root)
-	s.Flags = strings.Join(args[:len(args)-1], " ")
-	s.Flags = strings.Replace(s.Flags, s.Log, "LOG", 1)
-	out, err := os.Create(filepath.Join(work, "store.out"))
+	srv, err := s3test.Run(root, s.sidecar, global, logf)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("versitygw: %w", err)
 	}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { s.cmd.Wait(); out.Close(); close(s.done) }()
-	if err := waitHTTP(s.Endpoint+"/", s.done); err != nil {
-		s.stop()
-		data, _ := os.ReadFile(filepath.Join(work, "store.out"))
-		return nil, fmt.Errorf("versitygw: %w\n%s", err, data)
-	}
-	s.mc, err = minio.New(addr, &minio.Options{
-		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+	s.Server = srv
+	s.Medium = fsType(root)
+	s.Flags = strings.Replace(srv.Args, s.Log, "LOG", 1)
+	s.mc, err = minio.New(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{
+		Creds:        credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""),
 		Region:       region,
 		BucketLookup: minio.BucketLookupPath,
 	})
@@ -131,11 +81,9 @@ func startStore(work, rootDir string, keepAlive bool, logf func(string, ...any))
 
 // stop ends the server and frees its root (on tmpfs, it holds memory).
 func (s *store) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	os.RemoveAll(s.Root)
+	s.Stop()
+	os.RemoveAll(s.Dir)
+	os.RemoveAll(s.sidecar)
 }
 
 // fsType names the file system dir is on, for the report.
@@ -172,9 +120,6 @@ func memoryRoot(need int64) string {
 	}
 	return filepath.Join(shm, "ssmirror-bench-store")
 }
-
-// pid returns the server's process id.
-func (s *store) pid() int { return s.cmd.Process.Pid }
 
 // makeBucket creates a bucket (outside any measured window).
 func (s *store) makeBucket(name string) error {
