@@ -136,17 +136,7 @@ func (f *fixture) checkMirror(t *testing.T, st target.Store, want map[string]boo
 // target.
 func (f *fixture) checkJSON(t *testing.T, st target.Store, want map[string]bool) {
 	t.Helper()
-	ctx := context.Background()
-	read := func(key string) []byte {
-		rc, _, err := st.Open(ctx, key)
-		if err != nil {
-			t.Fatalf("read %s: %v", key, err)
-		}
-		defer rc.Close()
-		var b bytes.Buffer
-		b.ReadFrom(rc)
-		return b.Bytes()
-	}
+	read := func(key string) []byte { return readKey(t, st, key) }
 	idx, err := catalog.DecodeIndex("index.json", read("streams/v1/index.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +167,7 @@ func (f *fixture) checkJSON(t *testing.T, st target.Store, want map[string]bool)
 		t.Errorf("mirrored items:\n got %v\nwant %v", catalog.SortedKeys(got), catalog.SortedKeys(want))
 	}
 	// Nothing else in the target but the mirror.
-	st.List(ctx, "", func(o target.Object) error {
+	st.List(context.Background(), "", func(o target.Object) error {
 		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") && !strings.HasPrefix(o.Key, ".ssmirror/") && !f.pending[o.Key] {
 			t.Errorf("unexpected object %s", o.Key)
 		}

@@ -264,7 +264,7 @@ func run(root, sidecar string, global []string, certFile string, logf func(strin
 }
 
 func launch(bin, root string, global, backend []string, certFile string) (*Server, error) {
-	port, err := freePort()
+	port, err := FreeAddr()
 	if err != nil {
 		return nil, fmt.Errorf("finding a free port: %w", err)
 	}
@@ -384,7 +384,9 @@ func writeCert(dir string) (certFile, keyFile string, err error) {
 	return certFile, keyFile, nil
 }
 
-func freePort() (string, error) {
+// FreeAddr returns a loopback address (127.0.0.1:PORT) whose port was free
+// a moment ago.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

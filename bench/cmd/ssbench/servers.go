@@ -36,15 +36,6 @@ type store struct {
 	mc *minio.Client
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // startStore runs versitygw on a fresh gateway root: rootDir when it is
 // set, else under work.
 func startStore(work, rootDir string, keepAlive bool, logf func(string, ...any)) (*store, error) {
@@ -238,7 +229,7 @@ func startUpstream(work, root string, useNginx bool, logf func(string, ...any)) 
 			logf("nginx is not installed; serving the upstream with Go's file server")
 		}
 	}
-	addr, err := freeAddr()
+	addr, err := s3test.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +251,7 @@ func startNginx(bin, work, root string) (*upstreamServer, error) {
 			return nil, err
 		}
 	}
-	addr, err := freeAddr()
+	addr, err := s3test.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
