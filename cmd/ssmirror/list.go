@@ -32,12 +32,18 @@ type listOptions struct {
 }
 
 func (o *listOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
-	f.BoolVar(&o.noVerify, "no-verify", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
-	f.BoolVar(&o.allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	addSignatureFlags(f, &o.keyrings, &o.noVerify, &o.allowSHA1)
 	f.IntVar(&o.max, "max", 0, "list only the newest N versions of each product, after filtering (0: all)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per item and line")
 	addS3Flags(f, &o.s3)
+}
+
+// addSignatureFlags adds the flags that say how a source's signatures are
+// checked, with the same names and meanings in sync and list.
+func addSignatureFlags(f *pflag.FlagSet, keyrings *[]string, noVerify, allowSHA1 *bool) {
+	f.StringArrayVar(keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
+	f.BoolVar(noVerify, "no-verify", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
+	f.BoolVar(allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
 }
 
 // addS3Flags adds the flags that say how to reach S3 (and an HTTPS

@@ -37,9 +37,7 @@ type syncOptions struct {
 }
 
 func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.cfg.Keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
-	f.BoolVar(&o.cfg.NoVerify, "no-verify", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
-	f.BoolVar(&o.cfg.AllowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	addSignatureFlags(f, &o.cfg.Keyrings, &o.cfg.NoVerify, &o.cfg.AllowSHA1)
 	f.IntVar(&o.cfg.Max, "max", 0, "keep only the newest N versions of each product (0: all)")
 	f.BoolVar(&o.cfg.Keep, "keep", false, "keep already-mirrored versions (up to --max) after upstream dropped them")
 	f.BoolVar(&o.cfg.DryRun, "dry-run", false, "print the plan and change nothing")
