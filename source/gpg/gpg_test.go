@@ -253,14 +253,21 @@ func TestZeroKeyring(t *testing.T) {
 	checkVerifyErr(t, err, "SHA256SUMS", ErrUnknownSigner)
 }
 
-func TestRealDetachedSignature(t *testing.T) {
-	data := readKeyFile(t, "SHA256SUMS")
-	armored := readKeyFile(t, "SHA256SUMS.gpg")
+// realSignature returns the real SHA256SUMS file and Canonical's detached
+// signature over it, armored and binary.
+func realSignature(t *testing.T) (data, armored, binary []byte) {
+	t.Helper()
+	data = readKeyFile(t, "SHA256SUMS")
+	armored = readKeyFile(t, "SHA256SUMS.gpg")
 	blocks, err := decodeArmor(armored, false, blockSignature)
 	if err != nil {
 		t.Fatal(err)
 	}
-	binary := blocks[0].Body
+	return data, armored, blocks[0].Body
+}
+
+func TestRealDetachedSignature(t *testing.T) {
+	data, armored, binary := realSignature(t)
 	for _, keyring := range []string{"ubuntu-cloudimage-keyring.gpg", "ubuntu-cloudimage-keyring.asc"} {
 		k := loadRealKeyring(t, keyring)
 		for _, sig := range []struct {
@@ -303,13 +310,7 @@ func TestRealDetachedSignature(t *testing.T) {
 }
 
 func TestRealDetachedSignatureTampered(t *testing.T) {
-	data := readKeyFile(t, "SHA256SUMS")
-	armored := readKeyFile(t, "SHA256SUMS.gpg")
-	blocks, err := decodeArmor(armored, false, blockSignature)
-	if err != nil {
-		t.Fatal(err)
-	}
-	binary := blocks[0].Body
+	data, armored, binary := realSignature(t)
 	// Offsets into the binary signature packet (see gpg --list-packets):
 	// 3 bytes of packet header, then version, type, algorithms, hashed
 	// subpackets (issuer fingerprint, creation time at 34..37), unhashed
