@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
@@ -43,12 +42,12 @@ func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts
 		var sf, pf map[string]*catalog.Product
 		base := sdoc
 		if sdoc != nil {
-			sf = filterDoc(sdoc, opts.Filters)
+			sf = sdoc.Select(opts.Filters.Match)
 		} else {
 			base = pdoc
 		}
 		if opts.Keep && pdoc != nil {
-			pf = filterDoc(pdoc, opts.Filters)
+			pf = pdoc.Select(opts.Filters.Match)
 		}
 		nd := &catalog.Products{Fields: base.Fields, Products: map[string]*catalog.Product{}}
 		for pname := range union(sf, pf) {
@@ -123,31 +122,6 @@ func splitWarning(pname, vname string, all, kept *catalog.Version) string {
 		w += "; LXD cannot use an image whose lxd.tar.xz metadata and rootfs are split"
 	}
 	return w
-}
-
-// filterDoc returns the products of doc reduced to the items that match
-// fs, without empty versions and products.
-func filterDoc(doc *catalog.Products, fs filter.Set) map[string]*catalog.Product {
-	out := map[string]*catalog.Product{}
-	doc.Each(func(f catalog.Flat) bool {
-		if !fs.Match(f.Attrs) {
-			return true
-		}
-		src := doc.Products[f.Product]
-		np := out[f.Product]
-		if np == nil {
-			np = &catalog.Product{Fields: src.Fields, Versions: map[string]*catalog.Version{}}
-			out[f.Product] = np
-		}
-		nv := np.Versions[f.Version]
-		if nv == nil {
-			nv = &catalog.Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*catalog.Item{}}
-			np.Versions[f.Version] = nv
-		}
-		nv.Items[f.Name] = f.Item
-		return true
-	})
-	return out
 }
 
 func allPresent(v *catalog.Version, objs map[string]target.Object) bool {

@@ -285,3 +285,59 @@ func FuzzDecodeIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestSelect: the concurrent selection keeps exactly the items a plain
+// walk with the same predicate keeps, sharing their Fields and Items,
+// and leaves out the versions and products that keep none.
+func TestSelect(t *testing.T) {
+	var docs []*Products
+	for _, name := range []string{"simplestreams_ubuntu.json", "simplestreams_bootloaders.json"} {
+		data, err := os.ReadFile("../../testdata/maas/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := DecodeProducts(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, doc)
+	}
+	inh, err := DecodeProducts("inherit.json", []byte(inherit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, inh)
+	cases := map[string]func(map[string]string) bool{
+		"everything":         func(map[string]string) bool { return true },
+		"nothing":            func(map[string]string) bool { return false },
+		"one arch":           func(a map[string]string) bool { return a["arch"] == "amd64" },
+		"kernels only":       func(a map[string]string) bool { return a["ftype"] == "boot-kernel" },
+		"newest version":     func(a map[string]string) bool { return strings.HasPrefix(a["version_name"], "2025") },
+		"alias-expanded key": func(a map[string]string) bool { return a["region"] == "ap-southeast-1" },
+		"one item of each":   func(a map[string]string) bool { return a["item_name"] == "boot-kernel" || a["item_name"] == "k" },
+	}
+	for name, match := range cases {
+		for _, doc := range docs {
+			want := map[string]*Product{}
+			doc.Each(func(f Flat) bool {
+				if !match(f.Attrs) {
+					return true
+				}
+				src := doc.Products[f.Product]
+				if want[f.Product] == nil {
+					want[f.Product] = &Product{Fields: src.Fields, Versions: map[string]*Version{}}
+				}
+				v := want[f.Product].Versions[f.Version]
+				if v == nil {
+					v = &Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*Item{}}
+					want[f.Product].Versions[f.Version] = v
+				}
+				v.Items[f.Name] = f.Item
+				return true
+			})
+			if got := doc.Select(match); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %s: Select kept %d products, a plain walk %d", name, doc.ContentID(), len(got), len(want))
+			}
+		}
+	}
+}

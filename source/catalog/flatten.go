@@ -15,35 +15,89 @@ type Flat struct {
 // item_name. Lists and objects are not inherited. Attrs is reused for
 // the next item: fn must copy it to keep it.
 func (p *Products) Each(fn func(Flat) bool) {
+	top := p.topAttrs()
+	for _, pname := range SortedKeys(p.Products) {
+		if !p.eachIn(top, pname, fn) {
+			return
+		}
+	}
+}
+
+// Select returns the products of p reduced to the items for which match
+// returns true, given each item's flattened attributes as Each gives them,
+// without the versions and products that keep no item. The result shares
+// Fields and Items with p. Products are walked concurrently: match may be
+// called from several goroutines at once and must not keep attrs.
+func (p *Products) Select(match func(attrs map[string]string) bool) map[string]*Product {
+	top := p.topAttrs()
+	names := SortedKeys(p.Products)
+	kept := make([]*Product, len(names))
+	parallel(len(names), func(i int) {
+		src := p.Products[names[i]]
+		var np *Product
+		p.eachIn(top, names[i], func(f Flat) bool {
+			if !match(f.Attrs) {
+				return true
+			}
+			if np == nil {
+				np = &Product{Fields: src.Fields, Versions: map[string]*Version{}}
+			}
+			nv := np.Versions[f.Version]
+			if nv == nil {
+				nv = &Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*Item{}}
+				np.Versions[f.Version] = nv
+			}
+			nv.Items[f.Name] = f.Item
+			return true
+		})
+		kept[i] = np
+	})
+	out := make(map[string]*Product, len(names))
+	for i, np := range kept {
+		if np != nil {
+			out[names[i]] = np
+		}
+	}
+	return out
+}
+
+// topAttrs returns the document's own flattened attributes. Callers only
+// read the map, so walks of several products may share it.
+func (p *Products) topAttrs() map[string]string {
 	top := make(map[string]string, 16)
 	p.merge(top, p.Fields)
+	return top
+}
+
+// eachIn calls fn for every item of product pname as Each does, and
+// reports whether fn asked to go on.
+func (p *Products) eachIn(top map[string]string, pname string, fn func(Flat) bool) bool {
 	cid := p.ContentID()
-	for _, pname := range SortedKeys(p.Products) {
-		prod := p.Products[pname]
-		pattrs := clone(top)
-		p.merge(pattrs, prod.Fields)
-		for _, vname := range SortedKeys(prod.Versions) {
-			ver := prod.Versions[vname]
-			vattrs := clone(pattrs)
-			p.merge(vattrs, ver.Fields)
-			attrs := make(map[string]string, len(vattrs)+16)
-			for _, iname := range SortedKeys(ver.Items) {
-				it := ver.Items[iname]
-				clear(attrs)
-				for k, v := range vattrs {
-					attrs[k] = v
-				}
-				p.merge(attrs, it.Fields)
-				attrs["content_id"] = cid
-				attrs["product_name"] = pname
-				attrs["version_name"] = vname
-				attrs["item_name"] = iname
-				if !fn(Flat{Product: pname, Version: vname, Name: iname, Item: it, Attrs: attrs}) {
-					return
-				}
+	prod := p.Products[pname]
+	pattrs := clone(top)
+	p.merge(pattrs, prod.Fields)
+	for _, vname := range SortedKeys(prod.Versions) {
+		ver := prod.Versions[vname]
+		vattrs := clone(pattrs)
+		p.merge(vattrs, ver.Fields)
+		attrs := make(map[string]string, len(vattrs)+16)
+		for _, iname := range SortedKeys(ver.Items) {
+			it := ver.Items[iname]
+			clear(attrs)
+			for k, v := range vattrs {
+				attrs[k] = v
+			}
+			p.merge(attrs, it.Fields)
+			attrs["content_id"] = cid
+			attrs["product_name"] = pname
+			attrs["version_name"] = vname
+			attrs["item_name"] = iname
+			if !fn(Flat{Product: pname, Version: vname, Name: iname, Item: it, Attrs: attrs}) {
+				return false
 			}
 		}
 	}
+	return true
 }
 
 // merge copies the scalar fields of f into dst, then the fields of any
