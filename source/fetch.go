@@ -212,10 +212,33 @@ type Store struct{ Store target.Store }
 
 // Fetch implements Fetcher.
 func (s Store) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
+	return s.fetch(ctx, p, 0)
+}
+
+// FetchRange implements RangeFetcher when the store can open an object
+// part way through (target.RangeOpener); otherwise it refuses with
+// ErrNoResume.
+func (s Store) FetchRange(ctx context.Context, p string, offset int64) (io.ReadCloser, int64, error) {
+	if _, ok := s.Store.(target.RangeOpener); !ok {
+		return nil, 0, fmt.Errorf("%s/%s: %w: the store cannot open an object at an offset", s.Store, p, ErrNoResume)
+	}
+	return s.fetch(ctx, p, offset)
+}
+
+func (s Store) fetch(ctx context.Context, p string, offset int64) (io.ReadCloser, int64, error) {
 	if err := catalog.ValidPath(p); err != nil {
 		return nil, 0, err
 	}
-	rc, obj, err := s.Store.Open(ctx, p)
+	var (
+		rc  io.ReadCloser
+		obj target.Object
+		err error
+	)
+	if offset == 0 {
+		rc, obj, err = s.Store.Open(ctx, p)
+	} else {
+		rc, obj, err = s.Store.(target.RangeOpener).OpenAt(ctx, p, offset)
+	}
 	if errors.Is(err, target.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%s/%s: %w", s.Store, p, ErrNotExist)
 	}

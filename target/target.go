@@ -105,6 +105,15 @@ type Store interface {
 	String() string
 }
 
+// A RangeOpener opens an object part way through, so that a reader whose
+// connection broke can go on where it stopped instead of starting over.
+type RangeOpener interface {
+	// OpenAt is Open of the bytes from offset to the end. The Object
+	// describes the whole object: Size is its full size. A negative offset,
+	// or one at or past the end (but for 0, which is Open), gives an error.
+	OpenAt(ctx context.Context, key string, offset int64) (io.ReadCloser, Object, error)
+}
+
 // A RangeLister lists the keys after a given one without going through
 // those before it. Stores whose listing is a chain of requests (S3: 1,000
 // keys each) implement it, so that a caller who knows where the pages

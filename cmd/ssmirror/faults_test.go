@@ -102,3 +102,46 @@ func TestFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestS3SourceResumes mirrors a mirror from one bucket into another
+// through a proxy that cuts an item's body after 1,000 bytes: the read
+// goes on from there with a ranged GET instead of starting over, and the
+// copy is complete and verified.
+func TestS3SourceResumes(t *testing.T) {
+	srv := s3test.Shared(t)
+	setS3Env(t, srv)
+	f := newFixture(t)
+	from, to := srv.NewBucket(t), srv.NewBucket(t)
+	out, errOut, code := run(t, append([]string{"sync", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style",
+		f.srv.Root(), "s3://" + from + "/m"}, maasFilter...)...)
+	if code != 0 {
+		t.Fatalf("first mirror: exit %d\n%s%s", code, out, errOut)
+	}
+
+	const squash = "noble/amd64/20250709/squashfs"
+	proxy := faultproxy.Start(t, srv.Endpoint)
+	cut := proxy.Add(&faultproxy.Rule{Method: "GET", PathRE: regexp.MustCompile("^/" + from + "/m/.*" + regexp.QuoteMeta(squash) + "$"),
+		First: 1, Fault: faultproxy.Truncate, After: 1000})
+	out, errOut, code = run(t, append([]string{"sync", "--keyring", f.keyring, "--endpoint", proxy.URL, "--path-style",
+		"--retries", "4", "--retry-delay", "10ms", "s3://" + from + "/m/", "s3://" + to + "/m"}, maasFilter...)...)
+	if code != 0 {
+		t.Fatalf("mirror of the mirror: exit %d\n%s%s", code, out, errOut)
+	}
+	if cut.Applied() != 1 {
+		t.Fatalf("the body was cut %d times, want 1; the test is wrong", cut.Applied())
+	}
+	var ranges []string
+	for _, r := range proxy.Requests() {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, squash) {
+			ranges = append(ranges, r.Header.Get("Range"))
+		}
+	}
+	if len(ranges) != 2 || ranges[0] != "" || ranges[1] != "bytes=1000-" {
+		t.Errorf("GETs of the item had Range headers %q, want a plain one, then \"bytes=1000-\"", ranges)
+	}
+	st, err := s3store.New(context.Background(), s3store.Config{Bucket: to, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.checkMirror(t, st, f.expected())
+}

@@ -220,6 +220,23 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Obj
 	return f, target.Object{Key: key, Size: fi.Size(), ETag: etag(fi), ModTime: fi.ModTime()}, nil
 }
 
+// OpenAt implements target.RangeOpener.
+func (s *Store) OpenAt(ctx context.Context, key string, offset int64) (io.ReadCloser, target.Object, error) {
+	rc, obj, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, target.Object{}, err
+	}
+	if offset < 0 || (offset > 0 && offset >= obj.Size) {
+		rc.Close()
+		return nil, target.Object{}, fmt.Errorf("dirstore %s: open %s at byte %d: outside its %d bytes", s.root, key, offset, obj.Size)
+	}
+	if _, err := rc.(*os.File).Seek(offset, io.SeekStart); err != nil {
+		rc.Close()
+		return nil, target.Object{}, fmt.Errorf("dirstore %s: open %s at byte %d: %w", s.root, key, offset, err)
+	}
+	return rc, obj, nil
+}
+
 // etag identifies one version of a file: its modification time and size
 // (a Put always creates a new file, so a rewrite changes it).
 func etag(fi os.FileInfo) string {

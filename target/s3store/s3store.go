@@ -497,12 +497,28 @@ func (s *Store) ListAfter(ctx context.Context, prefix, after string, fn func(tar
 // Open returns the content of key with a GET request. A missing key gives
 // an error wrapping target.ErrNotExist.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Object, error) {
+	return s.OpenAt(ctx, key, 0)
+}
+
+// OpenAt implements target.RangeOpener with a ranged GET
+// ("Range: bytes=offset-"), accepted only when the answer's Content-Range
+// starts at offset.
+func (s *Store) OpenAt(ctx context.Context, key string, offset int64) (io.ReadCloser, target.Object, error) {
 	name, err := s.object("open", key)
 	if err != nil {
 		return nil, target.Object{}, err
 	}
+	if offset < 0 {
+		return nil, target.Object{}, fmt.Errorf("s3store: open %s at negative byte %d", s.objURL(key), offset)
+	}
+	var opts minio.GetObjectOptions
+	if offset != 0 {
+		if err := opts.SetRange(offset, 0); err != nil {
+			return nil, target.Object{}, fmt.Errorf("s3store: open %s at byte %d: %w", s.objURL(key), offset, err)
+		}
+	}
 	// One GET answers both the content and the object's details.
-	rc, info, _, err := s.core.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
+	rc, info, header, err := s.core.GetObject(ctx, s.bucket, name, opts)
 	if err != nil {
 		var er minio.ErrorResponse
 		if errors.As(err, &er) && er.StatusCode == http.StatusNotFound && er.Code == "" {
@@ -510,7 +526,16 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Obj
 		}
 		return nil, target.Object{}, s.wrapErr("open", key, err)
 	}
-	return &objectReader{rc: rc, s: s, key: key}, target.Object{Key: key, Size: info.Size, ETag: info.ETag, ModTime: info.LastModified}, nil
+	size := info.Size
+	if offset != 0 {
+		var start, end int64
+		cr := header.Get("Content-Range")
+		if n, _ := fmt.Sscanf(cr, "bytes %d-%d/%d", &start, &end, &size); n != 3 || start != offset || end != size-1 {
+			rc.Close()
+			return nil, target.Object{}, fmt.Errorf("s3store: open %s at byte %d: the server answered Content-Range %q", s.objURL(key), offset, cr)
+		}
+	}
+	return &objectReader{rc: rc, s: s, key: key}, target.Object{Key: key, Size: size, ETag: info.ETag, ModTime: info.LastModified}, nil
 }
 
 // objectReader maps read errors (a connection broken mid-body) like

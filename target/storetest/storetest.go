@@ -342,6 +342,43 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		}
 	})
 
+	t.Run("OpenAt", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ro, ok := s.(target.RangeOpener)
+		if !ok {
+			t.Skipf("%T does not implement target.RangeOpener", s)
+		}
+		data := randomBytes(10000, 7)
+		mustPut(t, s, "d/obj", data, nil)
+		for _, off := range []int64{0, 1, 4096, 9999} {
+			rc, obj, err := ro.OpenAt(ctx, "d/obj", off)
+			if err != nil {
+				t.Errorf("OpenAt(%d): %v", off, err)
+				continue
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, data[off:]) {
+				t.Errorf("OpenAt(%d) read %d bytes, %v; want the %d from offset %d", off, len(got), err, len(data)-int(off), off)
+			}
+			if obj.Size != int64(len(data)) || obj.Key != "d/obj" {
+				t.Errorf("OpenAt(%d) describes %+v, want the whole object of %d bytes", off, obj, len(data))
+			}
+		}
+		for _, off := range []int64{-1, 10000, 20000} {
+			if rc, _, err := ro.OpenAt(ctx, "d/obj", off); err == nil {
+				rc.Close()
+				t.Errorf("OpenAt(%d) of a 10000-byte object succeeded", off)
+			} else if !strings.Contains(err.Error(), "d/obj") {
+				t.Errorf("OpenAt(%d) error %q does not name the key", off, err)
+			}
+		}
+		if _, _, err := ro.OpenAt(ctx, "d/missing", 5); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("OpenAt of a missing key = %v, want an error wrapping ErrNotExist", err)
+		}
+	})
+
 	t.Run("OpenMissing", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
