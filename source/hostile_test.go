@@ -181,7 +181,7 @@ func TestHostileRedirects(t *testing.T) {
 	srv := upstream.Serve(t, tree)
 	// /hops/N/P redirects to /hops/N-1/P, and /hops/0/P to /real/P;
 	// /loop/P redirects to /loop2/P and back.
-	srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		var n int
 		var rest string
 		switch {
@@ -200,7 +200,7 @@ func TestHostileRedirects(t *testing.T) {
 			return false
 		}
 		return true
-	}
+	})
 	read := func(root string) error {
 		f, err := source.NewHTTP(srv.URL+root, source.DefaultHTTPClient())
 		if err != nil {
@@ -239,7 +239,7 @@ func TestHostileGzip(t *testing.T) {
 	tree, key := signedTree(t)
 	srv := upstream.Serve(t, tree)
 	var encode func(path string) bool
-	srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		p := strings.TrimPrefix(r.URL.Path, "/")
 		body, ok := tree.Files[p]
 		if !ok || !encode(p) {
@@ -251,7 +251,7 @@ func TestHostileGzip(t *testing.T) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write(gzipped(body))
 		return true
-	}
+	})
 	f, _ := source.NewHTTP(srv.Root(), nil)
 	ctx := context.Background()
 
@@ -272,11 +272,11 @@ func TestHostileGzip(t *testing.T) {
 		t.Errorf("gzip bomb: %v", err)
 	}
 	// A broken gzip stream is an error naming the file.
-	srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write([]byte("not gzip at all"))
 		return true
-	}
+	})
 	if _, err := source.Read(ctx, f, hIndex, source.Options{}); err == nil ||
 		err.Error() != "GET "+srv.URL+"/"+hIndex+": Content-Encoding gzip: gzip: invalid header" {
 		t.Errorf("broken gzip: %v", err)
@@ -290,22 +290,22 @@ func TestHostileGzip(t *testing.T) {
 			break
 		}
 	}
-	srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write(gzipped(tree.Files[item]))
 		return true
-	}
+	})
 	_, _, err := f.Fetch(ctx, item)
 	want := fmt.Sprintf(`GET %s/%s: unrequested Content-Encoding "gzip" refused (sizes and checksums are of the stored bytes; only gzip metadata is decoded)`, srv.URL, item)
 	if err == nil || err.Error() != want || source.Classify(err) {
 		t.Errorf("gzipped item: %v\nwant %s, not transient", err, want)
 	}
 	// Other encodings are refused for metadata too.
-	srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Encoding", "br")
 		w.Write([]byte("x"))
 		return true
-	}
+	})
 	if _, err := source.Read(ctx, f, hIndex, source.Options{}); err == nil || !strings.Contains(err.Error(), `unrequested Content-Encoding "br" refused`) {
 		t.Errorf("brotli metadata: %v", err)
 	}

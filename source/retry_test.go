@@ -303,13 +303,13 @@ func TestRetryContextCancel(t *testing.T) {
 
 func TestResumeRefusedWhenServerIgnoresRange(t *testing.T) {
 	r := newRetryRig(t)
-	r.up.Hook = func(w http.ResponseWriter, req *http.Request) bool {
+	r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
 		if req.Header.Get("Range") == "" {
 			return false
 		}
 		w.Write(r.body) // 200 with the whole file
 		return true
-	}
+	})
 	r.proxy.Add(&faultproxy.Rule{Path: itemPath, First: 1, Fault: faultproxy.Truncate, After: 30_000})
 	f := source.NewRetrying(r.http, r.policy())
 	_, err := r.fetchAll(t, f)
@@ -356,14 +356,14 @@ func TestHTTPFetchRange(t *testing.T) {
 	}
 	for name, c := range bad {
 		t.Run(name, func(t *testing.T) {
-			r.up.Hook = func(w http.ResponseWriter, req *http.Request) bool {
+			r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
 				if c.contentRange != "" {
 					w.Header().Set("Content-Range", c.contentRange)
 				}
 				w.WriteHeader(c.status)
 				w.Write(r.body[10:])
 				return true
-			}
+			})
 			_, _, err := r.http.FetchRange(ctx, itemPath, 10)
 			if !errors.Is(err, source.ErrNoResume) || !strings.Contains(err.Error(), c.want) ||
 				!strings.Contains(err.Error(), "/"+itemPath+" (bytes=10-)") || source.Classify(err) {
@@ -371,10 +371,10 @@ func TestHTTPFetchRange(t *testing.T) {
 			}
 		})
 	}
-	r.up.Hook = func(w http.ResponseWriter, req *http.Request) bool {
+	r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return true
-	}
+	})
 	if _, _, err := r.http.FetchRange(ctx, itemPath, 10); !source.Classify(err) || !strings.Contains(err.Error(), "(bytes=10-): 503") {
 		t.Errorf("503 on a range: %v", err)
 	}

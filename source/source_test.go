@@ -96,7 +96,7 @@ func TestVerifyingReader(t *testing.T) {
 func TestHTTPFetch(t *testing.T) {
 	tree := &upstream.Tree{Files: map[string][]byte{"a/b:c": []byte("hello")}}
 	srv := upstream.Serve(t, tree)
-	srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		switch r.URL.Path {
 		case "/boom":
 			http.Error(w, "no", http.StatusInternalServerError)
@@ -107,7 +107,7 @@ func TestHTTPFetch(t *testing.T) {
 			return false
 		}
 		return true
-	}
+	})
 	f, err := source.NewHTTP(srv.URL+"/", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func slowItems(f *fixture) (requested <-chan struct{}, release func()) {
 	req := make(chan struct{})
 	rel := make(chan struct{})
 	var once, ronce sync.Once
-	f.srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	f.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasPrefix(r.URL.Path, "/streams/") {
 			return false
 		}
@@ -91,7 +91,7 @@ func slowItems(f *fixture) (requested <-chan struct{}, release func()) {
 		case <-r.Context().Done():
 		}
 		return false
-	}
+	})
 	return req, func() { ronce.Do(func() { close(rel) }) }
 }
 

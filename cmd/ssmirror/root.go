@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -15,8 +17,13 @@ type globalOptions struct {
 }
 
 // setup builds the logger: text or JSON lines on stderr, at Info level, or
-// Debug with -v.
+// Debug with -v. The logger, the output and the progress display write to
+// stderr from several goroutines, so stderr becomes a lockedWriter that
+// all of them share.
 func (g *globalOptions) setup(cmd *cobra.Command) error {
+	if _, ok := cmd.ErrOrStderr().(*lockedWriter); !ok {
+		cmd.Root().SetErr(&lockedWriter{w: cmd.ErrOrStderr()})
+	}
 	level := slog.LevelInfo
 	if g.verbose > 0 {
 		level = slog.LevelDebug
@@ -31,6 +38,18 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 		return fmt.Errorf("%w: --log-format %q: want text or json", errUsage, g.logFormat)
 	}
 	return nil
+}
+
+// lockedWriter serializes the writes of several goroutines to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func newRootCommand() *cobra.Command {

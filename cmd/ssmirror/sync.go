@@ -186,7 +186,11 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	case o.quiet:
 		mode = outputQuiet
 	}
-	f, ok := stderr.(*os.File)
+	under := stderr
+	if l, ok := stderr.(*lockedWriter); ok {
+		under = l.w
+	}
+	f, ok := under.(*os.File)
 	tty := ok && isTerminal(f)
 	var errs []error
 	for i, cfg := range cfgs {

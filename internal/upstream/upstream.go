@@ -197,9 +197,16 @@ type Server struct {
 	tree     *Tree
 	requests map[string]int
 	total    atomic.Int64
-	// Hook, when set, may handle a request itself (fault injection); it
-	// returns true if it did.
-	Hook func(w http.ResponseWriter, r *http.Request) bool
+	hook     func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// SetHook sets a function that sees every request first and may handle it
+// itself (fault injection), returning true if it did; nil removes it. It
+// may be called while the server runs.
+func (s *Server) SetHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+	s.mu.Lock()
+	s.hook = h
+	s.mu.Unlock()
 }
 
 // Serve starts a server for t, stopped when the test ends.
@@ -236,7 +243,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[p]++
 	body, ok := s.tree.Files[p]
-	hook := s.Hook
+	hook := s.hook
 	s.mu.Unlock()
 	if hook != nil && hook(w, r) {
 		return

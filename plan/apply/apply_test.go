@@ -74,13 +74,13 @@ func has(st target.Store, key string) bool {
 func TestPartialFailure(t *testing.T) {
 	s := newSetup(t)
 	bad := "bootloaders/pxe/i386/20210203.0/syslinux.tar.xz"
-	s.srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	s.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, bad) {
 			http.Error(w, "gone", http.StatusInternalServerError)
 			return true
 		}
 		return false
-	}
+	})
 	res, err := apply.Run(context.Background(), s.plan(t), s.src, s.dst, apply.Options{Transfers: 4})
 	if !errors.Is(err, apply.ErrPartial) || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("err = %v, want ErrPartial naming %s", err, bad)
@@ -100,7 +100,7 @@ func TestPartialFailure(t *testing.T) {
 	}
 	// The next run, with the upstream healthy, completes the mirror and
 	// fetches only what is missing.
-	s.srv.Hook = nil
+	s.srv.SetHook(nil)
 	before := s.srv.Total()
 	p := s.plan(t)
 	var fetch []string
@@ -128,10 +128,10 @@ func TestPartialFailure(t *testing.T) {
 func TestCancelled(t *testing.T) {
 	s := newSetup(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	s.srv.Hook = func(w http.ResponseWriter, r *http.Request) bool {
+	s.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		cancel()
 		return false
-	}
+	})
 	_, err := apply.Run(ctx, s.plan(t), s.src, s.dst, apply.Options{Transfers: 2})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
