@@ -460,8 +460,8 @@ func TestOutputConcurrent(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr lockedBuffer
-			o, rec := tc.mk(&stdout, &stderr)
+			var stdout, stderr bytes.Buffer
+			o, rec := tc.mk(&lockedWriter{w: &stdout}, &lockedWriter{w: &stderr})
 			o.Plan(p)
 			var wg sync.WaitGroup
 			for w := range workers {
@@ -523,23 +523,6 @@ func TestOutputConcurrent(t *testing.T) {
 			}
 		})
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestShortHelpers(t *testing.T) {
@@ -611,8 +594,8 @@ func (*brokenConsole) Flush(int) error { return errors.New("terminal gone") }
 // stopping does not hang.
 func TestOutputProgressBroken(t *testing.T) {
 	ticks := make(chan time.Time)
-	var stdout, stderr lockedBuffer
-	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: time.Now, ticks: ticks,
+	var stdout, stderr bytes.Buffer
+	o := &textOutput{stdout: &lockedWriter{w: &stdout}, stderr: &lockedWriter{w: &stderr}, display: &displayConfig{now: time.Now, ticks: ticks,
 		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(&brokenConsole{}), mpb.WithWidth(80)}}}
 	o.Plan(testPlan())
 	fn := o.TransferStarted(tSquash)
