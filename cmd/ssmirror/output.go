@@ -177,6 +177,16 @@ func (o *textOutput) log(line string, important bool) {
 	fmt.Fprintln(o.stderr, line)
 }
 
+// Write takes log lines (one slog record a call) and writes each with
+// log, so that they go above the progress bars while those show; quiet
+// mode keeps them.
+func (o *textOutput) Write(p []byte) (int, error) {
+	for line := range strings.SplitSeq(strings.TrimSuffix(string(p), "\n"), "\n") {
+		o.log(line, true)
+	}
+	return len(p), nil
+}
+
 func (o *textOutput) running() *progressDisplay {
 	o.mu.Lock()
 	defer o.mu.Unlock()

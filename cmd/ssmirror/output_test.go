@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -616,5 +617,48 @@ func TestOutputProgressBroken(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "copied "+tSquash.Path) {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// TestLogAboveProgress: log lines (a retry, a lease event) written while
+// the progress bars show go above them like the output's own lines, never
+// raw onto stderr through the display; after the run they go to stderr.
+func TestLogAboveProgress(t *testing.T) {
+	ticks := make(chan time.Time)
+	rec := newFrameRecorder()
+	var stdout, stderr bytes.Buffer
+	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: time.Now, ticks: ticks,
+		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(80)}}}
+	sink := &logSink{w: &stderr}
+	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	restore := sink.redirect(o)
+
+	o.Plan(testPlan())
+	before := stderr.String() // the plan's warning and line
+	squash := o.TransferStarted(tSquash)
+	squash(10 * mib)
+	log.Info("retrying", "path", tSquash.Path, "attempt", 2)
+	n := rec.count()
+	ticks <- time.Now()
+	frame := rec.frame(t, n)
+	if stderr.String() != before {
+		t.Errorf("a line went straight to stderr while the bars showed:\n%s", strings.TrimPrefix(stderr.String(), before))
+	}
+	want := "level=INFO msg=retrying path=" + tSquash.Path + " attempt=2\n"
+	if !strings.Contains(frame, want) {
+		t.Errorf("the log line is not above the bars; frame:\n%s", frame)
+	}
+	o.TransferDone(tSquash, nil, time.Second)
+	o.Close()
+	restore()
+	log.Info("lease released")
+	if !strings.HasSuffix(stderr.String(), "level=INFO msg=\"lease released\"\n") {
+		t.Errorf("after the run, a log line did not go to stderr:\n%s", stderr.String())
 	}
 }

@@ -14,6 +14,7 @@ type globalOptions struct {
 	logFormat string
 	verbose   int
 	log       *slog.Logger // set before a command runs
+	logOut    *logSink     // where log's lines go
 }
 
 // setup builds the logger: text or JSON lines on stderr, at Info level, or
@@ -29,11 +30,12 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	g.logOut = &logSink{w: cmd.ErrOrStderr()}
 	switch g.logFormat {
 	case "text":
-		g.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts))
+		g.log = slog.New(slog.NewTextHandler(g.logOut, opts))
 	case "json":
-		g.log = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts))
+		g.log = slog.New(slog.NewJSONHandler(g.logOut, opts))
 	default:
 		return fmt.Errorf("%w: --log-format %q: want text or json", errUsage, g.logFormat)
 	}
@@ -52,8 +54,36 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// logSink is where log lines go: stderr, or for the length of a run the
+// run's text output, which puts them above its progress bars instead of
+// through them.
+type logSink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	w := s.w
+	s.mu.Unlock()
+	return w.Write(p)
+}
+
+// redirect sends the lines to w until the returned function is called.
+func (s *logSink) redirect(w io.Writer) (restore func()) {
+	s.mu.Lock()
+	prev := s.w
+	s.w = w
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.w = prev
+		s.mu.Unlock()
+	}
+}
+
 func newRootCommand() *cobra.Command {
-	g := &globalOptions{log: slog.New(slog.DiscardHandler)}
+	g := &globalOptions{log: slog.New(slog.DiscardHandler), logOut: &logSink{w: io.Discard}}
 	root := &cobra.Command{
 		Use:   "ssmirror",
 		Short: "Publish SimpleStreams image mirrors into S3 or a directory",

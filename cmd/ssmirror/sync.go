@@ -201,7 +201,7 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 		if names[i] != "" {
 			log = log.With("mirror", names[i])
 		}
-		if err := syncOne(ctx, log, cfg, mode, tty, stdout, stderr); err != nil {
+		if err := syncOne(ctx, log, g.logOut, cfg, mode, tty, stdout, stderr); err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -236,9 +236,12 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 }
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, log *slog.Logger, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+func syncOne(ctx context.Context, log *slog.Logger, logOut *logSink, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
+	if to, ok := out.(*textOutput); ok {
+		defer logOut.redirect(to)() // log lines above the progress bars
+	}
 	defer out.Close()
 	if !cfg.DryRun {
 		// A run that fails before its summary still ends with one (JSON).
