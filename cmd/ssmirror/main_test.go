@@ -1,14 +1,9 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/ssmirror/ssmirror/internal/s3test"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	s3test.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m) }

@@ -154,6 +154,14 @@ func StopShared() {
 	}
 }
 
+// Main runs a package's tests and then stops the server Shared started,
+// if any: call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
 // Client returns a minio-go client for the server with its root
 // credentials.
 func (s *Server) Client(t testing.TB) *minio.Client {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -21,11 +20,7 @@ import (
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	s3test.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m) }
 
 // TestLoadStateListRanges: a target whose state has list marks is listed
 // in ranges at once. Whatever the marks (where the pages end, stale,

@@ -19,11 +19,7 @@ import (
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	s3test.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { s3test.Main(m) }
 
 func stores(t *testing.T) map[string]func(t *testing.T) target.Store {
 	return map[string]func(t *testing.T) target.Store{

@@ -28,9 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	isolateEnv()
-	code := m.Run()
-	s3test.StopShared()
-	os.Exit(code)
+	s3test.Main(m)
 }
 
 // isolateEnv keeps the developer's credentials, profiles and endpoints out
