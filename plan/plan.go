@@ -422,15 +422,11 @@ func (p *Plan) Held() map[string]*catalog.Item {
 	}
 	held := map[string]*catalog.Item{}
 	for _, doc := range p.Catalog {
-		for _, prod := range doc.Products {
-			for _, ver := range prod.Versions {
-				for _, it := range ver.Items {
-					if _, ok := p.state.Objects[it.Path]; ok && it.Path != "" && !copied[it.Path] {
-						held[it.Path] = it
-					}
-				}
+		eachItem(doc, func(_, _, _ string, it *catalog.Item) {
+			if _, ok := p.state.Objects[it.Path]; ok && it.Path != "" && !copied[it.Path] {
+				held[it.Path] = it
 			}
-		}
+		})
 	}
 	return held
 }

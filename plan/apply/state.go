@@ -86,24 +86,26 @@ func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.St
 		expect = opts.Expect()
 	}
 	bodies := make([][]byte, len(keys))
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
-	for i, key := range keys {
-		if body, ok := expect[key]; ok && etagIsMD5(st.Objects[key].ETag, body) {
-			bodies[i] = body
-			continue
+	have := make([]bool, len(keys)) // false: gone since the listing
+	err = forEach(ctx, len(keys), listWorkers, func(ctx context.Context, i int) error {
+		if body, ok := expect[keys[i]]; ok && etagIsMD5(st.Objects[keys[i]].ETag, body) {
+			bodies[i], have[i] = body, true
+			return nil
 		}
-		wg.Go(func() { bodies[i], errs[i] = readAll(ctx, dst, key) })
+		body, err := readAll(ctx, dst, keys[i])
+		if errors.Is(err, target.ErrNotExist) {
+			return nil
+		}
+		bodies[i], have[i] = body, err == nil
+		return err
+	})
+	if err != nil {
+		return st, err
 	}
-	wg.Wait()
 	for i, key := range keys {
-		if errors.Is(errs[i], target.ErrNotExist) {
-			continue
+		if have[i] {
+			st.Metadata[key] = bodies[i]
 		}
-		if errs[i] != nil {
-			return st, errs[i]
-		}
-		st.Metadata[key] = bodies[i]
 	}
 	return st, nil
 }
