@@ -629,7 +629,7 @@ func TestLogAboveProgress(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: time.Now, ticks: ticks,
 		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(80)}}}
-	sink := &logSink{w: &stderr}
+	sink := &lockedWriter{w: &stderr}
 	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {

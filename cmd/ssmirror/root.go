@@ -13,8 +13,8 @@ import (
 type globalOptions struct {
 	logFormat string
 	verbose   int
-	log       *slog.Logger // set before a command runs
-	logOut    *logSink     // where log's lines go
+	log       *slog.Logger  // set before a command runs
+	logOut    *lockedWriter // where log's lines go
 }
 
 // setup builds the logger: text or JSON lines on stderr, at Info level, or
@@ -30,7 +30,7 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	g.logOut = &logSink{w: cmd.ErrOrStderr()}
+	g.logOut = &lockedWriter{w: cmd.ErrOrStderr()}
 	switch g.logFormat {
 	case "text":
 		g.log = slog.New(slog.NewTextHandler(g.logOut, opts))
@@ -42,7 +42,10 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 	return nil
 }
 
-// lockedWriter serializes the writes of several goroutines to one writer.
+// lockedWriter serializes the writes of several goroutines to one writer,
+// which redirect can replace for a while. stderr is one; the logger writes
+// to another, that a sync run points at its text output so that log lines
+// go above the progress bars instead of through them.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -54,36 +57,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// logSink is where log lines go: stderr, or for the length of a run the
-// run's text output, which puts them above its progress bars instead of
-// through them.
-type logSink struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	w := s.w
-	s.mu.Unlock()
-	return w.Write(p)
-}
-
-// redirect sends the lines to w until the returned function is called.
-func (s *logSink) redirect(w io.Writer) (restore func()) {
-	s.mu.Lock()
-	prev := s.w
-	s.w = w
-	s.mu.Unlock()
+// redirect sends the writes to w until the returned function is called.
+func (l *lockedWriter) redirect(w io.Writer) (restore func()) {
+	l.mu.Lock()
+	prev := l.w
+	l.w = w
+	l.mu.Unlock()
 	return func() {
-		s.mu.Lock()
-		s.w = prev
-		s.mu.Unlock()
+		l.mu.Lock()
+		l.w = prev
+		l.mu.Unlock()
 	}
 }
 
 func newRootCommand() *cobra.Command {
-	g := &globalOptions{log: slog.New(slog.DiscardHandler), logOut: &logSink{w: io.Discard}}
+	g := &globalOptions{log: slog.New(slog.DiscardHandler), logOut: &lockedWriter{w: io.Discard}}
 	root := &cobra.Command{
 		Use:   "ssmirror",
 		Short: "Publish SimpleStreams image mirrors into S3 or a directory",

@@ -236,7 +236,7 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 }
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, log *slog.Logger, logOut *logSink, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
 	if to, ok := out.(*textOutput); ok {
