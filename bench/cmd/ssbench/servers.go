@@ -83,6 +83,11 @@ func fsType(dir string) string {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return "unknown file system"
 	}
+	return fsName(st)
+}
+
+// fsName names the file system Statfs described.
+func fsName(st syscall.Statfs_t) string {
 	switch uint32(st.Type) {
 	case 0x01021994:
 		return "tmpfs"
@@ -103,7 +108,7 @@ func fsType(dir string) string {
 func memoryRoot(need int64) string {
 	const shm = "/dev/shm"
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(shm, &st); err != nil || fsType(shm) != "tmpfs" {
+	if err := syscall.Statfs(shm, &st); err != nil || fsName(st) != "tmpfs" {
 		return ""
 	}
 	if int64(st.Bavail)*int64(st.Bsize) < need {
