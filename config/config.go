@@ -73,6 +73,10 @@ type Sync struct {
 	// VerifyExisting reads back every selected object the target already
 	// holds and checks its checksum; damaged ones are copied again.
 	VerifyExisting bool `mapstructure:"verify_existing" json:"verify_existing"`
+	// SingleWriter is the operator's promise that only one publisher of
+	// the target ever runs: a store that ignores conditional writes is
+	// then published to, with an advisory lease, instead of refused.
+	SingleWriter bool `mapstructure:"single_writer" json:"single_writer"`
 }
 
 // Secret is a value that never appears in output: it prints, formats and

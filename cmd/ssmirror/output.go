@@ -49,6 +49,7 @@ type summary struct {
 	Duration         time.Duration
 	ExitStatus       int
 	Err              error
+	Degraded         []string // what the store lacks and ssmirror does instead, in short
 }
 
 // output reports a sync run. Its apply.Reporter methods may be called
@@ -141,9 +142,13 @@ func summaryLine(s summary) string {
 	if s.IndexPublished {
 		index = "updated"
 	}
-	return fmt.Sprintf("transferred %d objects (%s) in %s%s, %d failed; published %d metadata files (index %s); deleted %d objects",
+	degraded := ""
+	if len(s.Degraded) > 0 {
+		degraded = "; store degraded: " + strings.Join(s.Degraded, ", ")
+	}
+	return fmt.Sprintf("transferred %d objects (%s) in %s%s, %d failed; published %d metadata files (index %s); deleted %d objects%s",
 		s.Transferred, plan.Bytes(s.TransferredBytes), s.Duration.Round(time.Millisecond), adopted, s.Failed,
-		s.Published, index, s.Deleted)
+		s.Published, index, s.Deleted, degraded)
 }
 
 // textOutput writes for a person: log lines (or progress bars) on stderr,
@@ -256,7 +261,11 @@ func (o *textOutput) Summary(s summary) {
 	case !o.planned:
 		// The run did not start; the command prints the error.
 	case o.emptyPlan && s.Err == nil:
-		fmt.Fprintf(o.stdout, "%s is up to date with %s: nothing to do\n", s.Target, s.Source)
+		degraded := ""
+		if len(s.Degraded) > 0 {
+			degraded = " (store degraded: " + strings.Join(s.Degraded, ", ") + ")"
+		}
+		fmt.Fprintf(o.stdout, "%s is up to date with %s: nothing to do%s\n", s.Target, s.Source, degraded)
 	default:
 		fmt.Fprintln(o.stdout, summaryLine(s))
 	}
@@ -327,6 +336,9 @@ type summaryEvent struct {
 	ExitStatus       int    `json:"exit_status"`
 	IndexPublished   bool   `json:"index_published"`
 	Error            string `json:"error,omitempty"`
+	// Degraded names what the store lacks and ssmirror does instead
+	// ("advisory lease", "Content-MD5 uploads", "sequential listing").
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 func errString(err error) string {
@@ -414,7 +426,7 @@ func (o *jsonOutput) Summary(s summary) {
 	o.emitLocked(summaryEvent{Type: "summary", Source: s.Source, Target: s.Target,
 		Transferred: s.Transferred, TransferredBytes: s.TransferredBytes, Adopted: s.Adopted, Failed: s.Failed,
 		Published: s.Published, Deleted: s.Deleted, DurationMS: s.Duration.Milliseconds(),
-		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err)})
+		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err), Degraded: s.Degraded})
 }
 
 func (o *jsonOutput) Close() {}

@@ -61,6 +61,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger part is still uploaded, alone)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
+	f.Bool("single-writer", false, "promise that no other publisher of the target runs: publish to a store that ignores conditional writes, with an advisory lease, instead of refusing it")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -273,7 +274,22 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if err != nil {
 		return err
 	}
+	var degraded []degradation
+	caps := target.Full
 	if !cfg.DryRun {
+		// What the store honours, before the first write.
+		probe, err := target.ProbeStore(ctx, dst, false)
+		if err != nil {
+			return err
+		}
+		if !probe.ConditionalWrites && !cfg.SingleWriter {
+			return fmt.Errorf("%w: %s ignores conditional writes (If-None-Match: * and If-Match on PUT; see ssmirror doctor): "+
+				"the lease could not keep two publishers apart; pass --single-writer if only one publisher ever runs", errUnsafeStore, storeName(probe))
+		}
+		caps, degraded = probe.Capabilities, degradations(probe)
+		for _, d := range degraded {
+			log.Info("store degraded", "target", dst.String(), "what", d.Short)
+		}
 		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(cfg.Wait)})
 		if err != nil {
 			return err
@@ -309,7 +325,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}()
 	// The upstream's signed files are what the target holds when nothing
 	// changed: their listed ETags (MD5) spare reading them back.
-	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{Expect: func() map[string][]byte {
+	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{Sequential: !caps.StartAfter, Expect: func() map[string][]byte {
 		<-read
 		if srcErr != nil {
 			return nil
@@ -353,9 +369,12 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		}
 		return p.WriteText(stdout)
 	}
+	for _, d := range degraded {
+		p.Warnings = append(p.Warnings, d.Message)
+	}
 	out.Plan(p)
 	if p.Empty() {
-		out.Summary(summary{Source: p.Source, Target: p.Target})
+		out.Summary(summary{Source: p.Source, Target: p.Target, Degraded: shorts(degraded)})
 		if signer != nil {
 			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 		}
@@ -374,7 +393,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
-		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err})
+		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, Degraded: shorts(degraded)})
 	if err == nil && signer != nil {
 		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
