@@ -28,7 +28,7 @@ var flagKeys = map[string]string{
 	"keyring": "keyrings", "no-verify": "no_verify", "allow-sha1": "allow_sha1",
 	"max": "max", "keep": "keep", "dry-run": "dry_run", "transfers": "transfers", "verify-existing": "verify_existing",
 	"single-writer": "single_writer",
-	"endpoint": "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
+	"endpoint":      "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
 	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "cacert": "s3.cacert", "part-size": "s3.part_size",
 	"part-uploads": "s3.part_uploads", "upload-memory": "s3.upload_memory",
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
