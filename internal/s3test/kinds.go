@@ -26,8 +26,8 @@ const (
 // Kinds lists every server the tests know, in the order Each runs them.
 var Kinds = []Kind{Versity, MinIO, SeaweedFS}
 
-// The versions .ci/run builds; a binary's build information is checked
-// against them only for versitygw (which is built here when missing).
+// The versions .ci/run builds (it reads them from here). The tests run the
+// binary that is installed and report its version (Server.Version).
 const (
 	MinIOVersion   = "v0.0.0-20260212201848-7aac2a2c5b7c"
 	SeaweedVersion = "v0.0.0-20261109003541-7506e5f91cd6"
