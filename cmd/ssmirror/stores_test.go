@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/target"
@@ -181,4 +183,39 @@ func TestStoreEmulations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPublicReadPolicy: the README's public-read recipe for self-hosted
+// stores, an AWS-style bucket policy granting s3:GetObject on the prefix,
+// lets a client without credentials read the mirror (and nothing outside
+// the prefix) on every real server of the matrix.
+func TestPublicReadPolicy(t *testing.T) {
+	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
+		ctx := context.Background()
+		bucket := srv.NewBucket(t)
+		c := srv.Client(t)
+		for _, key := range []string{"maas/streams/v1/index.json", "private/x"} {
+			if _, err := c.PutObject(ctx, bucket, key, strings.NewReader("{}"), 2, minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + bucket + `/maas/*"}]}`
+		if err := c.SetBucketPolicy(ctx, bucket, policy); err != nil {
+			t.Fatalf("%s: put-bucket-policy: %v", srv.Kind, err)
+		}
+		get := func(key string) int {
+			resp, err := http.Get(srv.Endpoint + "/" + bucket + "/" + key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := get("maas/streams/v1/index.json"); code != http.StatusOK {
+			t.Errorf("%s: anonymous GET under the prefix: %d, want 200", srv.Kind, code)
+		}
+		if code := get("private/x"); code == http.StatusOK {
+			t.Errorf("%s: anonymous GET outside the prefix: %d, want a refusal", srv.Kind, code)
+		}
+	})
 }
