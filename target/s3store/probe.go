@@ -32,6 +32,10 @@ const probeDir = ".ssmirror/probe-"
 // not reused.
 const probeVersion = 1
 
+// staleProbe is the age after which scratch keys are left over from a
+// probe that did not finish.
+var staleProbe = time.Hour
+
 // cachedProbe is the content of ProbeKey.
 type cachedProbe struct {
 	Version int `json:"version"`
@@ -176,6 +180,12 @@ func (s *Store) probe(ctx context.Context) (target.Probe, error) {
 			s.client.RemoveObject(dctx, s.bucket, name, minio.RemoveObjectOptions{})
 		}
 	}()
+	// Scratch keys of a probe that was killed are removed by a later one.
+	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + probeDir, Recursive: true}) {
+		if obj.Err == nil && time.Since(obj.LastModified) > staleProbe {
+			p.made = append(p.made, obj.Key)
+		}
+	}
 	res := target.Probe{Store: s.String(), Endpoint: s.endpoint, Server: s.server.String(), Time: time.Now().UTC()}
 	body := []byte("ssmirror capability probe\n")
 	sum := sha256.Sum256(body)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
@@ -245,3 +246,30 @@ func TestConflictRetried(t *testing.T) {
 }
 
 func hexSum(b []byte) string { return hex.EncodeToString(sum(b)) }
+
+// TestProbeRemovesStaleScratchKeys: the scratch keys of a probe that was
+// killed are removed by a later probe once they are old (staleProbe).
+func TestProbeRemovesStaleScratchKeys(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	st := newStore(t, srv)
+	ctx := context.Background()
+	const left = ".ssmirror/probe-000000000000/a"
+	if _, err := st.Put(ctx, left, strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Probe(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Stat(ctx, left); err != nil {
+		t.Fatalf("a fresh scratch key was removed: %v", err)
+	}
+	defer func(d time.Duration) { staleProbe = d }(staleProbe)
+	staleProbe = 0
+	if _, err := st.Probe(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Stat(ctx, left); !errors.Is(err, target.ErrNotExist) {
+		t.Errorf("stale scratch key still there: %v", err)
+	}
+}
