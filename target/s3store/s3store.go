@@ -45,7 +45,16 @@
 // When PutOptions.SHA256 is set the request also carries the expected
 // digest as the x-amz-checksum-sha256 header (base64), so the server
 // verifies what it received and refuses a mismatch (S3 error BadDigest,
-// reported as target.ErrChecksum) without storing anything.
+// reported as target.ErrChecksum) without storing anything. Without a
+// digest, or on a store that rejects that header or does not enforce it
+// (see Probe), the request carries Content-MD5 instead, which every S3 API
+// verifies; so do the parts of a multipart upload on such a store. A
+// conditional PUT answered 409 ConditionalRequestConflict is tried again.
+//
+// # Capabilities
+//
+// Probe (target.Prober) finds out what the store honours and adapts the
+// store to it; until then it is assumed to honour everything.
 //
 // Larger bodies use a multipart upload driven here: parts are read one
 // after another into reusable buffers and up to Config.Concurrency of them
