@@ -150,149 +150,152 @@ func TestCrashConsistency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills many processes")
 	}
-	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
-		setS3Env(t, srv)
-		f := newFixture(t)
-		// One item big enough for a multipart upload in 5 MiB parts.
-		const big = "noble/amd64/20250709/squashfs"
-		items := map[string][]byte{big: upstream.Payload(big, 11<<20+123)}
-		rebuild := func() {
-			tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: items})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.tree = tree
-			f.srv.Set(tree)
-		}
-		rebuild()
-		treeA := f.tree
-		docsA, _ := upstream.MAASDocs("../../testdata/maas")
-		const prod = "com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04"
-		old := newestVersion(t, f.docs[0], prod)
-		if err := upstream.AddVersion(f.docs[0], prod, old, "20991231"); err != nil {
+	s3test.Each(t, testCrashConsistency)
+}
+
+// testCrashConsistency is TestCrashConsistency on one server.
+func testCrashConsistency(t *testing.T, srv *s3test.Server) {
+	setS3Env(t, srv)
+	f := newFixture(t)
+	// One item big enough for a multipart upload in 5 MiB parts.
+	const big = "noble/amd64/20250709/squashfs"
+	items := map[string][]byte{big: upstream.Payload(big, 11<<20+123)}
+	rebuild := func() {
+		tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: items})
+		if err != nil {
 			t.Fatal(err)
 		}
-		items["noble/amd64/20991231/squashfs"] = upstream.Payload("new"+big, 11<<20+7)
-		rebuild()
-		treeB := f.tree
-		kr := f.key.Keyring()
-		kp, endpoint := newKillProxy(t, srv.Endpoint)
-		bucket := srv.NewBucket(t)
+		f.tree = tree
+		f.srv.Set(tree)
+	}
+	rebuild()
+	treeA := f.tree
+	docsA, _ := upstream.MAASDocs("../../testdata/maas")
+	const prod = "com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04"
+	old := newestVersion(t, f.docs[0], prod)
+	if err := upstream.AddVersion(f.docs[0], prod, old, "20991231"); err != nil {
+		t.Fatal(err)
+	}
+	items["noble/amd64/20991231/squashfs"] = upstream.Payload("new"+big, 11<<20+7)
+	rebuild()
+	treeB := f.tree
+	kr := f.key.Keyring()
+	kp, endpoint := newKillProxy(t, srv.Endpoint)
+	bucket := srv.NewBucket(t)
 
-		type scenario struct {
-			name  string
-			tree  *upstream.Tree
-			docs  []upstream.Doc
-			setup func(prefix string) // brings the prefix to the starting state
-			extra []string
+	type scenario struct {
+		name  string
+		tree  *upstream.Tree
+		docs  []upstream.Doc
+		setup func(prefix string) // brings the prefix to the starting state
+		extra []string
+	}
+	syncArgs := func(prefix string, extra ...string) []string {
+		a := append([]string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--transfers", "3"}, extra...)
+		a = append(a, f.srv.Root(), "s3://"+bucket+"/"+prefix)
+		return append(a, maasFilter...)
+	}
+	runClean := func(prefix string, tree *upstream.Tree, extra ...string) {
+		t.Helper()
+		f.srv.Set(tree)
+		kp.arm(0, false, nil)
+		p := start(t, nil, syncArgs(prefix, extra...)...)
+		if code := p.wait(); code != 0 {
+			t.Fatalf("clean run: exit %d\n%s", code, p.stderr.String())
 		}
-		syncArgs := func(prefix string, extra ...string) []string {
-			a := append([]string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--transfers", "3"}, extra...)
-			a = append(a, f.srv.Root(), "s3://"+bucket+"/"+prefix)
-			return append(a, maasFilter...)
+	}
+	scenarios := []scenario{
+		{"first", treeA, docsA, func(string) {}, nil},
+		{"update", treeB, f.docs, func(p string) { runClean(p, treeA) }, nil},
+		{"gc", treeB, f.docs, func(p string) { runClean(p, treeA); runClean(p, treeB) }, []string{"--gc-grace", "0"}},
+	}
+	points := 0
+	for _, sc := range scenarios {
+		// Count the requests of an uninterrupted run.
+		ref := "ref-" + sc.name
+		sc.setup(ref)
+		runClean(ref, sc.tree, sc.extra...)
+		total := kp.n.Load()
+		log := append([]string(nil), kp.log...)
+		var kills []struct {
+			at  int64
+			mid bool
 		}
-		runClean := func(prefix string, tree *upstream.Tree, extra ...string) {
-			t.Helper()
-			f.srv.Set(tree)
-			kp.arm(0, false, nil)
-			p := start(t, nil, syncArgs(prefix, extra...)...)
-			if code := p.wait(); code != 0 {
-				t.Fatalf("clean run: exit %d\n%s", code, p.stderr.String())
-			}
-		}
-		scenarios := []scenario{
-			{"first", treeA, docsA, func(string) {}, nil},
-			{"update", treeB, f.docs, func(p string) { runClean(p, treeA) }, nil},
-			{"gc", treeB, f.docs, func(p string) { runClean(p, treeA); runClean(p, treeB) }, []string{"--gc-grace", "0"}},
-		}
-		points := 0
-		for _, sc := range scenarios {
-			// Count the requests of an uninterrupted run.
-			ref := "ref-" + sc.name
-			sc.setup(ref)
-			runClean(ref, sc.tree, sc.extra...)
-			total := kp.n.Load()
-			log := append([]string(nil), kp.log...)
-			var kills []struct {
+		for at := int64(1); at <= total; at += max(1, total/12) {
+			kills = append(kills, struct {
 				at  int64
 				mid bool
-			}
-			for at := int64(1); at <= total; at += max(1, total/12) {
+			}{at, false})
+		}
+		for i, line := range log {
+			if strings.HasPrefix(line, "PUT ") && (strings.Contains(line, "partNumber=2") || strings.Contains(line, "index.json") || strings.Contains(line, "state.json")) {
 				kills = append(kills, struct {
 					at  int64
 					mid bool
-				}{at, false})
+				}{int64(i + 1), true})
 			}
-			for i, line := range log {
-				if strings.HasPrefix(line, "PUT ") && (strings.Contains(line, "partNumber=2") || strings.Contains(line, "index.json") || strings.Contains(line, "state.json")) {
-					kills = append(kills, struct {
-						at  int64
-						mid bool
-					}{int64(i + 1), true})
-				}
-				if strings.HasPrefix(line, "DELETE ") && len(kills) < 40 {
-					kills = append(kills, struct {
-						at  int64
-						mid bool
-					}{int64(i + 1), false})
-				}
+			if strings.HasPrefix(line, "DELETE ") && len(kills) < 40 {
+				kills = append(kills, struct {
+					at  int64
+					mid bool
+				}{int64(i + 1), false})
 			}
-			for _, k := range kills {
-				label := fmt.Sprintf("%s/kill-at-%d-mid-%v", sc.name, k.at, k.mid)
-				prefix := strings.ReplaceAll(label, "/", "-")
-				sc.setup(prefix)
-				st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				f.srv.Set(sc.tree)
-				p := start(t, nil, syncArgs(prefix, sc.extra...)...)
-				kp.arm(k.at, k.mid, p.cmd.Process)
-				code := p.wait()
-				kp.arm(0, false, nil)
-				if code == 0 {
-					continue // finished before the kill point (the order varies)
-				}
-				points++
-				crashCheck(t, st, kr, label)
+		}
+		for _, k := range kills {
+			label := fmt.Sprintf("%s/kill-at-%d-mid-%v", sc.name, k.at, k.mid)
+			prefix := strings.ReplaceAll(label, "/", "-")
+			sc.setup(prefix)
+			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.srv.Set(sc.tree)
+			p := start(t, nil, syncArgs(prefix, sc.extra...)...)
+			kp.arm(k.at, k.mid, p.cmd.Process)
+			code := p.wait()
+			kp.arm(0, false, nil)
+			if code == 0 {
+				continue // finished before the kill point (the order varies)
+			}
+			points++
+			crashCheck(t, st, kr, label)
 
-				// Objects whole in the target now must not be fetched again.
-				present := map[string]bool{}
-				st.List(context.Background(), "", func(o target.Object) error {
-					if want, ok := sc.tree.Files[o.Key]; ok && int64(len(want)) == o.Size && !strings.HasPrefix(o.Key, "streams/") {
-						present[o.Key] = true
-					}
-					return nil
-				})
-				before := map[string]int{}
-				for k := range present {
-					before[k] = f.srv.Requests(k)
+			// Objects whole in the target now must not be fetched again.
+			present := map[string]bool{}
+			st.List(context.Background(), "", func(o target.Object) error {
+				if want, ok := sc.tree.Files[o.Key]; ok && int64(len(want)) == o.Size && !strings.HasPrefix(o.Key, "streams/") {
+					present[o.Key] = true
 				}
-				q := start(t, nil, syncArgs(prefix, sc.extra...)...)
-				if code := q.wait(); code != 0 {
-					t.Errorf("%s: re-run exit %d\n%s", label, code, q.stderr.String())
-					continue
-				}
-				for k := range present {
-					if n := f.srv.Requests(k) - before[k]; n != 0 {
-						t.Errorf("%s: re-run fetched %s again although it had arrived whole", label, k)
-					}
-				}
-				crashCheck(t, st, kr, label+"/re-run")
-				f.docs = sc.docs
-				f.tree = sc.tree
-				f.pending = map[string]bool{}
-				if sc.name == "update" {
-					for p := range treeA.Files {
-						f.pending[p] = true // kept for the grace period
-					}
-				}
-				f.checkMirror(t, st, f.expected())
+				return nil
+			})
+			before := map[string]int{}
+			for k := range present {
+				before[k] = f.srv.Requests(k)
 			}
+			q := start(t, nil, syncArgs(prefix, sc.extra...)...)
+			if code := q.wait(); code != 0 {
+				t.Errorf("%s: re-run exit %d\n%s", label, code, q.stderr.String())
+				continue
+			}
+			for k := range present {
+				if n := f.srv.Requests(k) - before[k]; n != 0 {
+					t.Errorf("%s: re-run fetched %s again although it had arrived whole", label, k)
+				}
+			}
+			crashCheck(t, st, kr, label+"/re-run")
+			f.docs = sc.docs
+			f.tree = sc.tree
+			f.pending = map[string]bool{}
+			if sc.name == "update" {
+				for p := range treeA.Files {
+					f.pending[p] = true // kept for the grace period
+				}
+			}
+			f.checkMirror(t, st, f.expected())
 		}
-		t.Logf("killed ssmirror at %d points", points)
-		if points < 20 {
-			t.Errorf("only %d kill points hit, want at least 20", points)
-		}
-	})
+	}
+	t.Logf("killed ssmirror at %d points", points)
+	if points < 20 {
+		t.Errorf("only %d kill points hit, want at least 20", points)
+	}
 }
