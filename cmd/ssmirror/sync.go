@@ -33,6 +33,7 @@ type syncOptions struct {
 	cfg        config.Sync
 	json       bool
 	quiet      bool
+	progress   bool
 	configFile string
 }
 
@@ -61,6 +62,11 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger part is still uploaded, alone)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
+	// sstream-mirror's options and the run's reports.
+	f.String("path", "", "start file relative to SOURCE: streams/v1/NAME.sjson or .json (sstream-mirror's --path; default streams/v1/index.sjson)")
+	f.Bool("no-item-download", false, "copy no item: publish the metadata of what the target already holds (products whose new versions need items keep their published version)")
+	f.BoolVar(&o.progress, "progress", false, "report progress: bars on a terminal, else a line per finished object (the default; accepted for sstream-mirror)")
+	f.Bool("no-checksumming-reader", false, "accepted for sstream-mirror; items are verified as they stream all the same")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -179,6 +185,9 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	if err != nil {
 		return err
 	}
+	if o.progress && (o.json || o.quiet) {
+		return fmt.Errorf("%w: --progress contradicts --json and --quiet: give one", errUsage)
+	}
 	mode := outputText
 	switch {
 	case o.json:
@@ -201,7 +210,11 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 		if names[i] != "" {
 			log = log.With("mirror", names[i])
 		}
-		if err := syncOne(ctx, log, g.logOut, cfg, mode, tty, stdout, stderr); err != nil {
+		logOut := g.logOut
+		if g.logFile != nil {
+			logOut = nil // lines go to the file, not above the progress bars
+		}
+		if err := syncOne(ctx, log, logOut, cfg, mode, tty, stdout, stderr); err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -239,7 +252,7 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
-	if to, ok := out.(*textOutput); ok {
+	if to, ok := out.(*textOutput); ok && logOut != nil {
 		defer logOut.redirect(to)() // log lines above the progress bars
 	}
 	defer out.Close()
@@ -264,6 +277,12 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
 	if err != nil {
 		return err
+	}
+	if cfg.Path != "" {
+		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
+			return fmt.Errorf("%w: path %s: the source already names its start file %s", config.ErrInvalid, cfg.Path, named)
+		}
+		start = cfg.Path
 	}
 	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
@@ -337,6 +356,15 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}
 	if cfg.VerifyExisting {
 		if p, err = verifyExisting(ctx, log, out, cfg, dst, src, st, popts, p); err != nil {
+			return err
+		}
+	}
+	if cfg.NoItemDownload && len(p.Transfers) > 0 {
+		skipped := make(map[string]bool, len(p.Transfers))
+		for _, x := range p.Transfers {
+			skipped[x.Path] = true
+		}
+		if p, err = p.Without(skipped); err != nil {
 			return err
 		}
 	}
