@@ -83,6 +83,9 @@ type Sync struct {
 	// for what the target already holds (sstream-mirror's
 	// --no-item-download, within the invariant).
 	NoItemDownload bool `mapstructure:"no_item_download" json:"no_item_download"`
+	// MetricsFile is where a run writes Prometheus text-format metrics
+	// (for node_exporter's textfile collector); empty: none.
+	MetricsFile string `mapstructure:"metrics_file" json:"metrics_file,omitempty"`
 }
 
 // startPathRE is what Path may be.

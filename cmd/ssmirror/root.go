@@ -102,7 +102,7 @@ files last, so the target always serves a consistent mirror.
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "format of log lines on stderr: text or json")
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more: why each object is transferred, lease and state events (-vv: the same)")
 	root.PersistentFlags().StringVar(&g.logPath, "log-file", "", "append log lines to this file instead of stderr")
-	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand())
+	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand(), newStatusCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})

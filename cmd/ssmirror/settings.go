@@ -35,7 +35,7 @@ var flagKeys = map[string]string{
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 	// sstream-mirror's options and the run's reports.
-	"path": "path", "no-item-download": "no_item_download",
+	"path": "path", "no-item-download": "no_item_download", "metrics-file": "metrics_file",
 }
 
 // configKeys returns every key of config.Sync, dotted ("s3.endpoint"),

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
@@ -67,6 +68,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Bool("no-item-download", false, "copy no item: publish the metadata of what the target already holds (products whose new versions need items keep their published version)")
 	f.BoolVar(&o.progress, "progress", false, "report progress: bars on a terminal, else a line per finished object (the default; accepted for sstream-mirror)")
 	f.Bool("no-checksumming-reader", false, "accepted for sstream-mirror; items are verified as they stream all the same")
+	f.String("metrics-file", "", "write Prometheus text-format metrics of the run to this file, atomically (for node_exporter's textfile collector: name it *.prom)")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -202,6 +204,14 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	f, ok := under.(*os.File)
 	tty := ok && isTerminal(f)
 	var errs []error
+	runs := map[string][]monitor.Run{} // by metrics file
+	defer func() {
+		for _, path := range catalog.SortedKeys(runs) {
+			if err := monitor.WriteMetrics(path, runs[path]); err != nil {
+				g.log.Error("writing the metrics file", "err", err)
+			}
+		}
+	}()
 	for i, cfg := range cfgs {
 		if names[i] != "" {
 			fmt.Fprintf(stderr, "mirror %s: %s -> %s\n", names[i], cfg.Source, cfg.Target)
@@ -214,7 +224,13 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 		if g.logFile != nil {
 			logOut = nil // lines go to the file, not above the progress bars
 		}
-		if err := syncOne(ctx, log, logOut, cfg, mode, tty, stdout, stderr); err != nil {
+		rec := monitor.Run{Mirror: names[i], Target: cfg.Target, Start: time.Now()}
+		err := syncOne(ctx, log, logOut, cfg, mode, tty, stdout, stderr, &rec)
+		rec.End, rec.ExitStatus = time.Now(), exitCode(ctx, err)
+		if cfg.MetricsFile != "" && !cfg.DryRun {
+			runs[cfg.MetricsFile] = append(runs[cfg.MetricsFile], rec)
+		}
+		if err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -249,7 +265,8 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 }
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+// It fills rec with what the run did.
+func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
 	if to, ok := out.(*textOutput); ok && logOut != nil {
@@ -382,7 +399,22 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		return p.WriteText(stdout)
 	}
 	out.Plan(p)
+	// The status record of a successful run.
+	status := func(indexPublished bool) error {
+		s := monitor.Status{Synced: time.Now(), Published: st.Objects[plan.IndexJSON].ModTime,
+			Ssmirror: buildVersion().Version, Source: cfg.Source, SignedMetadata: popts.Signed.String()}
+		if indexPublished {
+			s.Published = s.Synced
+		}
+		s.Objects, s.Bytes = rec.Objects, rec.Bytes
+		return monitor.WriteStatus(ctx, dst, s)
+	}
 	if p.Empty() {
+		rec.MirrorKnown = true
+		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
+		if err := status(false); err != nil {
+			return err
+		}
 		out.Summary(summary{Source: p.Source, Target: p.Target})
 		if signer != nil {
 			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
@@ -398,6 +430,12 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	res, err := apply.Run(ctx, p, fetcher, dst, aopts)
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
+	}
+	rec.Transferred, rec.TransferredBytes, rec.Failed, rec.Deleted = res.Transferred, res.TransferredBytes, len(res.Failed), res.Deleted
+	if err == nil {
+		rec.MirrorKnown = true
+		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
+		err = status(res.IndexPublished)
 	}
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
