@@ -86,6 +86,9 @@ type Sync struct {
 	// MetricsFile is where a run writes Prometheus text-format metrics
 	// (for node_exporter's textfile collector); empty: none.
 	MetricsFile string `mapstructure:"metrics_file" json:"metrics_file,omitempty"`
+	// NoBrowsePage leaves out the browse page (index.html at the mirror
+	// root).
+	NoBrowsePage bool `mapstructure:"no_browse_page" json:"no_browse_page"`
 }
 
 // startPathRE is what Path may be.

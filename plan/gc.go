@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ssmirror/ssmirror/source"
@@ -92,7 +91,7 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 	}
 	if p.state.GC == nil && p.state.Published != nil {
 		for k := range p.state.Objects {
-			if !referenced[k] && !strings.HasPrefix(k, StateDir) {
+			if !referenced[k] && !Reserved(k) {
 				candidates[k] = true
 			}
 		}
@@ -139,13 +138,7 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 	// leaves pending keys that the published index still names, and the
 	// next run restarts their grace period (see above).
 	m := Meta{Key: StateKey, Body: body, Size: int64(len(body))}
-	at := len(p.Publish)
-	for i, x := range p.Publish {
-		if x.Key == IndexJSON || x.Key == p.src.StartPath && p.opts.Signed == SignedUpstream || x.Key == IndexSJSON {
-			at = i
-			break
-		}
-	}
+	at := p.indexAt()
 	p.Publish = append(p.Publish[:at], append([]Meta{m}, p.Publish[at:]...)...)
 }
 

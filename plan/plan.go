@@ -53,6 +53,10 @@ type Options struct {
 	Signed SignedMode
 	// Resign describes the operator's key for SignedResign.
 	Resign *ResignKey
+	// Browse, when set, renders the browse page (BrowsePage), published
+	// after the products files, before the index, whenever a plan
+	// publishes anything or the target lacks the page.
+	Browse func(Publication) ([]byte, error)
 }
 
 // SignedMode says which signed metadata a mirror publishes.
@@ -91,6 +95,35 @@ type ResignKey struct {
 	Public   []byte       // binary public keyring (published as mirror-keyring.gpg)
 	Armored  []byte       // the same, armored (mirror-keyring.asc)
 	Verifier *gpg.Keyring // the public key, to check existing .sjson files
+}
+
+// BrowsePage is the mirror's browse page (see Options.Browse), at the
+// mirror root.
+const BrowsePage = "index.html"
+
+// Reserved reports whether key is one of the tool's own objects beside
+// the metadata: the browse page and everything under StateDir (state,
+// lease, status). No catalog item may take such a key, and garbage
+// collection never deletes one.
+func Reserved(key string) bool {
+	return key == BrowsePage || strings.HasPrefix(key, StateDir)
+}
+
+// Publication is what a browse page shows of the mirror a plan publishes.
+type Publication struct {
+	// Catalog is what the published metadata describe, by content id,
+	// and Paths the products file of each content id.
+	Catalog map[string]*catalog.Products
+	Paths   map[string]string
+	// Index is the index clients start from; SignedIndex the signed one,
+	// or "" (signed-metadata mode none).
+	Index, SignedIndex string
+	// Keyring is the published public key (resign mode), or "".
+	Keyring string
+	// Source is the upstream; Signed the signed-metadata mode.
+	Source, Signed string
+	// Published is the time of the run.
+	Published time.Time
 }
 
 // Keys of the published public key in resign mode.
@@ -219,6 +252,9 @@ type Plan struct {
 	// landed are the objects a degraded plan's original transferred (see
 	// Without): the target holds them, no transfer of this plan names them.
 	landed []string
+	// paths are the products files of the new publication, by content id
+	// (set by render).
+	paths map[string]string
 }
 
 // Totals summarises a plan.
@@ -283,6 +319,9 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 		return nil, renderErr
 	}
 	p.planDeletes(keys, true)
+	if err := p.addBrowsePage(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -323,7 +362,50 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 		return nil, err
 	}
 	q.planDeletes(keys, false)
+	if err := q.addBrowsePage(); err != nil {
+		return nil, err
+	}
 	return q, nil
+}
+
+// addBrowsePage adds the browse page to the publication, before the
+// index files, when the plan publishes anything or the target lacks it.
+func (p *Plan) addBrowsePage() error {
+	if p.opts.Browse == nil {
+		return nil
+	}
+	if _, present := p.state.Objects[BrowsePage]; present && len(p.Publish) == 0 {
+		return nil
+	}
+	now := p.state.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	pub := Publication{Catalog: p.Catalog, Paths: p.paths, Index: IndexJSON, Source: p.Source, Signed: p.opts.Signed.String(), Published: now}
+	switch p.opts.Signed {
+	case SignedUpstream:
+		pub.SignedIndex = p.src.StartPath
+	case SignedResign:
+		pub.SignedIndex, pub.Keyring = IndexSJSON, KeyringGPG
+	}
+	body, err := p.opts.Browse(pub)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", BrowsePage, err)
+	}
+	at := p.indexAt()
+	p.Publish = append(p.Publish[:at], append([]Meta{{Key: BrowsePage, Body: body, Size: int64(len(body))}}, p.Publish[at:]...)...)
+	return nil
+}
+
+// indexAt returns the position of the first index file in p.Publish (the
+// end if none): what must be published before the index goes there.
+func (p *Plan) indexAt() int {
+	for i, x := range p.Publish {
+		if x.Key == IndexJSON || x.Key == p.src.StartPath && p.opts.Signed == SignedUpstream || x.Key == IndexSJSON {
+			return i
+		}
+	}
+	return len(p.Publish)
 }
 
 func references(prod *catalog.Product, paths map[string]bool) bool {
@@ -362,6 +444,10 @@ func (p *Plan) planTransfers() error {
 		var err error
 		eachItem(p.Catalog[cid], func(pname, vname, iname string, it *catalog.Item) {
 			if it.Path == "" || err != nil {
+				return
+			}
+			if Reserved(it.Path) {
+				err = fmt.Errorf("%w: %s: item %s %s %s: path %q is the mirror's own", ErrConflict, cid, pname, vname, iname, it.Path)
 				return
 			}
 			if first, ok := seen[it.Path]; ok {

@@ -21,6 +21,7 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 	sidx := &catalog.Index{Fields: idx.Fields, Entries: map[string]*catalog.IndexEntry{}}
 	keys := map[string]bool{IndexJSON: true}
 	var products, signed []Meta
+	p.paths = make(map[string]string, len(p.Catalog))
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		doc := p.Catalog[cid]
 		e := src.Index.Entries[cid]
@@ -35,7 +36,7 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", path, err)
 		}
-		keys[path] = true
+		keys[path], p.paths[cid] = true, path
 		products = append(products, Meta{Key: path, Body: body})
 		idx.Entries[cid] = &catalog.IndexEntry{Fields: e.Fields, Path: path, Products: catalog.SortedKeys(doc.Products)}
 		sidx.Entries[cid] = &catalog.IndexEntry{Fields: e.Fields, Path: SignedPath(path), Products: idx.Entries[cid].Products}

@@ -17,6 +17,8 @@ import (
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/internal/upstream"
+	"github.com/ssmirror/ssmirror/monitor"
+	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target"
@@ -168,7 +170,7 @@ func (f *fixture) checkJSON(t *testing.T, st target.Store, want map[string]bool)
 	}
 	// Nothing else in the target but the mirror.
 	st.List(context.Background(), "", func(o target.Object) error {
-		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") && !strings.HasPrefix(o.Key, ".ssmirror/") && !f.pending[o.Key] {
+		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") && !plan.Reserved(o.Key) && !f.pending[o.Key] {
 			t.Errorf("unexpected object %s", o.Key)
 		}
 		return nil
@@ -336,7 +338,9 @@ func sameObjects(t *testing.T, a, b target.Store) {
 	list := func(s target.Store) map[string]int64 {
 		m := map[string]int64{}
 		s.List(ctx, "", func(o target.Object) error {
-			if !strings.HasSuffix(o.Key, ".sjson") {
+			// The status record and the browse page name the source and
+			// the time of the run.
+			if !strings.HasSuffix(o.Key, ".sjson") && o.Key != monitor.StatusKey && o.Key != plan.BrowsePage {
 				m[o.Key] = o.Size
 			}
 			return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/plan/browse"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -68,6 +69,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Bool("no-item-download", false, "copy no item: publish the metadata of what the target already holds (products whose new versions need items keep their published version)")
 	f.BoolVar(&o.progress, "progress", false, "report progress: bars on a terminal, else a line per finished object (the default; accepted for sstream-mirror)")
 	f.Bool("no-checksumming-reader", false, "accepted for sstream-mirror; items are verified as they stream all the same")
+	f.Bool("no-browse-page", false, "do not publish the browse page (index.html at the mirror root)")
 	f.String("metrics-file", "", "write Prometheus text-format metrics of the run to this file, atomically (for node_exporter's textfile collector: name it *.prom)")
 }
 
@@ -363,6 +365,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		out.Warning(fmt.Sprintf("%s/%s is unusable (%v); rebuilt from the published metadata and a listing", dst, plan.StateKey, st.GCErr))
 	}
 	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: time.Duration(cfg.GCGrace)}
+	url := publicURL(cfg.PublicURL, dst)
+	if !cfg.NoBrowsePage {
+		page := browse.Page{Generator: "ssmirror " + buildVersion().Version, URL: url}
+		popts.Browse = func(pub plan.Publication) ([]byte, error) {
+			page.Publication = pub
+			return browse.Render(page)
+		}
+	}
 	signer, err := signing(&cfg, src.Signed, &popts)
 	if err != nil {
 		return err
@@ -416,8 +426,9 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			return err
 		}
 		out.Summary(summary{Source: p.Source, Target: p.Target})
+		browsable(handOffW, cfg, url)
 		if signer != nil {
-			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
+			handOff(handOffW, url, signer)
 		}
 		return nil
 	}
@@ -442,10 +453,20 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
 		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err})
 	if err == nil && signer != nil {
-		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
+		handOff(handOffW, url, signer)
 	}
 	if _, existed := st.Objects[plan.IndexJSON]; res.IndexPublished && !existed {
-		readable(handOffW, dst, publicURL(cfg.PublicURL, dst))
+		readable(handOffW, dst, url)
+	}
+	if err == nil {
+		browsable(handOffW, cfg, url)
 	}
 	return err
+}
+
+// browsable prints where people browse the mirror.
+func browsable(w io.Writer, cfg config.Sync, url string) {
+	if !cfg.NoBrowsePage {
+		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
+	}
 }

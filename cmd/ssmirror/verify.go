@@ -490,7 +490,7 @@ func (a *audit) signatures(ctx context.Context) error {
 // nor the metadata reference.
 func (a *audit) unreferenced(items map[string]*catalog.Item) {
 	for _, key := range catalog.SortedKeys(a.state.Objects) {
-		if items[key] != nil || a.meta[key] || isMetadataKey(key) || strings.HasPrefix(key, ".ssmirror/") {
+		if items[key] != nil || a.meta[key] || isMetadataKey(key) || plan.Reserved(key) {
 			continue
 		}
 		obj := a.state.Objects[key]

@@ -297,6 +297,8 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 			opt.ContentType = "text/plain; charset=utf-8"
 		case strings.HasSuffix(m.Key, ".gpg"):
 			opt.ContentType = "application/pgp-keys"
+		case strings.HasSuffix(m.Key, ".html"):
+			opt.ContentType = "text/html; charset=utf-8"
 		}
 		_, err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
 		opts.Report.Published(m, err)
