@@ -1,14 +1,13 @@
 package monitor
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/ssmirror/ssmirror/internal/golden"
+)
 
 // TestWriteMetrics renders the runs of two mirrors of a config file, then
 // a run of one of them that failed early: it keeps its last success and
@@ -31,17 +30,5 @@ func TestWriteMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "metrics.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("metrics file:\n%s\nwant (%s, go test ./monitor -update):\n%s", got, golden, want)
-	}
+	golden.Check(t, "metrics.golden", got)
 }

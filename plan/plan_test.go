@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -18,13 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/golden"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const cid = "com.example:test"
 
@@ -432,30 +429,12 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "maas-plan.txt", text.Bytes())
-	golden(t, "maas-plan.json", append(js, '\n'))
+	golden.Check(t, "maas-plan.txt", text.Bytes())
+	golden.Check(t, "maas-plan.json", append(js, '\n'))
 	for _, m := range p.Publish {
 		if m.Key == IndexJSON {
-			golden(t, "maas-index.json", m.Body)
+			golden.Check(t, "maas-index.json", m.Body)
 		}
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (run go test -update after checking):\n%s", name, got)
 	}
 }
 

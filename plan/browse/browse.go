@@ -130,4 +130,3 @@ func describe(attrs map[string]string) string {
 	}
 	return strings.Join(parts, " ")
 }
-
