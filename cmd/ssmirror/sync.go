@@ -426,7 +426,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			return err
 		}
 		out.Summary(summary{Source: p.Source, Target: p.Target})
-		browsable(handOffW, cfg, url)
+		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
 			handOff(handOffW, url, signer)
 		}
@@ -459,14 +459,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		readable(handOffW, dst, url)
 	}
 	if err == nil {
-		browsable(handOffW, cfg, url)
+		browsable(handOffW, cfg, mode, url)
 	}
 	return err
 }
 
-// browsable prints where people browse the mirror.
-func browsable(w io.Writer, cfg config.Sync, url string) {
-	if !cfg.NoBrowsePage {
+// browsable prints where people browse the mirror, unless quiet.
+func browsable(w io.Writer, cfg config.Sync, mode outputMode, url string) {
+	if !cfg.NoBrowsePage && mode != outputQuiet {
 		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
 	}
 }
