@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/fakeclock"
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/target"
@@ -58,75 +59,7 @@ func stores() map[string]func(t *testing.T) target.Store {
 	}
 }
 
-// fakeClock is a Clock that moves only when the test says.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
 var epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-
-func newClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-	return ch
-}
-
-// advance moves the clock and fires the timers that are due.
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-		} else {
-			w.ch <- c.now
-		}
-	}
-	c.waiters = kept
-}
-
-func (c *fakeClock) pending() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.waiters) }
-
-// settle waits until n goroutines wait on c (they have done what the last
-// advance let them do), or until done is closed, and reports which. A
-// goroutine that never gets there fails the test (a hang, not a timing
-// assertion).
-func (c *fakeClock) settle(t *testing.T, n int, done <-chan struct{}) bool {
-	t.Helper()
-	for i := 0; ; i++ {
-		select {
-		case <-done:
-			return false
-		default:
-		}
-		if c.pending() >= n {
-			return true
-		}
-		if i == 120000 {
-			t.Fatalf("nothing waits on the clock (%d of %d)", c.pending(), n)
-		}
-		time.Sleep(500 * time.Microsecond)
-	}
-}
 
 func holderOf(t *testing.T, st target.Store) Record {
 	t.Helper()
@@ -153,7 +86,7 @@ func TestLease(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			st := open(t)
-			clk := newClock(epoch)
+			clk := fakeclock.New(epoch)
 			opts := func(owner string) Options { return Options{Owner: owner, Clock: clk} }
 			a, err := Acquire(ctx, st, opts("job-a"))
 			if err != nil {
@@ -198,7 +131,7 @@ func TestTakeover(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			st := open(t)
-			clk := newClock(epoch)
+			clk := fakeclock.New(epoch)
 			// Left by a run on another host that died; its own clock said it
 			// expired an hour ago.
 			putRecord(t, st, Record{Owner: "dead", Host: "elsewhere", PID: 1, BootID: "other-boot",
@@ -215,14 +148,14 @@ func TestTakeover(t *testing.T) {
 					results <- result{l, err}
 				}()
 			}
-			clk.settle(t, 4, nil)
-			clk.advance(ttl - time.Second)
-			clk.settle(t, 4, nil)
+			clk.Settle(t, 4, nil)
+			clk.Advance(ttl - time.Second)
+			clk.Settle(t, 4, nil)
 			if len(results) != 0 {
 				r := <-results
 				t.Fatalf("taken over before a TTL passed: %v, %v", r.l, r.err)
 			}
-			clk.advance(time.Second)
+			clk.Advance(time.Second)
 			var winners []*Lease
 			for range 4 {
 				r := <-results
@@ -254,7 +187,7 @@ func TestSkewedContender(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				st := open(t)
-				hclk, cclk := newClock(epoch), newClock(epoch.Add(3*time.Minute))
+				hclk, cclk := fakeclock.New(epoch), fakeclock.New(epoch.Add(3*time.Minute))
 				holder, err := Acquire(ctx, st, Options{Owner: "holder", Clock: hclk})
 				if err != nil {
 					t.Fatal(err)
@@ -272,12 +205,12 @@ func TestSkewedContender(t *testing.T) {
 				}()
 				// Ten minutes, in steps of 10 s on both clocks.
 				for range 60 {
-					if !cclk.settle(t, 1, done) {
+					if !cclk.Settle(t, 1, done) {
 						break
 					}
-					hclk.advance(10 * time.Second)
-					hclk.settle(t, 1, holder.Done())
-					cclk.advance(10 * time.Second)
+					hclk.Advance(10 * time.Second)
+					hclk.Settle(t, 1, holder.Done())
+					cclk.Advance(10 * time.Second)
 				}
 				cancel()
 				<-done
@@ -342,7 +275,7 @@ func TestSameMachine(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := dirStore(t)
-			clk := newClock(epoch)
+			clk := fakeclock.New(epoch)
 			c.rec["acquired"], c.rec["expires"] = epoch, epoch.Add(time.Hour)
 			putRecord(t, st, c.rec, target.PutOptions{})
 			l, err := Acquire(ctx, st, Options{Owner: "me", Clock: clk})
@@ -362,7 +295,7 @@ func TestSameMachine(t *testing.T) {
 	child.Wait()
 	st := dirStore(t)
 	putRecord(t, st, here(child.Process.Pid, cst.start), target.PutOptions{})
-	l, err := Acquire(context.Background(), st, Options{Owner: "me", Clock: newClock(epoch)})
+	l, err := Acquire(context.Background(), st, Options{Owner: "me", Clock: fakeclock.New(epoch)})
 	if err != nil {
 		t.Fatalf("after its holder was killed: %v", err)
 	}
@@ -414,20 +347,20 @@ func TestRenewalsFail(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			st, direct, failing := open(t)
-			clk := newClock(epoch)
+			clk := fakeclock.New(epoch)
 			ttl := 2 * time.Minute
 			l, err := Acquire(ctx, st, Options{Owner: "holder", TTL: ttl, Clock: clk})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer l.Release(ctx)
-			clk.settle(t, 1, nil)
+			clk.Settle(t, 1, nil)
 			failing(true)
 			g := l.Guard(st)
 			// Two renewals fail (at 30 s and 60 s): still held.
 			for range 2 {
-				clk.advance(ttl / 4)
-				if !clk.settle(t, 1, l.Done()) {
+				clk.Advance(ttl / 4)
+				if !clk.Settle(t, 1, l.Done()) {
 					t.Fatalf("gave up after a failed renewal at %s: %v", clk.Now().Sub(epoch), l.Err())
 				}
 			}
@@ -439,8 +372,8 @@ func TestRenewalsFail(t *testing.T) {
 			}
 			// At 90 s, a quarter TTL before anyone may take over, it stops by
 			// itself.
-			clk.advance(ttl / 4)
-			if clk.settle(t, 1, l.Done()) {
+			clk.Advance(ttl / 4)
+			if clk.Settle(t, 1, l.Done()) {
 				t.Fatalf("still holding the lease %s after its last renewal", clk.Now().Sub(epoch))
 			}
 			if !errors.Is(l.Err(), ErrLost) {
@@ -470,7 +403,7 @@ func TestLostWritesNothing(t *testing.T) {
 	_, open, endpoint := s3Bucket(t)
 	proxy := faultproxy.Start(t, endpoint)
 	direct := open(endpoint)
-	hclk, cclk := newClock(epoch), newClock(epoch.Add(-time.Hour))
+	hclk, cclk := fakeclock.New(epoch), fakeclock.New(epoch.Add(-time.Hour))
 	ttl := 2 * time.Minute
 	st := open(proxy.URL)
 	holder, err := Acquire(ctx, st, Options{Owner: "holder", TTL: ttl, Clock: hclk})
@@ -478,9 +411,9 @@ func TestLostWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer holder.Release(ctx)
-	hclk.settle(t, 1, nil)
+	hclk.Settle(t, 1, nil)
 	stall := proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.StallHeaders})
-	hclk.advance(ttl / 4)
+	hclk.Advance(ttl / 4)
 	for stall.Seen() == 0 {
 		time.Sleep(time.Millisecond) // the renewal is sent, and hangs
 	}
@@ -494,9 +427,9 @@ func TestLostWritesNothing(t *testing.T) {
 		got <- err
 	}()
 	for range ttl / (10 * time.Second) {
-		cclk.settle(t, 1, nil)
-		hclk.advance(10 * time.Second)
-		cclk.advance(10 * time.Second)
+		cclk.Settle(t, 1, nil)
+		hclk.Advance(10 * time.Second)
+		cclk.Advance(10 * time.Second)
 	}
 	if err := <-got; err != nil {
 		t.Fatalf("contender: %v", err)
@@ -525,17 +458,17 @@ func TestLostReply(t *testing.T) {
 	_, open, endpoint := s3Bucket(t)
 	proxy := faultproxy.Start(t, endpoint)
 	st := open(proxy.URL)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release(ctx)
-	clk.settle(t, 1, nil)
+	clk.Settle(t, 1, nil)
 	lost := proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Nth: 1, Fault: faultproxy.Reset, AfterForward: true})
 	for range 3 {
-		clk.advance(DefaultTTL / 4)
-		if !clk.settle(t, 1, l.Done()) {
+		clk.Advance(DefaultTTL / 4)
+		if !clk.Settle(t, 1, l.Done()) {
 			t.Fatalf("lease lost: %v", l.Err())
 		}
 	}
@@ -555,7 +488,7 @@ func TestUnreadable(t *testing.T) {
 	if _, err := st.Put(ctx, Key, strings.NewReader("{garbage"), 8, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	got := make(chan error, 1)
 	go func() {
 		l, err := Acquire(ctx, st, Options{Owner: "me", Poll: time.Minute, Clock: clk})
@@ -564,8 +497,8 @@ func TestUnreadable(t *testing.T) {
 		}
 		got <- err
 	}()
-	clk.settle(t, 1, nil)
-	clk.advance(DefaultTTL)
+	clk.Settle(t, 1, nil)
+	clk.Advance(DefaultTTL)
 	if err := <-got; err != nil {
 		t.Fatalf("Acquire = %v", err)
 	}
@@ -575,7 +508,7 @@ func TestUnreadable(t *testing.T) {
 func TestWait(t *testing.T) {
 	ctx := context.Background()
 	st := dirStore(t)
-	clk := newClock(epoch)
+	clk := fakeclock.New(epoch)
 	a, err := Acquire(ctx, st, Options{Owner: "a", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -588,9 +521,9 @@ func TestWait(t *testing.T) {
 		}
 		got <- err
 	}()
-	clk.settle(t, 2, nil) // a's renewal, b's poll
+	clk.Settle(t, 2, nil) // a's renewal, b's poll
 	a.Release(ctx)
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if err := <-got; err != nil {
 		t.Fatalf("waiting Acquire: %v", err)
 	}
