@@ -104,3 +104,9 @@ func running(pid int, start uint64) bool {
 	}
 	return start == 0 || st.start == start
 }
+
+// hostname is os.Hostname, for messages only.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

@@ -44,7 +44,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -176,16 +175,19 @@ func Acquire(ctx context.Context, st target.Store, opts Options) (*Lease, error)
 		seenAt    time.Time // since when, on clk
 		abandoned bool      // it looked abandoned when first seen, and has not changed
 	)
+	exists := false // the last look found a lease
 	for {
-		l, err := create(ctx, st, opts)
-		if err == nil {
-			return l, nil
-		}
-		if !errors.Is(err, target.ErrPrecondition) {
-			return nil, err
+		if !exists {
+			l, err := claim(ctx, st, opts, target.PutOptions{IfAbsent: true})
+			if err == nil {
+				return l, nil
+			}
+			if !errors.Is(err, target.ErrPrecondition) {
+				return nil, err
+			}
 		}
 		holder, etag, err := read(ctx, st)
-		if errors.Is(err, target.ErrNotExist) {
+		if exists = !errors.Is(err, target.ErrNotExist); !exists {
 			continue // released meanwhile: try again at once
 		}
 		if err != nil {
@@ -199,7 +201,7 @@ func Acquire(ctx context.Context, st target.Store, opts Options) (*Lease, error)
 		}
 		ttl := max(opts.TTL, holder.ttl())
 		if local == gone || now.Sub(seenAt) >= ttl {
-			l, err := takeOver(ctx, st, opts, etag)
+			l, err := claim(ctx, st, opts, target.PutOptions{IfMatch: etag})
 			if err == nil {
 				return l, nil
 			}
@@ -243,21 +245,11 @@ func newLease(st target.Store, opts Options) *Lease {
 			PID: me.pid, Start: me.start, TTLSeconds: opts.TTL.Seconds(), Acquired: now, Renewed: now, Expires: now.Add(opts.TTL)}}
 }
 
-// create makes the lease where there is none.
-func create(ctx context.Context, st target.Store, opts Options) (*Lease, error) {
+// claim writes a new lease: where there is none (IfAbsent), or over the
+// version a takeover watched (IfMatch).
+func claim(ctx context.Context, st target.Store, opts Options, cond target.PutOptions) (*Lease, error) {
 	l := newLease(st, opts)
-	if err := l.write(ctx, l.rec, target.PutOptions{IfAbsent: true}); err != nil {
-		l.end()
-		return nil, err
-	}
-	l.start()
-	return l, nil
-}
-
-// takeOver replaces the version of the lease whose ETag is etag.
-func takeOver(ctx context.Context, st target.Store, opts Options, etag string) (*Lease, error) {
-	l := newLease(st, opts)
-	if err := l.write(ctx, l.rec, target.PutOptions{IfMatch: etag}); err != nil {
+	if err := l.write(ctx, l.rec, cond); err != nil {
 		l.end()
 		return nil, err
 	}
@@ -475,10 +467,4 @@ func (g guarded) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("%s: not deleted: %w", key, err)
 	}
 	return g.Store.Delete(ctx, key)
-}
-
-// hostname is os.Hostname, for messages only.
-func hostname() string {
-	h, _ := os.Hostname()
-	return h
 }
