@@ -414,8 +414,11 @@ func TestLostWritesNothing(t *testing.T) {
 	hclk.Settle(t, 1, nil)
 	stall := proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.StallHeaders})
 	hclk.Advance(ttl / 4)
-	for stall.Seen() == 0 {
-		time.Sleep(time.Millisecond) // the renewal is sent, and hangs
+	for i := 0; stall.Seen() == 0; i++ { // the renewal is sent, and hangs
+		if i == 60000 {
+			t.Fatal("no renewal was sent")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	// A contender watches the lease for a TTL and takes it over.
 	got := make(chan error, 1)
