@@ -265,6 +265,9 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	}
 	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st, opts: opts, Warnings: warnings,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}}
+	if err := p.checkPaths(); err != nil {
+		return nil, err
+	}
 	// Rendering the metadata and planning the transfers read the same
 	// selection and write different fields of p: they run side by side.
 	var keys map[string]bool

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -490,7 +489,7 @@ func (a *audit) signatures(ctx context.Context) error {
 // nor the metadata reference.
 func (a *audit) unreferenced(items map[string]*catalog.Item) {
 	for _, key := range catalog.SortedKeys(a.state.Objects) {
-		if items[key] != nil || a.meta[key] || isMetadataKey(key) || strings.HasPrefix(key, ".ssmirror/") {
+		if items[key] != nil || a.meta[key] || plan.Ours(key) {
 			continue
 		}
 		obj := a.state.Objects[key]
@@ -505,19 +504,6 @@ func (a *audit) unreferenced(items map[string]*catalog.Item) {
 		a.sum.Unreferenced++
 		a.sum.UnreferencedBytes += obj.Size
 	}
-}
-
-// isMetadataKey reports whether key is a metadata file of streams/v1:
-// index and products files, signed or not, detached signatures and keys.
-func isMetadataKey(key string) bool {
-	if path.Dir(key) != "streams/v1" {
-		return false
-	}
-	switch path.Ext(key) {
-	case ".json", ".sjson", ".gpg", ".asc":
-		return true
-	}
-	return false
 }
 
 // readMeta reads a metadata file of dst, at most source.DefaultMaxMetadata
