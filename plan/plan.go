@@ -187,6 +187,9 @@ type Meta struct {
 	// publisher's index is never silently replaced.
 	IfMatch  string `json:"-"`
 	IfAbsent bool   `json:"-"`
+	// Index marks an entry point of the mirror (index.json, the signed
+	// index): publishing one publishes the index.
+	Index bool `json:"-"`
 }
 
 // Delete is one object to remove after the new index is published.
