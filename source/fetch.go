@@ -80,13 +80,15 @@ func NewHTTP(root string, client *http.Client) (*HTTP, error) {
 
 // DefaultHTTPClient returns a client suitable for mirroring: pooled
 // keep-alive connections, a bounded time to connect and to receive
-// headers, no overall timeout (items can be large), at most 10 redirects.
+// headers, no overall timeout (items can be large), at most 10 redirects,
+// none from HTTPS to HTTP.
 func DefaultHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	tr.ResponseHeaderTimeout = 60 * time.Second
-	// Redirect policy (hostile-input hardening): stop at a loop or after
-	// maxRedirects, with an error naming the URL.
+	// Redirect policy (hostile-input hardening): stop at a loop, after
+	// maxRedirects or at a redirect from HTTPS to plain HTTP, with an
+	// error naming the URL.
 	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 }
 
@@ -99,6 +101,11 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		if v.URL.String() == req.URL.String() {
 			return fmt.Errorf("redirect loop: %s redirects back to %s", redactURL(via[len(via)-1].URL), redactURL(req.URL))
 		}
+	}
+	if prev := via[len(via)-1].URL; prev.Scheme == "https" && req.URL.Scheme != "https" {
+		// What TLS protected (the bytes, a password in the URL) would
+		// travel in the clear.
+		return fmt.Errorf("refused a redirect from HTTPS to %s: %s redirects to %s", req.URL.Scheme, redactURL(prev), redactURL(req.URL))
 	}
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects (the last to %s)", len(via), redactURL(req.URL))

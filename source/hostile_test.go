@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,52 @@ func TestHostileTransport(t *testing.T) {
 	proxy.Add(&faultproxy.Rule{Path: "index.sjson", Fault: faultproxy.HTML})
 	if _, err := source.Read(ctx, retrying, source.DefaultStart, opts); err == nil || !strings.Contains(err.Error(), proxy.URL+"/"+source.DefaultStart) {
 		t.Errorf("HTML page for the signed index: %v", err)
+	}
+}
+
+// TestRedirectDowngrade: an HTTPS source that redirects to plain HTTP is
+// refused, naming both URLs, and not retried; HTTPS to HTTPS and HTTP to
+// HTTP redirects are followed.
+func TestRedirectDowngrade(t *testing.T) {
+	files := map[string]string{hIndex: hIndexDoc(hEntry), hProducts: hProductsDoc(hItem(""))}
+	tree := &upstream.Tree{Files: map[string][]byte{}}
+	for p, b := range files {
+		tree.Files["real/"+p] = []byte(b)
+	}
+	plain := upstream.Serve(t, tree)
+	var tlsSrv *httptest.Server
+	tlsSrv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/down/"):
+			http.Redirect(w, r, plain.URL+"/real/"+strings.TrimPrefix(r.URL.Path, "/down/"), http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/same/"):
+			http.Redirect(w, r, tlsSrv.URL+"/real/"+strings.TrimPrefix(r.URL.Path, "/same/"), http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/real/"):
+			w.Write(tree.Files[strings.TrimPrefix(r.URL.Path, "/")])
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(tlsSrv.Close)
+	client := source.DefaultHTTPClient()
+	client.Transport.(*http.Transport).TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig
+	read := func(root string) error {
+		f, err := source.NewHTTP(root, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = source.Read(context.Background(), f, hIndex, source.Options{})
+		return err
+	}
+	if err := read(tlsSrv.URL + "/same/"); err != nil {
+		t.Errorf("https to https: %v", err)
+	}
+	err := read(tlsSrv.URL + "/down/")
+	want := fmt.Sprintf("refused a redirect from HTTPS to http: %s/down/%s redirects to %s/real/%s", tlsSrv.URL, hIndex, plain.URL, hIndex)
+	if err == nil || !strings.Contains(err.Error(), want) || source.Classify(err) {
+		t.Errorf("https to http: %v\nwant %s, not transient", err, want)
+	}
+	if plain.Requests("real/"+hIndex) != 0 {
+		t.Error("the plain HTTP URL was requested")
 	}
 }
