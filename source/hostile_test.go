@@ -404,3 +404,32 @@ func TestRedirectDowngrade(t *testing.T) {
 		t.Error("the plain HTTP URL was requested")
 	}
 }
+
+// TestMetadataTotal: the documents of one mirror are bounded together, not
+// only one by one: an index naming many large products files is refused
+// with an error naming the file that crossed the bound.
+func TestMetadataTotal(t *testing.T) {
+	files := map[string]string{}
+	entries := []string{}
+	pad := strings.Repeat("x", 100_000)
+	for i := range 4 {
+		cid := fmt.Sprintf("c%d", i)
+		path := "streams/v1/" + cid + ".json"
+		entries = append(entries, fmt.Sprintf(`%q:{"format":"products:1.0","datatype":"image-ids","path":%q,"products":["p"]}`, cid, path))
+		files[path] = `{"format":"products:1.0","content_id":"` + cid + `","datatype":"image-ids","pad":"` + pad + `","products":{"p":{"arch":"amd64",` +
+			`"versions":{"20250615":{"items":{"squashfs":` + hItem("") + `}}}}}}`
+	}
+	files[hIndex] = `{"format":"index:1.0","updated":"Thu, 24 Jul 2025 08:01:49 +0000","index":{` + strings.Join(entries, ",") + `}}`
+	if _, _, err := readMirror(t, files, source.Options{MaxMetadataTotal: 500_000}); err != nil {
+		t.Fatalf("within the bound: %v", err)
+	}
+	_, url, err := readMirror(t, files, source.Options{MaxMetadataTotal: 300_000})
+	if !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), url+"/streams/v1/c") ||
+		!strings.Contains(err.Error(), "more than 300000 bytes in all") {
+		t.Errorf("err = %v, want ErrInvalid naming a products file and the bound", err)
+	}
+	// The default bound holds what one document may be, several times.
+	if source.DefaultMaxMetadataTotal < 4*source.DefaultMaxMetadata {
+		t.Errorf("DefaultMaxMetadataTotal %d is less than four documents", source.DefaultMaxMetadataTotal)
+	}
+}
