@@ -123,3 +123,28 @@ func files(t *testing.T, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// TestDirTargetSymlink: a symbolic link inside a directory target that
+// leads outside it is never written through: the items below it fail,
+// naming the key, the run is partial (exit 3), and nothing appears
+// outside the target.
+func TestDirTargetSymlink(t *testing.T) {
+	base := t.TempDir()
+	dir, outside := filepath.Join(base, "mirror"), filepath.Join(base, "outside")
+	for _, d := range []string{dir, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "images")); err != nil {
+		t.Fatal(err)
+	}
+	srv := upstream.Serve(t, lxdTree(t, "images/a/lxd.tar.xz", "images/a/root.squashfs"))
+	out, errOut, code := run(t, "sync", "--retries", "1", srv.URL+"/streams/v1/index.json", dir)
+	if code != exitPartial || !strings.Contains(out+errOut, "images/a/lxd.tar.xz") || !strings.Contains(out+errOut, "symbolic link") {
+		t.Errorf("exit %d, want %d naming the key and the link:\n%s%s", code, exitPartial, out, errOut)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("%d entries were written outside the target", len(entries))
+	}
+}
