@@ -55,21 +55,30 @@ func URL(raw string) string {
 	return u.String()
 }
 
+// querySep separates query parameters: "&", or "&" as JSON escapes it
+// (\u0026), since Text also reads JSON output.
+var querySep = regexp.MustCompile(`&|\\u0026`)
+
 // query masks the values of credential parameters, keeping the order and
 // encoding of the others.
 func query(raw string) string {
-	parts := strings.Split(raw, "&")
-	for i, kv := range parts {
+	var b strings.Builder
+	last := 0
+	for _, sep := range append(querySep.FindAllStringIndex(raw, -1), []int{len(raw), len(raw)}) {
+		kv := raw[last:sep[0]]
 		k, _, hasValue := strings.Cut(kv, "=")
 		name, err := url.QueryUnescape(k)
 		if err != nil {
 			name = k
 		}
 		if hasValue && secretParam(name) {
-			parts[i] = k + "=" + Mask
+			kv = k + "=" + Mask
 		}
+		b.WriteString(kv)
+		b.WriteString(raw[sep[0]:sep[1]])
+		last = sep[1]
 	}
-	return strings.Join(parts, "&")
+	return b.String()
 }
 
 var (
