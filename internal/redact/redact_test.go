@@ -26,8 +26,8 @@ func TestText(t *testing.T) {
 		`GET http://u:secret@h/a: Get "http://u:secret@h/b?sig=s3cr3t": EOF`: `GET http://u:xxxxx@h/a: Get "http://u:xxxxx@h/b?sig=xxxxx": EOF`,
 		"mirror a: http://u:pw@h/x -> /srv/m":                                "mirror a: http://u:xxxxx@h/x -> /srv/m",
 		"see (https://h/x?token=abc).":                                       "see (https://h/x?token=xxxxx).",
-		`{"source":"https://h/x?a=1\u0026X-Amz-Signature=s3cr3t\u0026b=2"}`: `{"source":"https://h/x?a=1\u0026X-Amz-Signature=xxxxx\u0026b=2"}`,
-		"no url here":                                                        "no url here",
+		`{"source":"https://h/x?a=1\u0026X-Amz-Signature=s3cr3t\u0026b=2"}`:  `{"source":"https://h/x?a=1\u0026X-Amz-Signature=xxxxx\u0026b=2"}`,
+		"no url here": "no url here",
 	} {
 		if got := Text(in); got != want {
 			t.Errorf("Text(%q) = %q, want %q", in, got, want)
