@@ -38,8 +38,9 @@ func Ours(key string) bool { return Internal(key) || MetadataKey(key) }
 
 // checkPaths refuses a catalog that names the tool's own keys: a products
 // file under StateDir or at the index, the published key or another
-// products file; an item at a key that is ours (see Ours) or that a
-// products file of this publication takes. The error names the file that
+// products file; an item at a key that is ours (see Ours), that a
+// products file of this publication takes, or that is a directory of
+// those ("streams/v1", ".ssmirror"). The error names the file that
 // says so and the path, and wraps ErrReserved.
 func (p *Plan) checkPaths() error {
 	src := p.src
@@ -68,6 +69,15 @@ func (p *Plan) checkPaths() error {
 			taken[k] = cid
 		}
 	}
+	// dirs holds the directories of those keys: an item there would be a
+	// file where the mirror needs a directory (a directory target cannot
+	// hold both).
+	dirs := map[string]bool{strings.TrimSuffix(StateDir, "/"): true}
+	for k := range taken {
+		for d := path.Dir(k); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		file := cid
 		if e := src.Index.Entries[cid]; e != nil {
@@ -83,6 +93,8 @@ func (p *Plan) checkPaths() error {
 				why = fmt.Sprintf("the products file of %q", owner)
 			} else if ok || Ours(it.Path) {
 				why = "one of the mirror's own files"
+			} else if dirs[it.Path] {
+				why = "a directory of the mirror's own files"
 			}
 			if why != "" {
 				err = fmt.Errorf("%s: %w: item %s/%s/%s has path %q, %s",
