@@ -62,7 +62,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
 	f.String("part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
 	f.Int("part-uploads", s3store.DefaultConcurrency, "S3 parts of one object uploaded at once")
-	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger part is still uploaded, alone)")
+	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger --part-size part is still uploaded, alone; an item that needs parts larger than both is refused)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
 }
