@@ -1,25 +1,12 @@
 package plan
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssmirror/ssmirror/target"
 )
-
-// TestReservedPaths: a catalog item may not take one of the tool's own
-// keys (the browse page, the state directory); the plan fails naming it.
-func TestReservedPaths(t *testing.T) {
-	for _, path := range []string{BrowsePage, StateKey, ".ssmirror/lease.json", ".ssmirror/status.json"} {
-		doc := products(t, cid, map[string][]ver{"a": {{name: "1", items: map[string]string{"f": path}}}})
-		_, err := Build(mirror(t, doc), State{}, Options{})
-		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), `"`+path+`" is the mirror's own`) {
-			t.Errorf("item at %s: err = %v, want ErrConflict naming the path", path, err)
-		}
-	}
-}
 
 // TestBrowsePagePublish: the page is published before the index files,
 // with every publication and when the target lacks it, and never deleted.

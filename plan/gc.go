@@ -91,7 +91,7 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 	}
 	if p.state.GC == nil && p.state.Published != nil {
 		for k := range p.state.Objects {
-			if !referenced[k] && !Reserved(k) {
+			if !referenced[k] && !Kept(k) {
 				candidates[k] = true
 			}
 		}

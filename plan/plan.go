@@ -97,18 +97,6 @@ type ResignKey struct {
 	Verifier *gpg.Keyring // the public key, to check existing .sjson files
 }
 
-// BrowsePage is the mirror's browse page (see Options.Browse), at the
-// mirror root.
-const BrowsePage = "index.html"
-
-// Reserved reports whether key is one of the tool's own objects beside
-// the metadata: the browse page and everything under StateDir (state,
-// lease, status). No catalog item may take such a key, and garbage
-// collection never deletes one.
-func Reserved(key string) bool {
-	return key == BrowsePage || strings.HasPrefix(key, StateDir)
-}
-
 // Publication is what a browse page shows of the mirror a plan publishes.
 type Publication struct {
 	// Catalog is what the published metadata describe, by content id,
@@ -220,6 +208,9 @@ type Meta struct {
 	// publisher's index is never silently replaced.
 	IfMatch  string `json:"-"`
 	IfAbsent bool   `json:"-"`
+	// Index marks an entry point of the mirror (index.json, the signed
+	// index): publishing one publishes the index.
+	Index bool `json:"-"`
 }
 
 // Delete is one object to remove after the new index is published.
@@ -301,6 +292,9 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	}
 	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st, opts: opts, Warnings: warnings,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}}
+	if err := p.checkPaths(); err != nil {
+		return nil, err
+	}
 	// Rendering the metadata and planning the transfers read the same
 	// selection and write different fields of p: they run side by side.
 	var keys map[string]bool
@@ -444,10 +438,6 @@ func (p *Plan) planTransfers() error {
 		var err error
 		eachItem(p.Catalog[cid], func(pname, vname, iname string, it *catalog.Item) {
 			if it.Path == "" || err != nil {
-				return
-			}
-			if Reserved(it.Path) {
-				err = fmt.Errorf("%w: %s: item %s %s %s: path %q is the mirror's own", ErrConflict, cid, pname, vname, iname, it.Path)
 				return
 			}
 			if first, ok := seen[it.Path]; ok {

@@ -171,7 +171,7 @@ func TestBrowsePageOff(t *testing.T) {
 	t.Setenv("SSMIRROR_NO_BROWSE_PAGE", "")
 	dst2 := filepath.Join(t.TempDir(), "m2")
 	_, errOut, code = run(t, append([]string{"sync", "--keyring", f.keyring, f.srv.Root(), dst2}, maasFilter...)...)
-	if code != exitError || !strings.Contains(errOut, `path "index.html" is the mirror's own`) {
+	if code != exitError || !strings.Contains(errOut, `has path "index.html", one of the mirror's own files`) {
 		t.Errorf("an item at index.html: exit %d, want %d naming the path\n%s", code, exitError, errOut)
 	}
 	if entries, _ := os.ReadDir(dst2); len(entries) > 1 {
