@@ -187,8 +187,8 @@ func TestSstreamMirrorOptions(t *testing.T) {
 	})
 	t.Run("no-checksumming-reader", func(t *testing.T) {
 		// Accepted; items are verified all the same (the fault tests).
-		if out, errOut, code := plan(t, "-U", "--no-checksumming-reader"); code != 0 {
-			t.Errorf("exit %d\n%s%s", code, out, errOut)
+		if out, errOut, code := plan(t, "-U", "--no-checksumming-reader"); code != 0 || !strings.Contains(errOut, "verified as they stream all the same") {
+			t.Errorf("exit %d, want 0 and a note\n%s%s", code, out, errOut)
 		}
 	})
 	t.Run("log-file and -vv", func(t *testing.T) {

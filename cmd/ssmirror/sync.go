@@ -193,6 +193,9 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	if err != nil {
 		return err
 	}
+	if flags.Changed("no-checksumming-reader") {
+		fmt.Fprintln(stderr, "note: --no-checksumming-reader is accepted for sstream-mirror; items are verified as they stream all the same")
+	}
 	if o.progress && (o.json || o.quiet) {
 		return fmt.Errorf("%w: --progress contradicts --json and --quiet: give one", errUsage)
 	}
