@@ -426,7 +426,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			s.Published = s.Synced
 		}
 		s.Objects, s.Bytes = rec.Objects, rec.Bytes
-		return monitor.WriteStatus(ctx, dst, s)
+		return monitor.WriteStatus(ctx, guarded, s) // under the lease, as the run's other writes
 	}
 	if p.Empty() {
 		rec.MirrorKnown = true
