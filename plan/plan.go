@@ -12,6 +12,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -171,6 +172,10 @@ type Transfer struct {
 	// previous publication recorded (a run stopped before publishing): the
 	// executor keeps it if the checksum it was stored with matches.
 	Adopt bool `json:"adopt,omitempty"`
+	// Overwrite marks a path the published metadata names with other
+	// bytes (upstream changed them in place): Plan.Retract withdraws it
+	// from the published metadata before it is written.
+	Overwrite bool `json:"overwrite,omitempty"`
 }
 
 // Meta is one metadata file to publish.
@@ -202,10 +207,19 @@ type Plan struct {
 	Target    string     `json:"target"`
 	Changes   []Change   `json:"changes"`
 	Transfers []Transfer `json:"transfers"`
+	// Retract lists metadata to publish before any transfer, when some
+	// transfer overwrites a path the published metadata names (see
+	// Transfer.Overwrite): the garbage collection state, then the
+	// published catalog without the versions that name such a path. So
+	// the published metadata never names bytes it does not describe.
+	Retract []Meta `json:"retract,omitempty"`
 	// Publish lists changed metadata in publish order: products files,
 	// then the index.
 	Publish []Meta   `json:"publish"`
 	Deletes []Delete `json:"deletes"`
+	// Kept lists objects of the target that no metadata this tool
+	// published named; they are never deleted.
+	Kept []Kept `json:"kept,omitempty"`
 	// Warnings name selections a consumer may not be able to use, such
 	// as a version whose items the filters split.
 	Warnings []string `json:"warnings"`
@@ -219,6 +233,12 @@ type Plan struct {
 	// landed are the objects a degraded plan's original transferred (see
 	// Without): the target holds them, no transfer of this plan names them.
 	landed []string
+	// base is the published catalog as the transfers find it (after
+	// Retract), which a product whose transfer failed falls back to.
+	base map[string]*catalog.Products
+	// written is the metadata the target holds after Retract, by key; nil
+	// when there is no Retract (then it is state.Metadata).
+	written map[string][]byte
 }
 
 // Totals summarises a plan.
@@ -232,7 +252,7 @@ type Totals struct {
 
 // Totals counts the plan's work.
 func (p *Plan) Totals() Totals {
-	t := Totals{TransferObjects: len(p.Transfers), DeleteObjects: len(p.Deletes), Metadata: len(p.Publish)}
+	t := Totals{TransferObjects: len(p.Transfers), DeleteObjects: len(p.Deletes), Metadata: len(p.Retract) + len(p.Publish)}
 	for _, x := range p.Transfers {
 		t.TransferBytes += x.Size
 	}
@@ -244,7 +264,7 @@ func (p *Plan) Totals() Totals {
 
 // Empty reports whether the plan has nothing to do.
 func (p *Plan) Empty() bool {
-	return len(p.Transfers) == 0 && len(p.Publish) == 0 && len(p.Deletes) == 0
+	return len(p.Transfers) == 0 && len(p.Retract) == 0 && len(p.Publish) == 0 && len(p.Deletes) == 0
 }
 
 // Build plans a sync of src into a target in state st.
@@ -282,8 +302,74 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	if renderErr != nil {
 		return nil, renderErr
 	}
+	if prev != nil {
+		p.base = prev.Products
+	}
+	if retracted, err := p.retract(); err != nil {
+		return nil, err
+	} else if retracted {
+		if keys, err = p.render(true); err != nil {
+			return nil, err
+		}
+	}
 	p.planDeletes(keys, true)
+	if len(p.Retract) > 0 {
+		// The state goes first: what the retraction withdraws is pending
+		// from now, named by what it was published in.
+		if i := slices.IndexFunc(p.Publish, func(m Meta) bool { return m.Key == StateKey }); i >= 0 {
+			p.Retract = append([]Meta{p.Publish[i]}, p.Retract...)
+			p.Publish = slices.Delete(p.Publish, i, i+1)
+		}
+	}
 	return p, nil
+}
+
+// retract plans Retract when some transfer overwrites a path that the
+// published metadata names with other bytes: the published catalog
+// without every version that names such a path becomes the base that
+// failed products fall back to, and what the main publication compares
+// against. It reports whether there is a retraction.
+func (p *Plan) retract() (bool, error) {
+	over := map[string]bool{}
+	for _, t := range p.Transfers {
+		if t.Overwrite {
+			over[t.Path] = true
+		}
+	}
+	if len(over) == 0 {
+		return false, nil
+	}
+	base := map[string]*catalog.Products{}
+	for cid, doc := range p.state.Published.Products {
+		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		for pname, prod := range doc.Products {
+			np := &catalog.Product{Fields: prod.Fields, Versions: map[string]*catalog.Version{}}
+			for vname, v := range prod.Versions {
+				if !versionReferences(v, over) {
+					np.Versions[vname] = v
+				}
+			}
+			if len(np.Versions) > 0 {
+				nd.Products[pname] = np
+			}
+		}
+		if len(nd.Products) > 0 {
+			base[cid] = nd
+		}
+	}
+	r := &Plan{Catalog: base, src: p.src, state: p.state, opts: p.opts}
+	if _, err := r.render(false); err != nil {
+		return false, err
+	}
+	p.base, p.Retract = base, r.Publish
+	p.written = maps.Clone(p.state.Metadata)
+	for _, m := range r.Publish {
+		p.written[m.Key] = m.Body
+	}
+	for _, path := range catalog.SortedKeys(over) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s changes in place (upstream replaced its bytes at the same path): it is withdrawn from the published metadata before it is overwritten, but a client holding an older index may read the new bytes against the old checksum", path))
+	}
+	return true, nil
 }
 
 // Without returns the plan to publish after the transfers of the paths in
@@ -293,10 +379,7 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 // the mirror enters the garbage collection state). The result has no
 // transfers.
 func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
-	var prev map[string]*catalog.Products
-	if p.state.Published != nil {
-		prev = p.state.Published.Products
-	}
+	prev := p.base
 	cat := map[string]*catalog.Products{}
 	for cid, doc := range p.Catalog {
 		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
@@ -312,7 +395,8 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 		}
 	}
 	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts,
-		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings}
+		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings,
+		base: p.base, written: p.written}
 	for _, t := range p.Transfers {
 		if !failed[t.Path] {
 			q.landed = append(q.landed, t.Path)
@@ -328,10 +412,17 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 
 func references(prod *catalog.Product, paths map[string]bool) bool {
 	for _, v := range prod.Versions {
-		for _, it := range v.Items {
-			if it.Path != "" && paths[it.Path] {
-				return true
-			}
+		if versionReferences(v, paths) {
+			return true
+		}
+	}
+	return false
+}
+
+func versionReferences(v *catalog.Version, paths map[string]bool) bool {
+	for _, it := range v.Items {
+		if it.Path != "" && paths[it.Path] {
+			return true
 		}
 	}
 	return false
@@ -372,9 +463,10 @@ func (p *Plan) planTransfers() error {
 				seen[it.Path] = it
 				if reason := needTransfer(it, p.state, recorded); reason != "" {
 					transfer[it.Path] = len(p.Transfers)
+					old := recorded[it.Path]
 					p.Transfers = append(p.Transfers, Transfer{
 						Path: it.Path, Size: it.Size, Sum: it.Strongest(), SHA256: it.SHA256, Reason: reason,
-						Adopt: reason == reasonUnrecorded,
+						Adopt: reason == reasonUnrecorded, Overwrite: old != nil && !old.SameContent(it),
 					})
 				}
 			}
@@ -444,22 +536,26 @@ func (p *Plan) planDeletes(newMeta map[string]bool, deletes bool) {
 	for _, doc := range p.Catalog {
 		eachItem(doc, func(_, _, _ string, it *catalog.Item) { keep[it.Path] = true })
 	}
-	gone := map[string]bool{}
+	gone := map[string]string{} // key -> the published file that named it
 	if prev := p.state.Published; prev != nil {
 		for _, cid := range catalog.SortedKeys(prev.Products) {
+			var namedBy string
+			if e := prev.Index.Entries[cid]; e != nil {
+				namedBy = jsonPath(e.Path)
+			}
 			eachItem(prev.Products[cid], func(pname, vname, iname string, it *catalog.Item) {
 				if p.hasItem(cid, pname, vname, iname) {
 					return
 				}
 				p.Changes = append(p.Changes, Change{Remove, cid, pname, vname, iname, it.Path, it.Size, "no longer selected"})
-				if it.Path != "" && !keep[it.Path] {
-					gone[it.Path] = true
+				if it.Path != "" && !keep[it.Path] && namedBy != "" {
+					gone[it.Path] = namedBy
 				}
 			})
 		}
 		for key := range p.previousMetaKeys() {
 			if !keep[key] {
-				gone[key] = true
+				gone[key] = key
 			}
 		}
 	}

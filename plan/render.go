@@ -98,7 +98,11 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 // or, for a file to sign, a signature by the operator's key over the same
 // payload.
 func (p *Plan) unchanged(m Meta) bool {
-	old, ok := p.state.Metadata[m.Key]
+	held := p.written
+	if held == nil {
+		held = p.state.Metadata
+	}
+	old, ok := held[m.Key]
 	if !ok {
 		return false
 	}
