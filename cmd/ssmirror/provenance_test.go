@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -42,14 +43,22 @@ func (f *fixture) rebuildWith(t *testing.T, items map[string][]byte) {
 
 // replaceVersion makes upstream publish a new version of a product of the
 // images document and drop its newest one, so that the upstream signed
-// catalog no longer names the dropped version's files.
-func replaceVersion(t *testing.T, f *fixture, product, to string) {
+// catalog no longer names the dropped version's files. It returns their
+// paths.
+func replaceVersion(t *testing.T, f *fixture, product, to string) []string {
 	t.Helper()
 	old := newestVersion(t, f.docs[0], product)
 	if err := upstream.AddVersion(f.docs[0], product, old, to); err != nil {
 		t.Fatal(err)
 	}
-	delete(f.docs[0]["products"].(map[string]any)[product].(map[string]any)["versions"].(map[string]any), old)
+	vers := f.docs[0]["products"].(map[string]any)[product].(map[string]any)["versions"].(map[string]any)
+	var paths []string
+	for _, it := range vers[old].(map[string]any)["items"].(map[string]any) {
+		paths = append(paths, it.(map[string]any)["path"].(string))
+	}
+	delete(vers, old)
+	sort.Strings(paths)
+	return paths
 }
 
 // failPaths makes the upstream answer 500 for the given item paths.
@@ -160,9 +169,7 @@ func TestGraceAfterPartialRun(t *testing.T) {
 			if out, errOut, code := run(t, args...); code != 0 {
 				t.Fatalf("full run: exit %d\n%s%s", code, out, errOut)
 			}
-			old := newestVersion(t, f.docs[0], gaNoble)
-			oldFiles := []string{"noble/amd64/" + old + "/ga-24.04/generic/boot-kernel", "noble/amd64/" + old + "/ga-24.04/generic/boot-initrd"}
-			replaceVersion(t, f, gaNoble, "20991231")
+			oldFiles := replaceVersion(t, f, gaNoble, "20991231")
 			if err := upstream.AddVersion(f.docs[0], gaJammy, newestVersion(t, f.docs[0], gaJammy), "20991231"); err != nil {
 				t.Fatal(err)
 			}
