@@ -162,18 +162,12 @@ func (p *Plan) collect(gone map[string]string, keep map[string]bool, deletes boo
 	if prev, ok := p.state.Metadata[StateKey]; ok && string(prev) == string(body) {
 		return
 	}
-	// The state goes before the index files: a run killed in between
-	// leaves pending keys that the published index still names, and the
-	// next run restarts their grace period (see above).
-	m := Meta{Key: StateKey, Body: body, Size: int64(len(body))}
-	at := len(p.Publish)
-	for i, x := range p.Publish {
-		if x.Key == IndexJSON || x.Key == p.src.StartPath && p.opts.Signed == SignedUpstream || x.Key == IndexSJSON {
-			at = i
-			break
-		}
-	}
-	p.Publish = append(p.Publish[:at], append([]Meta{m}, p.Publish[at:]...)...)
+	// The state goes first, before any products file or index changes
+	// what the published metadata names: a run killed after it leaves
+	// pending keys that the published metadata still names, and the next
+	// run restarts their grace period (see above); a run killed before it
+	// leaves the published metadata as it was.
+	p.Publish = append([]Meta{{Key: StateKey, Body: body, Size: int64(len(body))}}, p.Publish...)
 }
 
 // Kept is an object in the target that no metadata this tool published

@@ -395,7 +395,7 @@ func TestWithout(t *testing.T) {
 	for _, m := range q.Publish {
 		keys = append(keys, m.Key)
 	}
-	if want := []string{"streams/v1/" + cid + ".json", StateKey}; !reflect.DeepEqual(keys, want) {
+	if want := []string{StateKey, "streams/v1/" + cid + ".json"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("publish = %v, want %v", keys, want)
 	}
 	if m := stateOf(q); m == nil || !strings.Contains(string(m.Body), `"b/1/f"`) {

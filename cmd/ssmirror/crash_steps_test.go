@@ -233,8 +233,8 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 		},
 		done: func(t *testing.T, st target.Store, label string) {
 			f.tree, f.pending = treeB, map[string]bool{}
-			for _, p := range replacedFiles {
-				f.pending[p] = true
+			for p := range treeA.Files {
+				f.pending[p] = true // the replaced versions, within their grace period
 			}
 			f.checkMirror(t, st, f.expected())
 		},
