@@ -88,6 +88,17 @@ func corruptPaths(f *fixture, paths ...string) {
 	})
 }
 
+// mustRun runs the command line in-process, wants exit status want, and
+// returns the output.
+func mustRun(t *testing.T, what string, want int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	out, errOut, code := run(t, args...)
+	if code != want {
+		t.Fatalf("%s: exit %d, want %d\n%s%s", what, code, want, out, errOut)
+	}
+	return out, errOut
+}
+
 // ageState moves every time in the target's garbage collection state back
 // by d, as if d had passed since the runs that wrote it.
 func ageState(t *testing.T, st target.Store, d time.Duration) {
@@ -119,17 +130,12 @@ func TestOverwriteThenPartial(t *testing.T) {
 			f := newFixture(t)
 			dst, flags, st := tc.open(t)
 			args := syncArgsFor(f, dst, flags)
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("first sync: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "first sync", 0, args...)
 			oldKernel := readKey(t, st, nobleKern)
 			addItem(t, f, gaNoble, "20250709", "extra", nobleZ)
 			f.rebuildWith(t, map[string][]byte{nobleKern: upstream.Payload("changed "+nobleKern, int64(len(oldKernel))+3)})
 			corruptPaths(f, nobleZ)
-			out, errOut, code := run(t, args...)
-			if code != 4 {
-				t.Fatalf("second sync: exit %d, want 4\n%s%s", code, out, errOut)
-			}
+			_, errOut := mustRun(t, "second sync", 4, args...)
 			if !strings.Contains(errOut, nobleKern+" changes in place") {
 				t.Errorf("no warning about the overwrite:\n%s", errOut)
 			}
@@ -142,9 +148,7 @@ func TestOverwriteThenPartial(t *testing.T) {
 				t.Errorf("the products file still names %s", nobleKern)
 			}
 			f.srv.SetHook(nil)
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("healthy sync: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "healthy sync", 0, args...)
 			f.pending = map[string]bool{}
 			f.checkMirror(t, st, f.expected())
 			if out, errOut, code := run(t, verify...); code != 0 {
@@ -166,24 +170,18 @@ func TestGraceAfterPartialRun(t *testing.T) {
 			f := newFixture(t)
 			dst, flags, st := tc.open(t)
 			args := syncArgsFor(f, dst, flags, "--gc-grace", "3s")
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("full run: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "full run", 0, args...)
 			oldFiles := replaceVersion(t, f, gaNoble, "20991231")
 			if err := upstream.AddVersion(f.docs[0], gaJammy, newestVersion(t, f.docs[0], gaJammy), "20991231"); err != nil {
 				t.Fatal(err)
 			}
 			f.build(t)
 			failPaths(f, "jammy/amd64/20991231/squashfs")
-			if out, errOut, code := run(t, args...); code != 3 {
-				t.Fatalf("partial run: exit %d, want 3\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "partial run", 3, args...)
 			sjson := readKey(t, st, plan.IndexSJSON)
 			ageState(t, st, time.Hour) // long past the grace period
 			f.srv.SetHook(nil)
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("full run: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "full run", 0, args...)
 			if string(readKey(t, st, plan.IndexSJSON)) == string(sjson) {
 				t.Fatal("the full run did not replace index.sjson; the test is wrong")
 			}
@@ -194,9 +192,7 @@ func TestGraceAfterPartialRun(t *testing.T) {
 			}
 			// After the grace period from then, they go.
 			ageState(t, st, time.Hour)
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("last run: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "last run", 0, args...)
 			for _, p := range oldFiles {
 				if hasKey(st, p) {
 					t.Errorf("%s is still there after the grace period", p)
@@ -219,27 +215,20 @@ func TestLostStateKeepsForeign(t *testing.T) {
 			f := newFixture(t)
 			dst, flags, st := tc.open(t)
 			args := syncArgsFor(f, dst, flags, "--gc-grace", "0s")
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "sync", 0, args...)
 			for _, k := range foreignKeys {
 				putKey(t, st, k, []byte("not the mirror's: "+k))
 			}
 			if err := st.Delete(context.Background(), plan.StateKey); err != nil {
 				t.Fatal(err)
 			}
-			out, errOut, code := run(t, append([]string{"plan"}, args[1:]...)...)
-			if code != 0 {
-				t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
-			}
+			out, _ := mustRun(t, "plan", 0, append([]string{"plan"}, args[1:]...)...)
 			for _, k := range foreignKeys {
 				if !strings.Contains(out, "keep "+k) || !strings.Contains(out, "kept, not ours") {
 					t.Errorf("the plan does not report %s as kept, not ours:\n%s", k, out)
 				}
 			}
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("sync without state: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "sync without state", 0, args...)
 			for _, k := range foreignKeys {
 				if !hasKey(st, k) {
 					t.Errorf("%s was deleted", k)
@@ -263,27 +252,20 @@ func TestCorruptState(t *testing.T) {
 			f := newFixture(t)
 			dst, flags, st := tc.open(t)
 			args := syncArgsFor(f, dst, flags)
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "sync", 0, args...)
 			old := newestVersion(t, f.docs[0], gaNoble)
 			if err := upstream.AddVersion(f.docs[0], gaNoble, old, "20991231"); err != nil {
 				t.Fatal(err)
 			}
 			f.build(t)
-			if out, errOut, code := run(t, args...); code != 0 {
-				t.Fatalf("update: exit %d\n%s%s", code, out, errOut)
-			}
+			mustRun(t, "update", 0, args...)
 			oldKernel := "noble/amd64/" + old + "/ga-24.04/generic/boot-kernel"
 			if !hasKey(st, oldKernel) {
 				t.Fatal("the dropped version is gone before its grace period; the test is wrong")
 			}
 			putKey(t, st, foreignKeys[0], []byte("operator notes"))
 			putKey(t, st, plan.StateKey, []byte(`{"version": 1, "pending": {`))
-			out, errOut, code := run(t, syncArgsFor(f, dst, flags, "--gc-grace", "0s")...)
-			if code != 0 {
-				t.Fatalf("sync with a corrupt state: exit %d\n%s%s", code, out, errOut)
-			}
+			_, errOut := mustRun(t, "sync with a corrupt state", 0, syncArgsFor(f, dst, flags, "--gc-grace", "0s")...)
 			if !strings.Contains(errOut, "warning: "+st.String()) || !strings.Contains(errOut, plan.StateKey+" is unusable") || !strings.Contains(errOut, "rebuilt") {
 				t.Errorf("no warning about the corrupt state:\n%s", errOut)
 			}

@@ -84,39 +84,12 @@ func TestIndexReplacedDuringRun(t *testing.T) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			docs, err := upstream.MAASDocs("../../testdata/maas")
-			if err != nil {
+			s := newSetup(t)
+			s.dst = open(t)
+			if _, err := apply.Run(ctx, s.plan(t), s.src, s.dst, apply.Options{Transfers: 4}); err != nil {
 				t.Fatal(err)
 			}
-			tree, err := upstream.Build(docs, upstream.Options{Scale: 1 << 20})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := upstream.Serve(t, tree)
-			src, err := source.NewHTTP(srv.Root(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst := open(t)
-			build := func() *plan.Plan {
-				t.Helper()
-				m, err := source.Read(ctx, src, plan.IndexJSON, source.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				st, err := apply.LoadState(ctx, dst, apply.LoadOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				p, err := plan.Build(m, st, plan.Options{Grace: 0})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
-			if _, err := apply.Run(ctx, build(), src, dst, apply.Options{Transfers: 4}); err != nil {
-				t.Fatal(err)
-			}
+			docs, dst := s.tree.Docs, s.dst
 			// Upstream drops a version: the next plan rewrites a products
 			// file and the index, and deletes the version's files.
 			var dropped string
@@ -134,18 +107,18 @@ func TestIndexReplacedDuringRun(t *testing.T) {
 				}
 				break
 			}
-			tree, err = upstream.Build(docs, upstream.Options{Scale: 1 << 20})
+			tree, err := upstream.Build(docs, upstream.Options{Scale: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv.Set(tree)
-			p := build()
+			s.srv.Set(tree)
+			p := s.plan(t) // no grace period: the plan deletes the version's files
 			if len(p.Deletes) == 0 {
 				t.Fatal("the plan deletes nothing; the test is wrong")
 			}
 			rival := []byte(`{"format": "index:1.0", "index": {}}` + "\n")
 			log := &publishLog{}
-			_, err = apply.Run(ctx, p, src, &rivalStore{Store: dst, rival: rival}, apply.Options{Report: log, Retry: source.RetryPolicy{Attempts: 1, BaseDelay: time.Millisecond}})
+			_, err = apply.Run(ctx, p, s.src, &rivalStore{Store: dst, rival: rival}, apply.Options{Report: log, Retry: source.RetryPolicy{Attempts: 1, BaseDelay: time.Millisecond}})
 			if !errors.Is(err, apply.ErrConcurrent) {
 				t.Fatalf("err = %v, want ErrConcurrent", err)
 			}
