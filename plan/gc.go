@@ -28,11 +28,13 @@ const DefaultGrace = 24 * time.Hour
 // period. It is a hint, never trusted blindly: a path is deleted only if
 // the new publication does not reference it.
 //
-// It is also the record of provenance: a key enters Pending only when it
-// leaves metadata this tool published, and NamedBy says which file named
-// it. Only such keys are ever deleted; objects no published metadata named
-// (another application's files, a nested mirror) are never candidates,
-// and a state that was lost cannot be rebuilt into deletions.
+// It is also the record of provenance. Published identifies the .json
+// publications this tool wrote that may be live; a key enters Pending only
+// when it leaves a publication the target holds and Published proves
+// ours, and NamedBy says which file named it. Only such keys are ever
+// deleted: objects no published metadata named (another application's
+// files, a nested mirror) are never candidates, and a state that was lost
+// cannot prove anything, so a rebuilt one deletes nothing.
 type GCState struct {
 	Version int `json:"version"`
 	// Pending maps a key to the time it stopped being referenced.
@@ -42,6 +44,11 @@ type GCState struct {
 	// tool published). A pending key without one is not proven ours and
 	// is never deleted.
 	NamedBy map[string]string `json:"named_by,omitempty"`
+	// Published lists the publication digests (SHA-256 over index.json
+	// and its products files) of what this tool published and may be
+	// live: the publication the state was written for, and the one it
+	// replaces.
+	Published []string `json:"published,omitempty"`
 	// ListMarks are every ListPage-th key (in lexical order) of what the
 	// target held when the state was written, so that the next run can
 	// list the target in ranges at once, a page each (see
@@ -85,10 +92,12 @@ func DecodeGCState(data []byte) (*GCState, error) {
 // referenced by the new publication (keep) is never deleted. A key still
 // referenced by any published metadata file, signed or not, starts its
 // grace period now, since it stops being referenced only when this plan
-// publishes. Only keys that published metadata named are candidates: a
-// pending key the state does not say was named by one, and any object no
-// published metadata names, is kept and reported (Plan.Kept); so a lost
-// state deletes nothing. Without deletes, due keys stay pending.
+// publishes. Only keys that metadata this tool published named are
+// candidates: keys leaving a publication that the state proves this tool
+// wrote, and pending keys the state says one named. A key without that
+// proof, and any object no published metadata names, is kept and
+// reported (Plan.Kept); so a lost state deletes nothing. Without deletes,
+// due keys stay pending.
 func (p *Plan) collect(gone map[string]string, keep map[string]bool, deletes bool) {
 	now := p.state.Now
 	if now.IsZero() {
@@ -97,9 +106,18 @@ func (p *Plan) collect(gone map[string]string, keep map[string]bool, deletes boo
 	grace := p.opts.Grace
 	var old map[string]time.Time
 	var oldBy map[string]string
+	live := p.liveDigest()
+	proven := false
 	if p.state.GC != nil {
 		old, oldBy = p.state.GC.Pending, p.state.GC.NamedBy
+		proven = live != "" && slices.Contains(p.state.GC.Published, live)
 	}
+	published := slices.Clone(p.digests)
+	if proven {
+		published = append(published, live)
+	}
+	slices.Sort(published)
+	published = slices.Compact(published)
 	referenced := p.publishedKeys()
 	signedDone := false
 	withSigned := func() {
@@ -116,8 +134,10 @@ func (p *Plan) collect(gone map[string]string, keep map[string]bool, deletes boo
 			candidates[k] = by
 		}
 	}
-	for k, by := range gone {
-		candidates[k] = by
+	if proven {
+		for k, by := range gone {
+			candidates[k] = by
+		}
 	}
 	if len(candidates) > 0 {
 		withSigned()
@@ -154,10 +174,11 @@ func (p *Plan) collect(gone map[string]string, keep map[string]bool, deletes boo
 	}
 	p.Kept = p.foreign(keep, referenced, pending, withSigned)
 	marks := p.listMarks()
-	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil && slices.Equal(marks, p.state.GC.ListMarks) {
+	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil && slices.Equal(marks, p.state.GC.ListMarks) &&
+		slices.Equal(published, p.state.GC.Published) {
 		return
 	}
-	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending, NamedBy: namedBy, ListMarks: marks}, "", " ")
+	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending, NamedBy: namedBy, Published: published, ListMarks: marks}, "", " ")
 	body = append(body, '\n')
 	if prev, ok := p.state.Metadata[StateKey]; ok && string(prev) == string(body) {
 		return

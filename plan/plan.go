@@ -239,6 +239,11 @@ type Plan struct {
 	// written is the metadata the target holds after Retract, by key; nil
 	// when there is no Retract (then it is state.Metadata).
 	written map[string][]byte
+	// digest is the publication digest of what render rendered last;
+	// digests are those of every publication this plan may leave live
+	// (the retraction's, then its own), which the state records.
+	digest  string
+	digests []string
 }
 
 // Totals summarises a plan.
@@ -305,13 +310,17 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	if prev != nil {
 		p.base = prev.Products
 	}
-	if retracted, err := p.retract(); err != nil {
+	retracted, err := p.retract()
+	if err != nil {
 		return nil, err
-	} else if retracted {
+	}
+	if retracted != "" {
 		if keys, err = p.render(true); err != nil {
 			return nil, err
 		}
+		p.digests = []string{retracted}
 	}
+	p.digests = append(p.digests, p.digest)
 	p.planDeletes(keys, true)
 	if len(p.Retract) > 0 {
 		// The state goes first: what the retraction withdraws is pending
@@ -328,8 +337,9 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 // published metadata names with other bytes: the published catalog
 // without every version that names such a path becomes the base that
 // failed products fall back to, and what the main publication compares
-// against. It reports whether there is a retraction.
-func (p *Plan) retract() (bool, error) {
+// against. It returns the retraction's publication digest, or "" when
+// there is none.
+func (p *Plan) retract() (string, error) {
 	over := map[string]bool{}
 	for _, t := range p.Transfers {
 		if t.Overwrite {
@@ -337,7 +347,7 @@ func (p *Plan) retract() (bool, error) {
 		}
 	}
 	if len(over) == 0 {
-		return false, nil
+		return "", nil
 	}
 	base := map[string]*catalog.Products{}
 	for cid, doc := range p.state.Published.Products {
@@ -359,7 +369,7 @@ func (p *Plan) retract() (bool, error) {
 	}
 	r := &Plan{Catalog: base, src: p.src, state: p.state, opts: p.opts}
 	if _, err := r.render(false); err != nil {
-		return false, err
+		return "", err
 	}
 	p.base, p.Retract = base, r.Publish
 	p.written = maps.Clone(p.state.Metadata)
@@ -369,7 +379,7 @@ func (p *Plan) retract() (bool, error) {
 	for _, path := range catalog.SortedKeys(over) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s changes in place (upstream replaced its bytes at the same path): it is withdrawn from the published metadata before it is overwritten, but a client holding an older index may read the new bytes against the old checksum", path))
 	}
-	return true, nil
+	return r.digest, nil
 }
 
 // Without returns the plan to publish after the transfers of the paths in
@@ -396,7 +406,7 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	}
 	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings,
-		base: p.base, written: p.written}
+		base: p.base, written: p.written, digests: slices.Clone(p.digests[:len(p.digests)-1])}
 	for _, t := range p.Transfers {
 		if !failed[t.Path] {
 			q.landed = append(q.landed, t.Path)
@@ -406,6 +416,7 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.digests = append(q.digests, q.digest)
 	q.planDeletes(keys, false)
 	return q, nil
 }

@@ -177,7 +177,10 @@ func TestProvenance(t *testing.T) {
 		state []string // pending in the new state
 	}{
 		{name: "state lost", gc: nil},
-		{name: "state lost, version leaves", src: true, gc: nil, want: []string{"p/1/f"}},
+		// The live index cannot be proven this tool's: what leaves it is
+		// not deleted either.
+		{name: "state lost, version leaves", src: true, gc: nil},
+		{name: "another publication live", src: true, gc: &GCState{Version: 1, Published: []string{"0123"}}},
 		{name: "foreign keys pending without provenance", gc: &GCState{Version: 1, Pending: map[string]time.Time{"README-operator.txt": long, "other/app.bin": long}}},
 		{name: "foreign key claimed by a state", gc: &GCState{Version: 1, Pending: map[string]time.Time{"other/app.bin": long},
 			NamedBy: map[string]string{"other/app.bin": "streams/v1/" + cid + ".json"}}, want: []string{"other/app.bin"}},
@@ -237,5 +240,18 @@ func TestProvenance(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A rebuilt state records what its run published: from the next run
+	// on, what leaves that publication is deleted.
+	st := published(t, first)
+	st.GC = nil
+	delete(st.Metadata, StateKey)
+	rebuilt, _ := Build(both, st, Options{})
+	if stateOf(rebuilt) == nil {
+		t.Fatal("no state rebuilt")
+	}
+	next, _ := Build(newer, published(t, rebuilt), Options{})
+	if len(next.Deletes) != 1 || next.Deletes[0].Path != "p/1/f" {
+		t.Errorf("after the rebuild: deletes %v, want p/1/f", next.Deletes)
 	}
 }

@@ -207,8 +207,10 @@ func TestGraceAfterPartialRun(t *testing.T) {
 var foreignKeys = []string{"README-operator.txt", "other-app/data.bin", "X/.ssmirror/state.json", "X/streams/v1/index.json"}
 
 // TestLostStateKeepsForeign: with the state deleted, a sync with no grace
-// period deletes nothing that the tool's published metadata did not name;
-// the plan reports the other objects as kept, not ours.
+// period deletes nothing: not the objects the tool's published metadata
+// never named, which the plan reports as kept, not ours; and not the files
+// of a version that leaves the mirror in that run, since without its state
+// the tool cannot prove that it published the index naming them.
 func TestLostStateKeepsForeign(t *testing.T) {
 	for _, tc := range targets() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +224,8 @@ func TestLostStateKeepsForeign(t *testing.T) {
 			if err := st.Delete(context.Background(), plan.StateKey); err != nil {
 				t.Fatal(err)
 			}
+			replaced := replaceVersion(t, f, gaNoble, "20991231")
+			f.build(t)
 			out, _ := mustRun(t, "plan", 0, append([]string{"plan"}, args[1:]...)...)
 			for _, k := range foreignKeys {
 				if !strings.Contains(out, "keep "+k) || !strings.Contains(out, "kept, not ours") {
@@ -229,13 +233,11 @@ func TestLostStateKeepsForeign(t *testing.T) {
 				}
 			}
 			mustRun(t, "sync without state", 0, args...)
-			for _, k := range foreignKeys {
+			f.pending = map[string]bool{}
+			for _, k := range append(foreignKeys, replaced...) {
 				if !hasKey(st, k) {
 					t.Errorf("%s was deleted", k)
 				}
-			}
-			f.pending = map[string]bool{}
-			for _, k := range foreignKeys {
 				f.pending[k] = true
 			}
 			f.checkMirror(t, st, f.expected())
