@@ -213,8 +213,8 @@ type Plan struct {
 	// published catalog without the versions that name such a path. So
 	// the published metadata never names bytes it does not describe.
 	Retract []Meta `json:"retract,omitempty"`
-	// Publish lists changed metadata in publish order: products files,
-	// then the index.
+	// Publish lists changed metadata in publish order: the garbage
+	// collection state, products files, then the index.
 	Publish []Meta   `json:"publish"`
 	Deletes []Delete `json:"deletes"`
 	// Kept lists objects of the target that no metadata this tool
