@@ -377,7 +377,7 @@ func (p *Plan) retract() (string, error) {
 		p.written[m.Key] = m.Body
 	}
 	for _, path := range catalog.SortedKeys(over) {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%s changes in place (upstream replaced its bytes at the same path): it is withdrawn from the published metadata before it is overwritten, but a client holding an older index may read the new bytes against the old checksum", path))
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s changes in place (upstream replaced its bytes at the same path): it is withdrawn from the published metadata before it is overwritten, but a client holding an older index may read the new bytes against the old checksum, and a cache holding the old bytes (items are served as immutable) may serve them against the new one", path))
 	}
 	return r.digest, nil
 }
