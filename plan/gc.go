@@ -215,7 +215,7 @@ func (p *Plan) foreign(keep, referenced map[string]bool, pending map[string]time
 	}
 	var keys []string
 	for k := range p.state.Objects {
-		if _, ok := pending[k]; !ok && !keep[k] && !referenced[k] && !ours[k] && !strings.HasPrefix(k, StateDir) {
+		if _, ok := pending[k]; !ok && !keep[k] && !referenced[k] && !ours[k] && !Internal(k) {
 			keys = append(keys, k)
 		}
 	}

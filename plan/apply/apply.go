@@ -92,7 +92,7 @@ type Result struct {
 	Adopted          int // present objects kept after checking their recorded checksum
 	Failed           []Failure
 	Published        int
-	IndexPublished   bool
+	IndexPublished   bool // an index file (index.json or the signed index) was written
 	Deleted          int
 	DeleteErrors     int
 }
@@ -321,7 +321,7 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 		}
 		res.Published++
 		etags[m.Key] = etag
-		if m.Key == plan.IndexJSON {
+		if m.Index {
 			res.IndexPublished = true
 		}
 	}
