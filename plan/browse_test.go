@@ -50,8 +50,8 @@ func TestBrowsePagePublish(t *testing.T) {
 	if keys := publishKeys(p3); keys != BrowsePage {
 		t.Errorf("a target without the page: publish %s, want %s only", keys, BrowsePage)
 	}
-	// Without a renderer an existing page is left alone, never deleted,
-	// even when the state is lost.
+	// Without a renderer an existing page is left alone: never deleted,
+	// not reported as another application's, even when the state is lost.
 	st2.Objects[BrowsePage] = target.Object{Key: BrowsePage, Size: 10}
 	st2.GC, st2.Now = nil, st2.Now.Add(30*24*time.Hour)
 	p4, err := Build(mirror(t, doc), st2, Options{})
@@ -61,6 +61,11 @@ func TestBrowsePagePublish(t *testing.T) {
 	for _, d := range p4.Deletes {
 		if d.Path == BrowsePage {
 			t.Errorf("the page is deleted: %+v", d)
+		}
+	}
+	for _, k := range p4.Kept {
+		if k.Path == BrowsePage {
+			t.Errorf("the page is reported as not ours: %+v", k)
 		}
 	}
 	if strings.Contains(string(stateOfBody(p4)), BrowsePage) {

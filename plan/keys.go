@@ -23,9 +23,10 @@ func Internal(key string) bool { return strings.HasPrefix(key, StateDir) }
 // mirror root.
 const BrowsePage = "index.html"
 
-// Kept reports whether garbage collection leaves key alone whatever the
-// published metadata reference: an internal object or the browse page.
-func Kept(key string) bool { return Internal(key) || key == BrowsePage }
+// ToolObject reports whether key is one of the tool's own objects that no
+// metadata names: an internal object or the browse page. Garbage
+// collection leaves them alone, and does not report them as foreign.
+func ToolObject(key string) bool { return Internal(key) || key == BrowsePage }
 
 // MetadataKey reports whether key is a metadata file of streams/v1: index
 // and products files, signed or not, detached signatures and keys.
@@ -42,7 +43,7 @@ func MetadataKey(key string) bool {
 
 // Ours reports whether key is the tool's own: an internal object, a
 // metadata file or the browse page. No catalog item may take such a key.
-func Ours(key string) bool { return Kept(key) || MetadataKey(key) }
+func Ours(key string) bool { return ToolObject(key) || MetadataKey(key) }
 
 // checkPaths refuses a catalog that names the tool's own keys: a products
 // file under StateDir or at the index, the published key or another

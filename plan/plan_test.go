@@ -393,7 +393,7 @@ func TestWithout(t *testing.T) {
 	for _, m := range q.Publish {
 		keys = append(keys, m.Key)
 	}
-	if want := []string{"streams/v1/" + cid + ".json", StateKey}; !reflect.DeepEqual(keys, want) {
+	if want := []string{StateKey, "streams/v1/" + cid + ".json"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("publish = %v, want %v", keys, want)
 	}
 	if m := stateOf(q); m == nil || !strings.Contains(string(m.Body), `"b/1/f"`) {
@@ -526,17 +526,19 @@ func TestDeferredGC(t *testing.T) {
 	if q, _ := Build(newer, after, opts); len(q.Deletes) != 0 || strings.Contains(string(stateOf(q).Body), "p/1/f") {
 		t.Errorf("after the delete: deletes %v, state %s", q.Deletes, stateOf(q).Body)
 	}
-	// A lost state is rebuilt from the listing: unreferenced objects
-	// start their grace period now.
+	// A lost state cannot prove that p/1/f was published: it is kept
+	// and reported, never pending again.
 	lost := st
 	lost.GC = nil
 	p = build(newer, lost, t0.Add(48*time.Hour))
 	if len(p.Deletes) != 0 {
 		t.Errorf("lost state caused deletes: %v", p.Deletes)
 	}
-	gc, _ := DecodeGCState(stateOf(p).Body)
-	if since := gc.Pending["p/1/f"]; !since.Equal(t0.Add(48 * time.Hour)) {
-		t.Errorf("rebuilt pending = %v", gc.Pending)
+	if len(p.Kept) != 1 || p.Kept[0].Path != "p/1/f" {
+		t.Errorf("kept = %v, want p/1/f", p.Kept)
+	}
+	if m := stateOf(p); m != nil && strings.Contains(string(m.Body), "p/1/f") {
+		t.Errorf("rebuilt state names p/1/f: %s", m.Body)
 	}
 	// A pending path that upstream references again is not deleted.
 	p = build(both, st, t0.Add(48*time.Hour))
@@ -579,7 +581,7 @@ func TestGCOnly(t *testing.T) {
 	st.GC = &GCState{Version: 1, Pending: map[string]time.Time{
 		"old/file": t0.Add(-48 * time.Hour),
 		"p/1/f":    t0.Add(-48 * time.Hour), // referenced: must stay
-	}}
+	}, NamedBy: map[string]string{"old/file": "streams/v1/" + cid + ".json", "p/1/f": "streams/v1/" + cid + ".json"}}
 	delete(st.Metadata, StateKey) // the bytes behind st.GC differ from the first run's
 	st.Now = t0
 	p := GC(st, 24*time.Hour)

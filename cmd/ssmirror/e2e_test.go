@@ -170,7 +170,7 @@ func (f *fixture) checkJSON(t *testing.T, st target.Store, want map[string]bool)
 	}
 	// Nothing else in the target but the mirror.
 	st.List(context.Background(), "", func(o target.Object) error {
-		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") && !plan.Kept(o.Key) && !f.pending[o.Key] {
+		if !got[o.Key] && !strings.HasPrefix(o.Key, "streams/v1/") && !plan.ToolObject(o.Key) && !f.pending[o.Key] {
 			t.Errorf("unexpected object %s", o.Key)
 		}
 		return nil

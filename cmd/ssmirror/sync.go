@@ -119,8 +119,9 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Use:   "plan [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
 		Short: "Print what sync would do (sync --dry-run)",
 		Long: `Print what sync would do, and change nothing: one line per item to add (+) or
-remove (-) with product, version, item, path, size and reason, the metadata to
-publish, and the totals.
+remove (-) with product, version, item, path, size and reason, the deletes, the
+metadata to publish, the objects kept because no metadata ssmirror published
+named them ("keep PATH SIZE (kept, not ours: ...)"), and the totals.
 
 ` + syncArgs + `
 
