@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +78,25 @@ type Sync struct {
 	// the target ever runs: a store that ignores conditional writes is
 	// then published to, with an advisory lease, instead of refused.
 	SingleWriter bool `mapstructure:"single_writer" json:"single_writer"`
+
+	// Path is the start file, relative to Source (sstream-mirror's
+	// --path): streams/v1/NAME.sjson or .json. Empty: the one Source
+	// names, else streams/v1/index.sjson.
+	Path string `mapstructure:"path" json:"path,omitempty"`
+	// NoItemDownload copies no item: the published metadata advance only
+	// for what the target already holds (sstream-mirror's
+	// --no-item-download, within the invariant).
+	NoItemDownload bool `mapstructure:"no_item_download" json:"no_item_download"`
+	// MetricsFile is where a run writes Prometheus text-format metrics
+	// (for node_exporter's textfile collector); empty: none.
+	MetricsFile string `mapstructure:"metrics_file" json:"metrics_file,omitempty"`
+	// NoBrowsePage leaves out the browse page (index.html at the mirror
+	// root).
+	NoBrowsePage bool `mapstructure:"no_browse_page" json:"no_browse_page"`
 }
+
+// startPathRE is what Path may be.
+var startPathRE = regexp.MustCompile(`^streams/v1/[A-Za-z0-9._:-]+\.(sjson|json)$`)
 
 // Secret is a value that never appears in output: it prints, formats and
 // marshals as "REDACTED" (or "" when empty).
@@ -185,6 +204,8 @@ func (s *Sync) Validate() error {
 		return bad("signed_metadata", "resign needs sign_key (--sign-key)")
 	case s.SignKey != "" && (s.SignedMetadata == "upstream" || s.SignedMetadata == "none"):
 		return bad("sign_key", "is only used with signed_metadata resign")
+	case s.Path != "" && !startPathRE.MatchString(s.Path):
+		return bad("path", "%q is not a start file streams/v1/NAME.sjson or .json, relative to the source", s.Path)
 	}
 	return s.S3.Validate()
 }

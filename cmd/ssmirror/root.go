@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ssmirror/ssmirror/internal/redact"
 )
 
 // globalOptions are the flags every command has.
 type globalOptions struct {
 	logFormat string
 	verbose   int
+	logPath   string        // --log-file
+	logFile   *os.File      // opened from logPath, if given
 	log       *slog.Logger  // set before a command runs
 	logOut    *lockedWriter // where log's lines go
 }
@@ -25,12 +30,23 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 	if _, ok := cmd.ErrOrStderr().(*lockedWriter); !ok {
 		cmd.Root().SetErr(&lockedWriter{w: cmd.ErrOrStderr()})
 	}
+	if _, ok := cmd.OutOrStdout().(*lockedWriter); !ok {
+		cmd.Root().SetOut(&lockedWriter{w: cmd.OutOrStdout()})
+	}
 	level := slog.LevelInfo
 	if g.verbose > 0 {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	g.logOut = &lockedWriter{w: cmd.ErrOrStderr()}
+	if g.logPath != "" {
+		f, err := os.OpenFile(g.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("%w: --log-file: %w", errUsage, err)
+		}
+		g.logFile = f
+		g.logOut = &lockedWriter{w: f}
+	}
 	switch g.logFormat {
 	case "text":
 		g.log = slog.New(slog.NewTextHandler(g.logOut, opts))
@@ -43,9 +59,13 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 }
 
 // lockedWriter serializes the writes of several goroutines to one writer,
-// which redirect can replace for a while. stderr is one; the logger writes
-// to another, that a sync run points at its text output so that log lines
-// go above the progress bars instead of through them.
+// which redirect can replace for a while, and redacts every URL written
+// through it (redact.Text: passwords, signed-URL tokens). stdout and
+// stderr are two; the logger writes to a third, that a sync run points at
+// its text output so that log lines go above the progress bars instead of
+// through them. Every line the commands print goes through one of them
+// (main's last error line through errorLine), so none shows a secret
+// that a URL carried.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -54,7 +74,10 @@ type lockedWriter struct {
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	if _, err := io.WriteString(l.w, redact.Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // redirect sends the writes to w until the returned function is called.
@@ -89,8 +112,9 @@ files last, so the target always serves a consistent mirror.
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "format of log lines on stderr: text or json")
-	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more: why each object is transferred, lease and state events")
-	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand(), newDoctorCommand())
+	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more: why each object is transferred, lease and state events (-vv: the same)")
+	root.PersistentFlags().StringVar(&g.logPath, "log-file", "", "append log lines to this file instead of stderr")
+	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand(), newStatusCommand(), newDoctorCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})

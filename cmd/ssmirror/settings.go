@@ -35,6 +35,9 @@ var flagKeys = map[string]string{
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
+	// sstream-mirror's options and the run's reports.
+	"path": "path", "no-item-download": "no_item_download", "metrics-file": "metrics_file",
+	"no-browse-page": "no_browse_page",
 }
 
 // configKeys returns every key of config.Sync, dotted ("s3.endpoint"),
