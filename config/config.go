@@ -66,6 +66,9 @@ type Sync struct {
 	Retries     int      `mapstructure:"retries" json:"retries"`
 	RetryDelay  Duration `mapstructure:"retry_delay" json:"retry_delay"`
 	IdleTimeout Duration `mapstructure:"idle_timeout" json:"idle_timeout"`
+	// LowSpeed cuts and retries (resuming) a transfer that arrives slower
+	// than a rate over a window; the zero value disables it.
+	LowSpeed LowSpeed `mapstructure:"low_speed" json:"low_speed"`
 
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
@@ -136,6 +139,64 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // String implements fmt.Stringer.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// LowSpeed is a minimum rate over a window, written RATE/DURATION
+// ("10K/30s": at least 10 KiB a second over 30 seconds), as curl's
+// --speed-limit and --speed-time. The zero value (written "" or "off")
+// disables it.
+type LowSpeed struct {
+	Rate   Size // bytes per second
+	Window Duration
+}
+
+// ParseLowSpeed parses RATE/DURATION, or "" or "off" for none.
+func ParseLowSpeed(s string) (LowSpeed, error) {
+	t := strings.TrimSpace(s)
+	if t == "" || t == "off" {
+		return LowSpeed{}, nil
+	}
+	bad := func(why string) (LowSpeed, error) {
+		return LowSpeed{}, fmt.Errorf("%w: low speed %q: %s; want RATE/DURATION, e.g. 10K/30s", ErrInvalid, s, why)
+	}
+	rate, window, ok := strings.Cut(t, "/")
+	if !ok {
+		return bad("no /")
+	}
+	r, err := ParseSize(rate)
+	if err != nil || r == 0 {
+		return bad("the rate is not a positive number of bytes a second")
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(window))
+	if err != nil || d <= 0 {
+		return bad("the duration is not positive")
+	}
+	return LowSpeed{Rate: r, Window: Duration(d)}, nil
+}
+
+// String implements fmt.Stringer: RATE/DURATION, or "off".
+func (l LowSpeed) String() string {
+	if l == (LowSpeed{}) {
+		return "off"
+	}
+	return FormatSize(l.Rate) + "/" + l.Window.String()
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (l LowSpeed) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// FormatSize writes a byte count as ParseSize reads it, with the largest
+// binary unit that divides it: "16M", "1536K", "1000".
+func FormatSize(n Size) string {
+	for _, u := range []struct {
+		suffix string
+		mult   Size
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(int64(n/u.mult), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(n), 10)
+}
 
 // Default returns a Sync with default settings.
 func Default() Sync {

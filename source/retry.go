@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +27,9 @@ var (
 	// ErrStalled is wrapped when a response or a body makes no progress for
 	// the idle timeout. It is transient.
 	ErrStalled = errors.New("stalled")
+	// ErrTooSlow is wrapped when a body arrives slower than the policy's
+	// LowSpeed rate over its window. It is transient.
+	ErrTooSlow = errors.New("below the minimum rate")
 	// ErrNoResume is wrapped when a source cannot continue a file from an
 	// offset (it ignored the Range request, or answered another range or
 	// total size). The whole file must be fetched again.
@@ -211,7 +215,8 @@ const (
 type RetryPolicy struct {
 	// Attempts is the number of tries in a row that may fail before the
 	// fetch gives up (the first try included); a body that makes progress
-	// between failures starts a new count. <1 means DefaultAttempts.
+	// between failures starts a new count (with LowSpeed, progress is at
+	// least its window's worth of bytes: a trickle does not count). <1 means DefaultAttempts.
 	Attempts int
 	// BaseDelay and MaxDelay bound the wait before retry n:
 	// min(MaxDelay, BaseDelay*2^(n-1)), of which a uniformly random part
@@ -222,6 +227,10 @@ type RetryPolicy struct {
 	// this long (ErrStalled, transient). 0 means DefaultIdleTimeout;
 	// negative disables it.
 	IdleTimeout time.Duration
+	// LowSpeed, when set, fails a body that arrives slower than its rate
+	// over its window (ErrTooSlow, transient), as curl's --speed-limit and
+	// --speed-time do; the zero value disables it.
+	LowSpeed LowSpeed
 
 	// Sleep waits d or until ctx is done (then returns ctx's error); nil
 	// uses a timer. Tests replace it.
@@ -233,6 +242,21 @@ type RetryPolicy struct {
 	// the error that caused it. It may be called from several goroutines.
 	Notify func(path string, attempt int, wait time.Duration, err error)
 }
+
+// LowSpeed is a minimum transfer rate: a body that delivers fewer than
+// Rate bytes a second over Window of time spent waiting for it is cut.
+// Time the caller spends between reads (writing to a store, waiting for a
+// bandwidth limit) does not count.
+type LowSpeed struct {
+	Rate   int64 // bytes per second
+	Window time.Duration
+}
+
+// on reports whether the check is enabled.
+func (l LowSpeed) on() bool { return l.Rate > 0 && l.Window > 0 }
+
+// need is the number of bytes a window must deliver.
+func (l LowSpeed) need() int64 { return max(int64(float64(l.Rate)*l.Window.Seconds()), 1) }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Attempts < 1 {
@@ -293,7 +317,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Classify reports whether err is transient: another attempt at the same
 // fetch (or, for a body that failed and could not be resumed, at the whole
 // file) may succeed. Transient: connection errors (refused, reset, broken
-// pipe), timeouts, stalls (ErrStalled), truncated bodies, HTTP 5xx
+// pipe), timeouts, stalls (ErrStalled), bodies below the minimum rate (ErrTooSlow), truncated bodies, HTTP 5xx
 // (including 503 SlowDown), 429 and 408. Not transient: nil, missing files
 // (ErrNotExist), other statuses (403, 401, 400...), unsafe paths, invalid
 // catalogs, integrity failures, TLS certificate errors, context
@@ -321,7 +345,7 @@ func Classify(err error) bool {
 		errors.Is(err, catalog.ErrUnsafePath),
 		errors.Is(err, catalog.ErrInvalid):
 		return false
-	case errors.Is(err, ErrStalled):
+	case errors.Is(err, ErrStalled), errors.Is(err, ErrTooSlow):
 		return true
 	case errors.Is(err, context.Canceled), inChain(err, context.DeadlineExceeded):
 		return false // the caller's context, not the network
@@ -393,6 +417,10 @@ func (r *retrying) stalled() error {
 	return fmt.Errorf("%w: no data for %v", ErrStalled, r.p.IdleTimeout)
 }
 
+func (r *retrying) tooSlow(n int64, d time.Duration) error {
+	return fmt.Errorf("%w: %d bytes in %v, want at least %d bytes/s", ErrTooSlow, n, d.Round(time.Millisecond), r.p.LowSpeed.Rate)
+}
+
 func (r *retrying) name(p string) string { return strings.TrimSuffix(r.f.String(), "/") + "/" + p }
 
 // Fetch implements Fetcher.
@@ -417,6 +445,12 @@ type body struct {
 	cancel context.CancelCauseFunc
 	actx   context.Context // the current attempt's context
 	timer  *time.Timer     // idle timer of the current attempt; nil if disabled
+	slow   *time.Timer     // low-speed timer of the current attempt; nil if disabled
+
+	// The current low-speed window: time spent in reads, bytes they gave.
+	winWaited  time.Duration
+	winBytes   int64
+	armedBytes atomic.Int64 // winBytes, for the low-speed timer
 
 	off      int64 // bytes delivered
 	failures int   // failed tries in a row without progress
@@ -487,6 +521,13 @@ func (b *body) open(cause error) error {
 			continue
 		}
 		b.rc, b.size, b.actx, b.cancel, b.timer = rc, size, actx, cancel, timer
+		b.slow, b.winWaited, b.winBytes = nil, 0, 0
+		if ls := b.r.p.LowSpeed; ls.on() {
+			b.slow = time.AfterFunc(time.Hour, func() {
+				cancel(b.r.tooSlow(b.armedBytes.Load(), ls.Window))
+			})
+			b.slow.Stop()
+		}
 		return nil
 	}
 }
@@ -502,11 +543,33 @@ func (b *body) Read(p []byte) (int, error) {
 		if b.timer != nil {
 			b.timer.Reset(b.r.p.IdleTimeout)
 		}
+		ls := b.r.p.LowSpeed
+		slowArmed := b.slow != nil && b.winBytes < ls.need()
+		if slowArmed {
+			b.armedBytes.Store(b.winBytes)
+			// Nothing more can arrive in this window while the read
+			// blocks: cut it when the window is over.
+			b.slow.Reset(ls.Window - b.winWaited)
+		}
+		began := time.Now()
 		n, err := b.rc.Read(p)
 		if b.timer != nil && !b.timer.Stop() && err == nil {
 			err = b.r.stalled() // it fired: this attempt is being cancelled
 		}
+		if slowArmed && !b.slow.Stop() && err == nil {
+			err = b.r.tooSlow(b.winBytes, ls.Window)
+		}
 		b.off += int64(n)
+		if b.slow != nil {
+			b.winWaited += time.Since(began)
+			b.winBytes += int64(n)
+			if b.winWaited >= ls.Window {
+				if b.winBytes < ls.need() && err == nil && (b.size < 0 || b.off < b.size) {
+					err = b.r.tooSlow(b.winBytes, b.winWaited)
+				}
+				b.winWaited, b.winBytes = 0, 0
+			}
+		}
 		switch {
 		case err == nil:
 			return n, nil
@@ -519,8 +582,8 @@ func (b *body) Read(p []byte) (int, error) {
 		case err == io.EOF:
 			err = fmt.Errorf("body ended early: %w", io.ErrUnexpectedEOF)
 		}
-		if stall := context.Cause(b.actx); errors.Is(stall, ErrStalled) && b.ctx.Err() == nil {
-			err = stall
+		if cause := context.Cause(b.actx); (errors.Is(cause, ErrStalled) || errors.Is(cause, ErrTooSlow)) && b.ctx.Err() == nil {
+			err = cause
 		}
 		b.failed = err
 		if n > 0 {
@@ -544,7 +607,11 @@ func (b *body) resume(cause error) error {
 	if _, ok := b.r.f.(RangeFetcher); b.off > 0 && (!ok || b.size < 0) {
 		return fmt.Errorf("%s: %w (%s cannot resume a file of unknown size or without ranged reads)", where, cause, b.r.f)
 	}
-	if b.off > b.failOff {
+	progress := int64(1)
+	if ls := b.r.p.LowSpeed; ls.on() {
+		progress = ls.need() // a trickle is no progress
+	}
+	if b.off-b.failOff >= progress {
 		b.failures = 0 // progress since the last failure
 	}
 	b.failOff = b.off
@@ -560,6 +627,9 @@ func (b *body) closeAttempt() error {
 	}
 	if b.timer != nil {
 		b.timer.Stop()
+	}
+	if b.slow != nil {
+		b.slow.Stop()
 	}
 	err := b.rc.Close()
 	b.cancel(nil)

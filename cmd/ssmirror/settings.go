@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"sort"
@@ -33,6 +34,7 @@ var flagKeys = map[string]string{
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
+	"low-speed":          "low_speed",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 }
 
@@ -48,7 +50,7 @@ func configKeys() []string {
 			if tag == "" || tag == "-" {
 				continue
 			}
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
+			if f.Type.Kind() == reflect.Struct && !f.Type.Implements(textMarshaler) && f.Type != reflect.TypeOf(time.Time{}) {
 				walk(f.Type, prefix+tag+".")
 				continue
 			}
@@ -59,6 +61,10 @@ func configKeys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// textMarshaler is implemented by struct-typed settings written as one
+// string (config.LowSpeed): keys, not sections.
+var textMarshaler = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 
 // configFile is a parsed config file: a "defaults" section and named
 // mirrors.
@@ -233,6 +239,8 @@ func unitHook(from, to reflect.Type, data any) (any, error) {
 			return nil, fmt.Errorf("duration %q: want e.g. 90s, 30m or 24h", data)
 		}
 		return config.Duration(d), nil
+	case reflect.TypeOf(config.LowSpeed{}):
+		return config.ParseLowSpeed(data.(string))
 	}
 	return data, nil
 }

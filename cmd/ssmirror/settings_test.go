@@ -74,6 +74,9 @@ mirrors:
 		{"env part uploads", map[string]string{"SSMIRROR_S3_PART_UPLOADS": "2"}, nil, "s3.part_uploads", 2.0},
 		{"env list", map[string]string{"SSMIRROR_KEYRINGS": "a.gpg,b.gpg"}, nil, "keyrings", []any{"a.gpg", "b.gpg"}},
 		{"env filters", map[string]string{"SSMIRROR_FILTERS": "arch=amd64 --or os~grub"}, nil, "filters", []any{[]any{"arch=amd64"}, []any{"os~grub"}}},
+		{"built-in low speed", nil, nil, "low_speed", "off"},
+		{"flag low speed", nil, []string{"--low-speed", "10K/30s"}, "low_speed", "10K/30s"},
+		{"env low speed", map[string]string{"SSMIRROR_LOW_SPEED": "1M/1m"}, nil, "low_speed", "1M/1m0s"},
 		{"unset flag does not override", map[string]string{"SSMIRROR_TRANSFERS": "11"}, nil, "transfers", 11.0},
 	}
 	for _, c := range cases {
@@ -114,6 +117,7 @@ func TestConfigErrors(t *testing.T) {
 		{"mirrors:\n  m: {source: a, target: b, s3: {part_size: 1KiB}}\n", "s3.part_size"},
 		{"mirrors:\n  m: {source: a, target: b, s3: {part_uploads: 100}}\n", "s3.part_uploads"},
 		{"mirrors:\n  m: {source: a, target: b, s3: {upload_memory: lots}}\n", "s3.upload_memory"},
+		{"mirrors:\n  m: {source: a, target: b, low_speed: fast}\n", "low_speed"},
 		{"mirrors: {}\n", "no mirrors"},
 		{"mirrors: [\n", "config"},
 	}

@@ -53,6 +53,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Int("retries", 5, "tries of a failing upstream request, and of a whole item, before it counts as failed")
 	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
 	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
+	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
@@ -257,6 +258,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}
 	retry := source.RetryPolicy{
 		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
+		LowSpeed: source.LowSpeed{Rate: int64(cfg.LowSpeed.Rate), Window: time.Duration(cfg.LowSpeed.Window)},
 		Notify: func(path string, attempt int, wait time.Duration, err error) {
 			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},

@@ -257,6 +257,45 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 var timeZero = time.Time{}
 
+// File returns the served content of path, or nil.
+func (s *Server) File(path string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tree.Files[path]
+}
+
+// Trickle answers r with body (from N on for a "bytes=N-" Range) one byte
+// every gap, until the client goes away: every byte comes well inside any
+// idle timeout, so only a minimum rate can cut the body. It is meant for
+// hooks.
+func Trickle(w http.ResponseWriter, r *http.Request, body []byte, gap time.Duration) {
+	var off int
+	if rng := r.Header.Get("Range"); rng != "" {
+		if _, err := fmt.Sscanf(rng, "bytes=%d-", &off); err != nil || off < 0 || off >= len(body) {
+			http.Error(w, "bad range", http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, len(body)-1, len(body)))
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)-off))
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.WriteHeader(http.StatusOK)
+	}
+	rc := http.NewResponseController(w)
+	for i := off; i < len(body); i++ {
+		if _, err := w.Write(body[i : i+1]); err != nil {
+			return
+		}
+		rc.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(gap):
+		}
+	}
+}
+
 // AddVersion copies version from of product in doc to a new version to,
 // with every item path's "/from/" segment replaced by "/to/" (so the new
 // version has files of its own). It returns an error if the product or
