@@ -69,6 +69,9 @@ type Sync struct {
 	// LowSpeed cuts and retries (resuming) a transfer that arrives slower
 	// than a rate over a window; the zero value disables it.
 	LowSpeed LowSpeed `mapstructure:"low_speed" json:"low_speed"`
+	// BWLimit caps the total rate of upstream reads, all transfers
+	// together; it may change with the time of day.
+	BWLimit Timetable `mapstructure:"bwlimit" json:"bwlimit"`
 
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ssmirror/ssmirror/source/bwlimit"
 	"github.com/ssmirror/ssmirror/source/catalog"
 )
 
@@ -272,7 +273,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.IdleTimeout = DefaultIdleTimeout
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = bwlimit.Sleep
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
@@ -298,20 +299,6 @@ func (p RetryPolicy) Delay(n int, err error) time.Duration {
 		d = min(se.RetryAfter, p.MaxDelay)
 	}
 	return d
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Classify reports whether err is transient: another attempt at the same

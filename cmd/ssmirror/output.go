@@ -49,6 +49,17 @@ type summary struct {
 	Duration         time.Duration
 	ExitStatus       int
 	Err              error
+	// BWLimit is the bandwidth limit the run had (--bwlimit), "" for none.
+	BWLimit string
+}
+
+// rate is the mean rate of the transfers, in bytes a second (0 when
+// nothing was transferred).
+func (s summary) rate() float64 {
+	if s.Duration <= 0 || s.TransferredBytes <= 0 {
+		return 0
+	}
+	return float64(s.TransferredBytes) / s.Duration.Seconds()
 }
 
 // output reports a sync run. Its apply.Reporter methods may be called
@@ -141,8 +152,12 @@ func summaryLine(s summary) string {
 	if s.IndexPublished {
 		index = "updated"
 	}
-	return fmt.Sprintf("transferred %d objects (%s) in %s%s, %d failed; published %d metadata files (index %s); deleted %d objects",
-		s.Transferred, plan.Bytes(s.TransferredBytes), s.Duration.Round(time.Millisecond), adopted, s.Failed,
+	limited := ""
+	if s.BWLimit != "" {
+		limited = fmt.Sprintf(" (%s, --bwlimit %s)", rateString(s.rate()), s.BWLimit)
+	}
+	return fmt.Sprintf("transferred %d objects (%s) in %s%s%s, %d failed; published %d metadata files (index %s); deleted %d objects",
+		s.Transferred, plan.Bytes(s.TransferredBytes), s.Duration.Round(time.Millisecond), limited, adopted, s.Failed,
 		s.Published, index, s.Deleted)
 }
 
@@ -324,6 +339,8 @@ type summaryEvent struct {
 	Published        int    `json:"published"`
 	Deleted          int    `json:"deleted"`
 	DurationMS       int64  `json:"duration_ms"`
+	BytesPerSecond   int64  `json:"bytes_per_second"` // the mean rate of the transfers
+	BWLimit          string `json:"bwlimit,omitempty"`
 	ExitStatus       int    `json:"exit_status"`
 	IndexPublished   bool   `json:"index_published"`
 	Error            string `json:"error,omitempty"`
@@ -414,6 +431,7 @@ func (o *jsonOutput) Summary(s summary) {
 	o.emitLocked(summaryEvent{Type: "summary", Source: s.Source, Target: s.Target,
 		Transferred: s.Transferred, TransferredBytes: s.TransferredBytes, Adopted: s.Adopted, Failed: s.Failed,
 		Published: s.Published, Deleted: s.Deleted, DurationMS: s.Duration.Milliseconds(),
+		BytesPerSecond: int64(s.rate()), BWLimit: s.BWLimit,
 		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err)})
 }
 
@@ -425,6 +443,7 @@ func (o *jsonOutput) Close() {}
 // ticks and mpb's output.
 type displayConfig struct {
 	now   func() time.Time
+	limit func() int64     // the bandwidth limit in effect (bytes/s, 0: none); nil: none
 	ticks <-chan time.Time // refresh requests; nil: every refreshInterval
 	opts  []mpb.ContainerOption
 }
@@ -447,6 +466,7 @@ type progressDisplay struct {
 	p        *mpb.Progress
 	overall  *mpb.Bar
 	now      func() time.Time
+	limit    func() int64
 	refresh  chan any
 	shutdown chan any // closed when mpb has stopped
 	stopTick chan struct{}
@@ -482,6 +502,7 @@ type transferBar struct {
 func (c *displayConfig) start(t plan.Totals) *progressDisplay {
 	d := &progressDisplay{
 		now:        c.now,
+		limit:      c.limit,
 		refresh:    make(chan any),
 		shutdown:   make(chan any),
 		stopTick:   make(chan struct{}),
@@ -720,8 +741,14 @@ func (d *progressDisplay) objectsDecor(decor.Statistics) string {
 
 func (d *progressDisplay) rateDecor(decor.Statistics) string {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.rateLabel
+	label := d.rateLabel
+	d.mu.Unlock()
+	if d.limit != nil {
+		if l := d.limit(); l > 0 {
+			label += " (limit " + rateString(float64(l)) + ")"
+		}
+	}
+	return label
 }
 
 func (d *progressDisplay) etaDecor(decor.Statistics) string {

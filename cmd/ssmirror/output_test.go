@@ -196,7 +196,7 @@ func TestOutputSummaryCases(t *testing.T) {
 	o.Summary(s)
 	o.Close()
 	want := `{"type":"error","message":"source unreachable"}
-{"type":"summary","source":"https://example.com/","target":"/srv/mirror","transferred":0,"transferred_bytes":0,"adopted":0,"failed":0,"published":0,"deleted":0,"duration_ms":0,"exit_status":1,"index_published":false,"error":"source unreachable"}
+{"type":"summary","source":"https://example.com/","target":"/srv/mirror","transferred":0,"transferred_bytes":0,"adopted":0,"failed":0,"published":0,"deleted":0,"duration_ms":0,"bytes_per_second":0,"exit_status":1,"index_published":false,"error":"source unreachable"}
 `
 	if stdout.String() != want {
 		t.Errorf("JSON, run that never started:\n got %s\nwant %s", stdout.String(), want)

@@ -34,7 +34,7 @@ var flagKeys = map[string]string{
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
-	"low-speed":          "low_speed",
+	"low-speed": "low_speed", "bwlimit": "bwlimit",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 }
 
@@ -241,6 +241,8 @@ func unitHook(from, to reflect.Type, data any) (any, error) {
 		return config.Duration(d), nil
 	case reflect.TypeOf(config.LowSpeed{}):
 		return config.ParseLowSpeed(data.(string))
+	case reflect.TypeOf(config.Timetable(nil)):
+		return config.ParseTimetable(data.(string))
 	}
 	return data, nil
 }

@@ -77,6 +77,9 @@ mirrors:
 		{"built-in low speed", nil, nil, "low_speed", "off"},
 		{"flag low speed", nil, []string{"--low-speed", "10K/30s"}, "low_speed", "10K/30s"},
 		{"env low speed", map[string]string{"SSMIRROR_LOW_SPEED": "1M/1m"}, nil, "low_speed", "1M/1m0s"},
+		{"built-in bwlimit", nil, nil, "bwlimit", "off"},
+		{"flag bwlimit timetable", nil, []string{"--bwlimit", "08:00,1M 18:00,off"}, "bwlimit", "08:00,1M 18:00,off"},
+		{"env bwlimit", map[string]string{"SSMIRROR_BWLIMIT": "512k"}, nil, "bwlimit", "512K"},
 		{"unset flag does not override", map[string]string{"SSMIRROR_TRANSFERS": "11"}, nil, "transfers", 11.0},
 	}
 	for _, c := range cases {
@@ -118,6 +121,8 @@ func TestConfigErrors(t *testing.T) {
 		{"mirrors:\n  m: {source: a, target: b, s3: {part_uploads: 100}}\n", "s3.part_uploads"},
 		{"mirrors:\n  m: {source: a, target: b, s3: {upload_memory: lots}}\n", "s3.upload_memory"},
 		{"mirrors:\n  m: {source: a, target: b, low_speed: fast}\n", "low_speed"},
+		{"mirrors:\n  m: {source: a, target: b, bwlimit: fast}\n", "bwlimit"},
+		{"mirrors:\n  m: {source: a, target: b, bwlimit: \"18:00,1M 08:00,off\"}\n", "not later"},
 		{"mirrors: {}\n", "no mirrors"},
 		{"mirrors: [\n", "config"},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/bwlimit"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
@@ -54,6 +55,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
 	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
 	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
+	f.String("bwlimit", "", `cap the total upstream read rate, bytes a second with K, M, G suffixes (1M), or a timetable of the time of day ("08:00,1M 18:00,off"); default off`)
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
@@ -236,6 +238,14 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 	return plan.Build(src, st, popts)
 }
 
+// bwlimitString is the summary's account of --bwlimit: "" for none.
+func bwlimitString(t config.Timetable) string {
+	if t.Off() {
+		return ""
+	}
+	return t.String()
+}
+
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
 func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
@@ -266,6 +276,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
 	if err != nil {
 		return err
+	}
+	var limit *bwlimit.Limiter
+	if !cfg.BWLimit.Off() {
+		limit = bwlimit.New(cfg.BWLimit.At, bwlimit.Clock{})
+		fetcher = source.NewLimited(fetcher, limit)
+		if to, ok := out.(*textOutput); ok && to.display != nil {
+			to.display.limit = limit.Rate
+		}
 	}
 	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
@@ -376,7 +394,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
-		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err})
+		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit)})
 	if err == nil && signer != nil {
 		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
