@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/bwlimit"
 )
 
 // trickleRig is the retry rig's upstream read directly (the fault proxy
@@ -98,4 +99,20 @@ func TestLowSpeedTrickleForeverGivesUp(t *testing.T) {
 	if n := served.Load(); n > 4 {
 		t.Errorf("%d requests, want at most the policy's 4 attempts", n)
 	}
+}
+
+// TestLimitWaitsAreNotSlowness: a bandwidth limit far below the minimum
+// rate does not make the body "too slow": the limiter waits outside the
+// reads that the low-speed check (and the idle timeout) time.
+func TestLimitWaitsAreNotSlowness(t *testing.T) {
+	r := newTrickleRig(t)
+	p := r.policy()
+	p.LowSpeed = source.LowSpeed{Rate: 1 << 20, Window: 100 * time.Millisecond}
+	p.IdleTimeout = 100 * time.Millisecond
+	l := bwlimit.New(func(time.Time) int64 { return 100_000 }, bwlimit.Clock{})
+	got, err := r.fetchAll(t, source.NewLimited(source.NewRetrying(r.direct, p), l))
+	if err != nil || !bytes.Equal(got, r.body) {
+		t.Fatalf("fetch: %v (%d bytes)", err, len(got))
+	}
+	r.wantRetries(t, 0, nil)
 }

@@ -439,6 +439,9 @@ type body struct {
 	winBytes   int64
 	armedBytes atomic.Int64 // winBytes, for the low-speed timer
 
+	cond *Validators // the first try is conditional on these, if set
+	got  Validators  // the validators of what the first try opened
+
 	off      int64 // bytes delivered
 	failures int   // failed tries in a row without progress
 	failOff  int64 // off at the last failure
@@ -474,9 +477,12 @@ func (b *body) open(cause error) error {
 			size int64
 			err  error
 		)
-		if b.off == 0 {
+		switch {
+		case b.off == 0 && b.cond != nil:
+			rc, size, b.got, err = b.r.f.(ConditionalFetcher).FetchIfChanged(actx, b.path, *b.cond)
+		case b.off == 0:
 			rc, size, err = b.r.f.Fetch(actx, b.path)
-		} else {
+		default:
 			rc, size, err = rf.FetchRange(actx, b.path, b.off)
 		}
 		if timer != nil {

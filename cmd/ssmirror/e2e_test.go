@@ -336,7 +336,8 @@ func sameObjects(t *testing.T, a, b target.Store) {
 	list := func(s target.Store) map[string]int64 {
 		m := map[string]int64{}
 		s.List(ctx, "", func(o target.Object) error {
-			if !strings.HasSuffix(o.Key, ".sjson") {
+			// The kept upstream copies are the tool's own, not published.
+			if !strings.HasSuffix(o.Key, ".sjson") && !strings.HasPrefix(o.Key, ".ssmirror/upstream") {
 				m[o.Key] = o.Size
 			}
 			return nil
@@ -364,10 +365,12 @@ func sameObjects(t *testing.T, a, b target.Store) {
 var _ = json.Marshal
 
 // TestNoOpRequests: a re-run with nothing to do sends the store a listing
-// and the metadata, at most ceil(N/1000)+10 requests for N objects, and
+// and the metadata, at most ceil(N/1000)+15 requests for N objects, and
 // does not read back the upstream's signed files it published verbatim
 // (their ETags show they are unchanged). The MAAS selection has three
-// content ids, so seven metadata files.
+// content ids, so seven metadata files; the upstream answers "not
+// modified" for its four signed files, which are read from the copies kept
+// under .ssmirror/upstream/ (four requests, and one for their record).
 func TestNoOpRequests(t *testing.T) {
 	srv := s3test.Shared(t)
 	f := newFixture(t)
@@ -396,11 +399,11 @@ func TestNoOpRequests(t *testing.T) {
 	var lines []string
 	for _, r := range reqs {
 		lines = append(lines, r.Method+" "+r.Path+"?"+r.RawQuery)
-		if r.Method == "GET" && strings.HasSuffix(r.Path, ".sjson") {
+		if r.Method == "GET" && strings.HasSuffix(r.Path, ".sjson") && !strings.Contains(r.Path, "/.ssmirror/upstream/") {
 			t.Errorf("the re-run read back %s", r.Path)
 		}
 	}
-	if limit := (n+999)/1000 + 10; len(reqs) > limit {
+	if limit := (n+999)/1000 + 15; len(reqs) > limit {
 		t.Errorf("the re-run sent %d requests for %d objects, want at most %d:\n%s", len(reqs), n, limit, strings.Join(lines, "\n"))
 	}
 }

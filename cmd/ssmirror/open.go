@@ -50,11 +50,14 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 
 // openSource opens a SOURCE argument and returns the fetcher for its
 // mirror root, which retries transient failures as retry says, and the
-// start path.
-func openSource(ctx context.Context, loc string, s3cfg config.S3, retry source.RetryPolicy) (source.Fetcher, string, error) {
+// start path. meter, if set, counts every request and the bytes read.
+func openSource(ctx context.Context, loc string, s3cfg config.S3, retry source.RetryPolicy, meter *source.Meter) (source.Fetcher, string, error) {
 	f, start, err := openFetcher(ctx, loc, s3cfg)
 	if err != nil {
 		return nil, "", err
+	}
+	if meter != nil {
+		f = meter.Fetcher(f)
 	}
 	return source.NewRetrying(f, retry), start, nil
 }

@@ -51,6 +51,14 @@ type summary struct {
 	Err              error
 	// BWLimit is the bandwidth limit the run had (--bwlimit), "" for none.
 	BWLimit string
+	// The requests sent to the upstream (each try counts) and the body
+	// bytes read from it, metadata and items.
+	UpstreamRequests, UpstreamBytes int64
+}
+
+// upstreamString is the summary's account of the upstream traffic.
+func (s summary) upstreamString() string {
+	return fmt.Sprintf("upstream: %d requests, %s", s.UpstreamRequests, plan.Bytes(s.UpstreamBytes))
 }
 
 // rate is the mean rate of the transfers, in bytes a second (0 when
@@ -156,9 +164,9 @@ func summaryLine(s summary) string {
 	if s.BWLimit != "" {
 		limited = fmt.Sprintf(" (%s, --bwlimit %s)", rateString(s.rate()), s.BWLimit)
 	}
-	return fmt.Sprintf("transferred %d objects (%s) in %s%s%s, %d failed; published %d metadata files (index %s); deleted %d objects",
+	return fmt.Sprintf("transferred %d objects (%s) in %s%s%s, %d failed; published %d metadata files (index %s); deleted %d objects; %s",
 		s.Transferred, plan.Bytes(s.TransferredBytes), s.Duration.Round(time.Millisecond), limited, adopted, s.Failed,
-		s.Published, index, s.Deleted)
+		s.Published, index, s.Deleted, s.upstreamString())
 }
 
 // textOutput writes for a person: log lines (or progress bars) on stderr,
@@ -271,7 +279,7 @@ func (o *textOutput) Summary(s summary) {
 	case !o.planned:
 		// The run did not start; the command prints the error.
 	case o.emptyPlan && s.Err == nil:
-		fmt.Fprintf(o.stdout, "%s is up to date with %s: nothing to do\n", s.Target, s.Source)
+		fmt.Fprintf(o.stdout, "%s is up to date with %s: nothing to do (%s)\n", s.Target, s.Source, s.upstreamString())
 	default:
 		fmt.Fprintln(o.stdout, summaryLine(s))
 	}
@@ -341,6 +349,8 @@ type summaryEvent struct {
 	DurationMS       int64  `json:"duration_ms"`
 	BytesPerSecond   int64  `json:"bytes_per_second"` // the mean rate of the transfers
 	BWLimit          string `json:"bwlimit,omitempty"`
+	UpstreamRequests int64  `json:"upstream_requests"`
+	UpstreamBytes    int64  `json:"upstream_bytes"`
 	ExitStatus       int    `json:"exit_status"`
 	IndexPublished   bool   `json:"index_published"`
 	Error            string `json:"error,omitempty"`
@@ -432,6 +442,7 @@ func (o *jsonOutput) Summary(s summary) {
 		Transferred: s.Transferred, TransferredBytes: s.TransferredBytes, Adopted: s.Adopted, Failed: s.Failed,
 		Published: s.Published, Deleted: s.Deleted, DurationMS: s.Duration.Milliseconds(),
 		BytesPerSecond: int64(s.rate()), BWLimit: s.BWLimit,
+		UpstreamRequests: s.UpstreamRequests, UpstreamBytes: s.UpstreamBytes,
 		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err)})
 }
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +15,9 @@ import (
 
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/internal/upstream"
+	"github.com/ssmirror/ssmirror/source/metacache"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/dirstore"
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
@@ -109,4 +116,100 @@ func summaryEventOf(t *testing.T, out string) summaryEvent {
 	}
 	t.Fatalf("no summary event in\n%s", out)
 	return summaryEvent{}
+}
+
+// TestConditionalMetadata: a re-run sends conditional requests for the
+// upstream's metadata files and, answered "not modified", reads them from
+// the copies kept in the target: under 2 KB of each comes from upstream
+// (here: none), into the S3 server and a directory. A changed file is
+// fetched whole; a kept copy that does not verify fails the run with exit
+// 4, and is never trusted.
+func TestConditionalMetadata(t *testing.T) {
+	srv := s3test.Shared(t)
+	setS3Env(t, srv)
+	for _, kind := range []string{"s3", "dir"} {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixture(t)
+			dst := filepath.Join(t.TempDir(), "mirror")
+			var st target.Store
+			if kind == "s3" {
+				bucket := srv.NewBucket(t)
+				dst = "s3://" + bucket + "/m"
+				var err error
+				if st, err = s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := append([]string{"sync", "--json", "--gc-grace", "0", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style", f.srv.Root(), dst}, maasFilter...)
+			if out, errOut, code := run(t, args...); code != 0 {
+				t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
+			}
+			if kind == "dir" {
+				var err error
+				if st, err = dirstore.New(dst); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var meta []string
+			for p := range f.tree.Files {
+				if strings.HasSuffix(p, ".sjson") {
+					meta = append(meta, p)
+				}
+			}
+			before := map[string]int64{}
+			for _, p := range meta {
+				before[p] = f.srv.Bytes(p)
+			}
+			out, errOut, code := run(t, args...)
+			if code != 0 {
+				t.Fatalf("re-run: exit %d\n%s%s", code, out, errOut)
+			}
+			fetched := 0
+			for _, p := range meta {
+				n := f.srv.Bytes(p) - before[p]
+				if n >= 2048 {
+					t.Errorf("the re-run fetched %d bytes of %s, want under 2 KB", n, p)
+				}
+				if before[p] > 0 {
+					fetched++
+				}
+			}
+			if fetched != 4 {
+				t.Fatalf("%d signed metadata files were fetched by the first run, want 4 (index and three products); the test is wrong", fetched)
+			}
+			sum := summaryEventOf(t, out)
+			if sum.UpstreamRequests != 4 || sum.UpstreamBytes >= 4*2048 {
+				t.Errorf("summary: %d upstream requests, %d bytes; want 4 requests and under 2 KB a file", sum.UpstreamRequests, sum.UpstreamBytes)
+			}
+
+			// A new version upstream: the changed files are fetched whole
+			// and the mirror follows.
+			if err := upstream.AddVersion(f.docs[0], "com.ubuntu.maas.stable:v3:boot:24.04:amd64:ga-24.04", "20250709", "20250801"); err != nil {
+				t.Fatal(err)
+			}
+			f.build(t)
+			if out, errOut, code := run(t, args...); code != 0 {
+				t.Fatalf("run after a change: exit %d\n%s%s", code, out, errOut)
+			}
+			f.checkMirror(t, st, f.expected())
+
+			// A kept copy that no longer verifies (its record updated to
+			// match, as an attacker with write access to the target could)
+			// fails the run: the copy is verified like a download.
+			const products = "streams/v1/com.ubuntu.maas:stable:v3:download.sjson"
+			copyKey := metacache.Dir + products
+			body := readKey(t, st, copyKey)
+			bad := bytes.Replace(body, []byte(`"20250801"`), []byte(`"20250802"`), 1)
+			if bytes.Equal(bad, body) {
+				t.Fatal("nothing to change in the kept copy; the test is wrong")
+			}
+			putKey(t, st, copyKey, bad)
+			s1, s2 := sha256.Sum256(body), sha256.Sum256(bad)
+			putKey(t, st, metacache.Key, bytes.Replace(readKey(t, st, metacache.Key), []byte(hex.EncodeToString(s1[:])), []byte(hex.EncodeToString(s2[:])), 1))
+			out, errOut, code = run(t, args...)
+			if code != 4 || !strings.Contains(errOut, products) || !strings.Contains(errOut, "copy kept in the target") {
+				t.Errorf("tampered copy: exit %d, want 4 naming %s and the kept copy\n%s%s", code, products, out, errOut)
+			}
+		})
+	}
 }

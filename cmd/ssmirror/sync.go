@@ -21,6 +21,7 @@ import (
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/bwlimit"
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/metacache"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
 	"github.com/ssmirror/ssmirror/target/s3store"
@@ -273,7 +274,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},
 	}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
+	meter := &source.Meter{}
+	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry, meter)
 	if err != nil {
 		return err
 	}
@@ -316,6 +318,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			}
 		}()
 	}
+	// The upstream metadata an earlier run kept: fetched only if changed.
+	cache, err := metacache.Load(ctx, dst)
+	if err != nil {
+		return err
+	}
+	if cache.Err != nil {
+		out.Warning(cache.Err.Error())
+	}
 	// Read the upstream catalog while the target is listed: one is mostly
 	// the upstream's time and our CPU, the other the store's.
 	var (
@@ -325,7 +335,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	)
 	go func() {
 		defer close(read)
-		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
+		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1, Cache: cache})
 	}()
 	// The upstream's signed files are what the target holds when nothing
 	// changed: their listed ETags (MD5) spare reading them back.
@@ -373,9 +383,13 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		}
 		return p.WriteText(stdout)
 	}
+	if err := cache.Save(ctx, src); err != nil {
+		// It costs the next run a full fetch, nothing else.
+		out.Warning(fmt.Sprintf("keeping the upstream metadata for conditional fetches: %v", err))
+	}
 	out.Plan(p)
 	if p.Empty() {
-		out.Summary(summary{Source: p.Source, Target: p.Target})
+		out.Summary(summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes()})
 		if signer != nil {
 			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 		}
@@ -394,7 +408,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
-		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit)})
+		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes()})
 	if err == nil && signer != nil {
 		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
