@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,11 +29,15 @@ const DefaultGCGrace = Duration(24 * time.Hour)
 
 // Sync is one mirror to keep: where from, where to, what.
 type Sync struct {
-	Source  string     `mapstructure:"source" json:"source"`
-	Target  string     `mapstructure:"target" json:"target"`
-	Filters filter.Set `mapstructure:"-" json:"filters"`
-	Max     int        `mapstructure:"max" json:"max"`
-	Keep    bool       `mapstructure:"keep" json:"keep"`
+	Source string `mapstructure:"source" json:"source"`
+	// ItemMirrors are other places to fetch items from, at the same
+	// relative paths, tried in order when the source fails (metadata
+	// always comes from Source).
+	ItemMirrors []string   `mapstructure:"item_mirrors" json:"item_mirrors"`
+	Target      string     `mapstructure:"target" json:"target"`
+	Filters     filter.Set `mapstructure:"-" json:"filters"`
+	Max         int        `mapstructure:"max" json:"max"`
+	Keep        bool       `mapstructure:"keep" json:"keep"`
 
 	Keyrings  []string `mapstructure:"keyrings" json:"keyrings"`
 	NoVerify  bool     `mapstructure:"no_verify" json:"no_verify"`
@@ -217,6 +222,8 @@ func (s *Sync) Validate() error {
 		return bad("source", "missing")
 	case strings.TrimSpace(s.Target) == "":
 		return bad("target", "missing")
+	case slices.Contains(s.ItemMirrors, ""):
+		return bad("item_mirrors", "an empty location")
 	case s.Max < 0:
 		return bad("max", "%d is negative", s.Max)
 	case s.S3.PartSize != 0 && (s.S3.PartSize < 5<<20 || s.S3.PartSize > 5<<30):

@@ -419,6 +419,23 @@ func (r *retrying) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, e
 	return b, b.size, nil
 }
 
+// FetchRange implements RangeFetcher when the wrapped fetcher does: the
+// file from offset on, retried and resumed as Fetch is; otherwise it
+// refuses with ErrNoResume.
+func (r *retrying) FetchRange(ctx context.Context, p string, offset int64) (io.ReadCloser, int64, error) {
+	if _, ok := r.f.(RangeFetcher); !ok || offset < 0 {
+		return nil, 0, fmt.Errorf("%s: %w: ranged reads not supported", r.name(p), ErrNoResume)
+	}
+	if offset == 0 {
+		return r.Fetch(ctx, p)
+	}
+	b := &body{r: r, ctx: ctx, path: p, size: -1, off: offset, failOff: offset}
+	if err := b.open(nil); err != nil {
+		return nil, 0, err
+	}
+	return b, b.size, nil
+}
+
 // body is the reader a Retrying fetch returns: it reads the current
 // attempt's body under the idle timeout and, when a read fails with a
 // transient error, opens the file again where it broke.
@@ -492,7 +509,7 @@ func (b *body) open(cause error) error {
 			rc.Close()
 			err = fmt.Errorf("%s: size changed from %d to %d bytes between attempts", b.r.name(b.path), b.size, size)
 		}
-		if err == nil && b.off > 0 && size != b.size {
+		if err == nil && b.off > 0 && b.size >= 0 && size != b.size {
 			rc.Close()
 			err = fmt.Errorf("%s: %w: the file now has %d bytes, not %d", b.r.name(b.path), ErrNoResume, size, b.size)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/source"
 )
 
 // outputMode says how sync talks to the operator.
@@ -54,11 +55,21 @@ type summary struct {
 	// The requests sent to the upstream (each try counts) and the body
 	// bytes read from it, metadata and items.
 	UpstreamRequests, UpstreamBytes int64
+	// Sources are the item bytes each source gave, with --mirror.
+	Sources []source.SourceBytes
 }
 
 // upstreamString is the summary's account of the upstream traffic.
 func (s summary) upstreamString() string {
-	return fmt.Sprintf("upstream: %d requests, %s", s.UpstreamRequests, plan.Bytes(s.UpstreamBytes))
+	line := fmt.Sprintf("upstream: %d requests, %s", s.UpstreamRequests, plan.Bytes(s.UpstreamBytes))
+	if len(s.Sources) > 0 {
+		parts := make([]string, len(s.Sources))
+		for i, sb := range s.Sources {
+			parts[i] = fmt.Sprintf("%s from %s", plan.Bytes(sb.Bytes), sb.Source)
+		}
+		line += " (items: " + strings.Join(parts, ", ") + ")"
+	}
+	return line
 }
 
 // rate is the mean rate of the transfers, in bytes a second (0 when
@@ -351,9 +362,11 @@ type summaryEvent struct {
 	BWLimit          string `json:"bwlimit,omitempty"`
 	UpstreamRequests int64  `json:"upstream_requests"`
 	UpstreamBytes    int64  `json:"upstream_bytes"`
-	ExitStatus       int    `json:"exit_status"`
-	IndexPublished   bool   `json:"index_published"`
-	Error            string `json:"error,omitempty"`
+	// BytesBySource: with --mirror, the item bytes each source gave.
+	BytesBySource  []source.SourceBytes `json:"bytes_by_source,omitempty"`
+	ExitStatus     int                  `json:"exit_status"`
+	IndexPublished bool                 `json:"index_published"`
+	Error          string               `json:"error,omitempty"`
 }
 
 func errString(err error) string {
@@ -442,7 +455,7 @@ func (o *jsonOutput) Summary(s summary) {
 		Transferred: s.Transferred, TransferredBytes: s.TransferredBytes, Adopted: s.Adopted, Failed: s.Failed,
 		Published: s.Published, Deleted: s.Deleted, DurationMS: s.Duration.Milliseconds(),
 		BytesPerSecond: int64(s.rate()), BWLimit: s.BWLimit,
-		UpstreamRequests: s.UpstreamRequests, UpstreamBytes: s.UpstreamBytes,
+		UpstreamRequests: s.UpstreamRequests, UpstreamBytes: s.UpstreamBytes, BytesBySource: s.Sources,
 		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err)})
 }
 

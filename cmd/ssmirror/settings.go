@@ -34,7 +34,7 @@ var flagKeys = map[string]string{
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
-	"low-speed": "low_speed", "bwlimit": "bwlimit",
+	"low-speed": "low_speed", "bwlimit": "bwlimit", "mirror": "item_mirrors",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 }
 

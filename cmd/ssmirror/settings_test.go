@@ -80,6 +80,8 @@ mirrors:
 		{"built-in bwlimit", nil, nil, "bwlimit", "off"},
 		{"flag bwlimit timetable", nil, []string{"--bwlimit", "08:00,1M 18:00,off"}, "bwlimit", "08:00,1M 18:00,off"},
 		{"env bwlimit", map[string]string{"SSMIRROR_BWLIMIT": "512k"}, nil, "bwlimit", "512K"},
+		{"flag mirrors", nil, []string{"--mirror", "https://a.example/", "--mirror", "/srv/b"}, "item_mirrors", []any{"https://a.example/", "/srv/b"}},
+		{"env mirrors", map[string]string{"SSMIRROR_ITEM_MIRRORS": "https://a.example/,https://b.example/"}, nil, "item_mirrors", []any{"https://a.example/", "https://b.example/"}},
 		{"unset flag does not override", map[string]string{"SSMIRROR_TRANSFERS": "11"}, nil, "transfers", 11.0},
 	}
 	for _, c := range cases {

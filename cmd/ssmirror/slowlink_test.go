@@ -6,13 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/source/metacache"
@@ -212,4 +215,98 @@ func TestConditionalMetadata(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMirrorFailover syncs into the S3 server from a primary upstream
+// that fails an item, with a second upstream given as --mirror: once
+// answering 503 for good, once cutting the body part way and then
+// answering 503. The item comes from the mirror (the cut one from where
+// the primary stopped, with a ranged GET), the run completes, metadata
+// comes from the primary only, and the summary says how many bytes came
+// from where.
+func TestMirrorFailover(t *testing.T) {
+	srv := s3test.Shared(t)
+	setS3Env(t, srv)
+	const squash = "noble/amd64/20250709/squashfs"
+	squashRE := regexp.MustCompile(regexp.QuoteMeta(squash) + "$")
+	for _, c := range []struct {
+		name  string
+		rules []*faultproxy.Rule
+		rng   string // the Range header the mirror's GET of the item has
+		waste int64  // bytes read from the primary and not used
+	}{
+		{"unreachable", []*faultproxy.Rule{{PathRE: squashRE, Fault: faultproxy.Status, Code: 503}}, "", 0},
+		{"cut", []*faultproxy.Rule{
+			{PathRE: squashRE, First: 1, Fault: faultproxy.Truncate, After: 1000},
+			{PathRE: squashRE, Fault: faultproxy.Status, Code: 503},
+		}, "bytes=1000-", 0},
+		// Wrong bytes: the item is tried again as a whole, from the mirror.
+		{"wrong bytes", []*faultproxy.Rule{{PathRE: squashRE, Fault: faultproxy.Corrupt, After: 10}}, "", -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			primary := faultproxy.Start(t, f.srv.URL)
+			for _, r := range c.rules {
+				primary.Add(r)
+			}
+			other := upstream.Serve(t, f.tree)
+			var (
+				mu     sync.Mutex
+				ranges []string
+				meta   []string
+			)
+			other.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				if strings.HasSuffix(r.URL.Path, "/"+squash) {
+					ranges = append(ranges, r.Header.Get("Range"))
+				}
+				if strings.HasPrefix(r.URL.Path, "/streams/") {
+					meta = append(meta, r.URL.Path)
+				}
+				return false
+			})
+			bucket := srv.NewBucket(t)
+			out, errOut, code := run(t, append([]string{"sync", "--json", "-v", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style",
+				"--retries", "2", "--retry-delay", "10ms", "--mirror", other.Root(),
+				primary.URL + "/", "s3://" + bucket + "/m"}, maasFilter...)...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			}
+			mu.Lock()
+			gotRanges, gotMeta := append([]string(nil), ranges...), append([]string(nil), meta...)
+			mu.Unlock()
+			if len(gotRanges) != 1 || gotRanges[0] != c.rng {
+				t.Errorf("the mirror's GETs of the item had Range headers %q, want [%q]", gotRanges, c.rng)
+			}
+			if len(gotMeta) != 0 {
+				t.Errorf("metadata was read from the mirror: %v", gotMeta)
+			}
+			if !strings.Contains(errOut, "reading from another mirror") {
+				t.Errorf("the failover was not logged:\n%s", errOut)
+			}
+			sum := summaryEventOf(t, out)
+			size := int64(len(f.tree.Files[squash]))
+			if c.waste < 0 {
+				c.waste = size // the whole wrong body
+			}
+			if len(sum.BytesBySource) != 2 || sum.BytesBySource[1].Source != other.Root() ||
+				sum.BytesBySource[1].Bytes != size-rangeStart(c.rng) ||
+				sum.BytesBySource[0].Bytes+sum.BytesBySource[1].Bytes != sum.TransferredBytes+c.waste {
+				t.Errorf("bytes by source %+v, want %d from %s and the rest (of %d) from the primary", sum.BytesBySource, size-rangeStart(c.rng), other.Root(), sum.TransferredBytes)
+			}
+			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.checkMirror(t, st, f.expected())
+		})
+	}
+}
+
+// rangeStart is N of "bytes=N-", 0 for "".
+func rangeStart(h string) int64 {
+	var n int64
+	fmt.Sscanf(h, "bytes=%d-", &n)
+	return n
 }

@@ -56,6 +56,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
 	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
 	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
+	f.StringArray("mirror", nil, "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails; repeatable (metadata always comes from SOURCE, items are verified against it)")
 	f.String("bwlimit", "", `cap the total upstream read rate, bytes a second with K, M, G suffixes (1M), or a timetable of the time of day ("08:00,1M 18:00,off"); default off`)
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
@@ -239,6 +240,15 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 	return plan.Build(src, st, popts)
 }
 
+// sourceBytes is the summary's account of the bytes each source gave,
+// with --mirror; nil without.
+func sourceBytes(f *source.Failover) []source.SourceBytes {
+	if f == nil {
+		return nil
+	}
+	return f.Bytes()
+}
+
 // bwlimitString is the summary's account of --bwlimit: "" for none.
 func bwlimitString(t config.Timetable) string {
 	if t.Off() {
@@ -279,14 +289,41 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if err != nil {
 		return err
 	}
+	// Items may also come from the --mirror locations.
+	var failover *source.Failover
+	if len(cfg.ItemMirrors) > 0 {
+		sources := []source.Fetcher{fetcher}
+		for _, loc := range cfg.ItemMirrors {
+			f, _, err := openSource(ctx, loc, cfg.S3, retry, meter)
+			if err != nil {
+				return fmt.Errorf("--mirror %s: %w", loc, err)
+			}
+			sources = append(sources, f)
+		}
+		failover = source.NewFailover(sources...)
+		failover.Notify = func(path, from string, err error) {
+			log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
+		}
+	}
 	var limit *bwlimit.Limiter
 	if !cfg.BWLimit.Off() {
 		limit = bwlimit.New(cfg.BWLimit.At, bwlimit.Clock{})
-		fetcher = source.NewLimited(fetcher, limit)
 		if to, ok := out.(*textOutput); ok && to.display != nil {
 			to.display.limit = limit.Rate
 		}
 	}
+	// limited paces f's reads with the limit, if any.
+	limited := func(f source.Fetcher) source.Fetcher {
+		if limit == nil {
+			return f
+		}
+		return source.NewLimited(f, limit)
+	}
+	items := fetcher
+	if failover != nil {
+		items = failover
+	}
+	fetcher, items = limited(fetcher), limited(items)
 	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
 		return err
@@ -401,7 +438,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if signer != nil {
 		aopts.Signer = signer
 	}
-	res, err := apply.Run(ctx, p, fetcher, dst, aopts)
+	res, err := apply.Run(ctx, p, items, dst, aopts)
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
 	}
@@ -409,7 +446,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
 		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
-		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes()})
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: sourceBytes(failover)})
 	if err == nil && signer != nil {
 		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
