@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,15 +30,20 @@ const DefaultGCGrace = Duration(24 * time.Hour)
 
 // Sync is one mirror to keep: where from, where to, what.
 type Sync struct {
-	Source string `mapstructure:"source" json:"source"`
+	Source  string     `mapstructure:"source" json:"source"`
+	Target  string     `mapstructure:"target" json:"target"`
+	Filters filter.Set `mapstructure:"-" json:"filters"`
+	Max     int        `mapstructure:"max" json:"max"`
+	Keep    bool       `mapstructure:"keep" json:"keep"`
+
 	// ItemMirrors are other places to fetch items from, at the same
 	// relative paths, tried in order when the source fails (metadata
 	// always comes from Source).
-	ItemMirrors []string   `mapstructure:"item_mirrors" json:"item_mirrors"`
-	Target      string     `mapstructure:"target" json:"target"`
-	Filters     filter.Set `mapstructure:"-" json:"filters"`
-	Max         int        `mapstructure:"max" json:"max"`
-	Keep        bool       `mapstructure:"keep" json:"keep"`
+	ItemMirrors []string `mapstructure:"item_mirrors" json:"item_mirrors"`
+	// UpstreamProxy is the proxy for http(s) sources and mirrors only (the
+	// store does not use it); empty means the HTTPS_PROXY, HTTP_PROXY and
+	// NO_PROXY environment variables decide, as for the store.
+	UpstreamProxy string `mapstructure:"upstream_proxy" json:"upstream_proxy"`
 
 	Keyrings  []string `mapstructure:"keyrings" json:"keyrings"`
 	NoVerify  bool     `mapstructure:"no_verify" json:"no_verify"`
@@ -224,6 +230,8 @@ func (s *Sync) Validate() error {
 		return bad("target", "missing")
 	case slices.Contains(s.ItemMirrors, ""):
 		return bad("item_mirrors", "an empty location")
+	case s.UpstreamProxy != "" && !validProxy(s.UpstreamProxy):
+		return bad("upstream_proxy", "%q is not an http://, https:// or socks5:// URL with a host", s.UpstreamProxy)
 	case s.Max < 0:
 		return bad("max", "%d is negative", s.Max)
 	case s.S3.PartSize != 0 && (s.S3.PartSize < 5<<20 || s.S3.PartSize > 5<<30):
@@ -254,6 +262,12 @@ func (s *Sync) Validate() error {
 		return bad("sign_key", "is only used with signed_metadata resign")
 	}
 	return s.S3.Validate()
+}
+
+// validProxy reports whether u is a proxy URL net/http can use.
+func validProxy(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host != "" && (p.Scheme == "http" || p.Scheme == "https" || p.Scheme == "socks5")
 }
 
 // Validate checks the S3 settings and names the first bad one.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -50,9 +51,10 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 
 // openSource opens a SOURCE argument and returns the fetcher for its
 // mirror root, which retries transient failures as retry says, and the
-// start path. meter, if set, counts every request and the bytes read.
-func openSource(ctx context.Context, loc string, s3cfg config.S3, retry source.RetryPolicy, meter *source.Meter) (source.Fetcher, string, error) {
-	f, start, err := openFetcher(ctx, loc, s3cfg)
+// start path. meter, if set, counts every request and the bytes read;
+// proxy, if set, is the proxy of an http(s) source (else the environment's).
+func openSource(ctx context.Context, loc string, s3cfg config.S3, proxy string, retry source.RetryPolicy, meter *source.Meter) (source.Fetcher, string, error) {
+	f, start, err := openFetcher(ctx, loc, s3cfg, proxy)
 	if err != nil {
 		return nil, "", err
 	}
@@ -62,7 +64,7 @@ func openSource(ctx context.Context, loc string, s3cfg config.S3, retry source.R
 	return source.NewRetrying(f, retry), start, nil
 }
 
-func openFetcher(ctx context.Context, loc string, s3cfg config.S3) (source.Fetcher, string, error) {
+func openFetcher(ctx context.Context, loc string, s3cfg config.S3, proxy string) (source.Fetcher, string, error) {
 	root, start := source.SplitStart(loc)
 	switch {
 	case strings.HasPrefix(loc, "http://"), strings.HasPrefix(loc, "https://"):
@@ -71,7 +73,15 @@ func openFetcher(ctx context.Context, loc string, s3cfg config.S3) (source.Fetch
 		if err != nil {
 			return nil, "", err
 		}
-		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: s3cfg.InsecureTLS}
+		tr := client.Transport.(*http.Transport)
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: s3cfg.InsecureTLS}
+		if proxy != "" {
+			u, err := url.Parse(proxy)
+			if err != nil {
+				return nil, "", fmt.Errorf("%w: --upstream-proxy: %w", errUsage, err)
+			}
+			tr.Proxy = http.ProxyURL(u)
+		}
 		f, err := source.NewHTTP(root, client)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", errUsage, err)

@@ -35,6 +35,7 @@ var flagKeys = map[string]string{
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
 	"low-speed": "low_speed", "bwlimit": "bwlimit", "mirror": "item_mirrors",
+	"upstream-proxy":     "upstream_proxy",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
 }
 

@@ -82,6 +82,8 @@ mirrors:
 		{"env bwlimit", map[string]string{"SSMIRROR_BWLIMIT": "512k"}, nil, "bwlimit", "512K"},
 		{"flag mirrors", nil, []string{"--mirror", "https://a.example/", "--mirror", "/srv/b"}, "item_mirrors", []any{"https://a.example/", "/srv/b"}},
 		{"env mirrors", map[string]string{"SSMIRROR_ITEM_MIRRORS": "https://a.example/,https://b.example/"}, nil, "item_mirrors", []any{"https://a.example/", "https://b.example/"}},
+		{"flag upstream proxy", nil, []string{"--upstream-proxy", "http://proxy.example:3128"}, "upstream_proxy", "http://proxy.example:3128"},
+		{"env upstream proxy", map[string]string{"SSMIRROR_UPSTREAM_PROXY": "socks5://127.0.0.1:1080"}, nil, "upstream_proxy", "socks5://127.0.0.1:1080"},
 		{"unset flag does not override", map[string]string{"SSMIRROR_TRANSFERS": "11"}, nil, "transfers", 11.0},
 	}
 	for _, c := range cases {
@@ -125,6 +127,8 @@ func TestConfigErrors(t *testing.T) {
 		{"mirrors:\n  m: {source: a, target: b, low_speed: fast}\n", "low_speed"},
 		{"mirrors:\n  m: {source: a, target: b, bwlimit: fast}\n", "bwlimit"},
 		{"mirrors:\n  m: {source: a, target: b, bwlimit: \"18:00,1M 08:00,off\"}\n", "not later"},
+		{"mirrors:\n  m: {source: a, target: b, upstream_proxy: proxy.example}\n", "upstream_proxy"},
+		{"mirrors:\n  m: {source: a, target: b, item_mirrors: [\"\"]}\n", "item_mirrors"},
 		{"mirrors: {}\n", "no mirrors"},
 		{"mirrors: [\n", "config"},
 	}

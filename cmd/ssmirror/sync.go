@@ -57,6 +57,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
 	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
 	f.StringArray("mirror", nil, "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails; repeatable (metadata always comes from SOURCE, items are verified against it)")
+	f.String("upstream-proxy", "", "proxy URL (http://, https://, socks5://) for an http(s) SOURCE and --mirror only; the store does not use it (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY decide, for both)")
 	f.String("bwlimit", "", `cap the total upstream read rate, bytes a second with K, M, G suffixes (1M), or a timetable of the time of day ("08:00,1M 18:00,off"); default off`)
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
@@ -285,7 +286,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		},
 	}
 	meter := &source.Meter{}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry, meter)
+	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, cfg.UpstreamProxy, retry, meter)
 	if err != nil {
 		return err
 	}
@@ -294,7 +295,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if len(cfg.ItemMirrors) > 0 {
 		sources := []source.Fetcher{fetcher}
 		for _, loc := range cfg.ItemMirrors {
-			f, _, err := openSource(ctx, loc, cfg.S3, retry, meter)
+			f, _, err := openSource(ctx, loc, cfg.S3, cfg.UpstreamProxy, retry, meter)
 			if err != nil {
 				return fmt.Errorf("--mirror %s: %w", loc, err)
 			}
