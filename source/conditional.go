@@ -48,7 +48,7 @@ func (h *HTTP) FetchIfChanged(ctx context.Context, p string, v Validators) (io.R
 	}, func(u *url.URL, resp *http.Response) error {
 		if resp.StatusCode == http.StatusNotModified {
 			resp.Body.Close()
-			return fmt.Errorf("GET %s: %w", redact(u), ErrNotModified)
+			return fmt.Errorf("GET %s: %w", redactURL(u), ErrNotModified)
 		}
 		got = Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 		return nil
