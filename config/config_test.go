@@ -87,3 +87,23 @@ func TestParseLowSpeed(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseLowSpeed: parsing never panics, errors wrap ErrInvalid, and
+// what parses reads back from its String as the same setting.
+func FuzzParseLowSpeed(f *testing.F) {
+	for _, s := range []string{"", "off", "10K/30s", "1000/1m", "0/1s", "1M/0s", "x/y", "1/1ns"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLowSpeed(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error without ErrInvalid: %v", err)
+			}
+			return
+		}
+		if back, err := ParseLowSpeed(l.String()); err != nil || back != l {
+			t.Fatalf("%q parsed as %v, whose String %q reads back as %v, %v", s, l, l.String(), back, err)
+		}
+	})
+}
