@@ -310,3 +310,24 @@ func rangeStart(h string) int64 {
 	fmt.Sscanf(h, "bytes=%d-", &n)
 	return n
 }
+
+// TestLowSpeedGivesUp: an upstream that trickles an item for good (ranged
+// requests too) does not hang the run: the item fails after its tries,
+// the rest is published, and the exit status is 3.
+func TestLowSpeedGivesUp(t *testing.T) {
+	f := newFixture(t)
+	const squash = "noble/amd64/20250709/squashfs"
+	f.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/"+squash) {
+			return false
+		}
+		upstream.Trickle(w, r, f.srv.File(squash), 20*time.Millisecond)
+		return true
+	})
+	out, errOut, code := run(t, append([]string{"sync", "--keyring", f.keyring,
+		"--retries", "2", "--retry-delay", "10ms", "--idle-timeout", "10s", "--low-speed", "10K/200ms",
+		f.srv.Root(), filepath.Join(t.TempDir(), "m")}, maasFilter...)...)
+	if code != 3 || !strings.Contains(errOut, squash) || !strings.Contains(errOut, "below the minimum rate") {
+		t.Fatalf("exit %d, want 3 naming the item and the minimum rate\n%s%s", code, out, errOut)
+	}
+}
