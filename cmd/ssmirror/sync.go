@@ -19,7 +19,6 @@ import (
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
-	"github.com/ssmirror/ssmirror/source/bwlimit"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/source/metacache"
 	"github.com/ssmirror/ssmirror/target"
@@ -245,15 +244,6 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 	return plan.Build(src, st, popts)
 }
 
-// sourceBytes is the summary's account of the bytes each source gave,
-// with --mirror; nil without.
-func sourceBytes(f *source.Failover) []source.SourceBytes {
-	if f == nil {
-		return nil
-	}
-	return f.Bytes()
-}
-
 // bwlimitString is the summary's account of --bwlimit: "" for none.
 func bwlimitString(t config.Timetable) string {
 	if t.Off() {
@@ -289,46 +279,16 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},
 	}
-	meter := &source.Meter{}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, cfg.UpstreamProxy, retry, meter)
+	up, err := openUpstream(ctx, cfg, retry, func(path, from string, err error) {
+		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
+	})
 	if err != nil {
 		return err
 	}
-	// Items may also come from the --mirror locations.
-	var failover *source.Failover
-	if len(cfg.ItemMirrors) > 0 {
-		sources := []source.Fetcher{fetcher}
-		for _, loc := range cfg.ItemMirrors {
-			f, _, err := openSource(ctx, loc, cfg.S3, cfg.UpstreamProxy, retry, meter)
-			if err != nil {
-				return fmt.Errorf("--mirror %s: %w", loc, err)
-			}
-			sources = append(sources, f)
-		}
-		failover = source.NewFailover(sources...)
-		failover.Notify = func(path, from string, err error) {
-			log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
-		}
+	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
+	if to, ok := out.(*textOutput); ok && to.display != nil && up.limit != nil {
+		to.display.limit = up.limit.Rate
 	}
-	var limit *bwlimit.Limiter
-	if !cfg.BWLimit.Off() {
-		limit = bwlimit.New(cfg.BWLimit.At, bwlimit.Clock{})
-		if to, ok := out.(*textOutput); ok && to.display != nil {
-			to.display.limit = limit.Rate
-		}
-	}
-	// limited paces f's reads with the limit, if any.
-	limited := func(f source.Fetcher) source.Fetcher {
-		if limit == nil {
-			return f
-		}
-		return source.NewLimited(f, limit)
-	}
-	items := fetcher
-	if failover != nil {
-		items = failover
-	}
-	fetcher, items = limited(fetcher), limited(items)
 	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
 		return err
@@ -453,7 +413,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
 		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
-		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: sourceBytes(failover)})
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes()})
 	if err == nil && signer != nil {
 		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
 	}
