@@ -124,14 +124,19 @@ func summaryEventOf(t *testing.T, out string) summaryEvent {
 // TestConditionalMetadata: a re-run sends conditional requests for the
 // upstream's metadata files and, answered "not modified", reads them from
 // the copies kept in the target: under 2 KB of each comes from upstream
-// (here: none), into the S3 server and a directory. A changed file is
-// fetched whole; a kept copy that does not verify fails the run with exit
-// 4, and is never trusted.
+// (here: none), into the S3 server and a directory. With --signed-metadata
+// upstream the published files are the copies; otherwise they are kept
+// under .ssmirror/upstream/. A changed file is fetched whole; a kept copy
+// that does not verify fails the run with exit 4, and is never trusted.
 func TestConditionalMetadata(t *testing.T) {
 	srv := s3test.Shared(t)
 	setS3Env(t, srv)
-	for _, kind := range []string{"s3", "dir"} {
+	for _, kind := range []string{"s3", "dir", "dir-none"} {
 		t.Run(kind, func(t *testing.T) {
+			mode := "upstream"
+			if kind == "dir-none" {
+				mode = "none"
+			}
 			f := newFixture(t)
 			dst := filepath.Join(t.TempDir(), "mirror")
 			var st target.Store
@@ -143,11 +148,11 @@ func TestConditionalMetadata(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			args := append([]string{"sync", "--json", "--gc-grace", "0", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style", f.srv.Root(), dst}, maasFilter...)
+			args := append([]string{"sync", "--json", "--gc-grace", "0", "--signed-metadata", mode, "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style", f.srv.Root(), dst}, maasFilter...)
 			if out, errOut, code := run(t, args...); code != 0 {
 				t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
 			}
-			if kind == "dir" {
+			if kind != "s3" {
 				var err error
 				if st, err = dirstore.New(dst); err != nil {
 					t.Fatal(err)
@@ -194,13 +199,30 @@ func TestConditionalMetadata(t *testing.T) {
 			if out, errOut, code := run(t, args...); code != 0 {
 				t.Fatalf("run after a change: exit %d\n%s%s", code, out, errOut)
 			}
-			f.checkMirror(t, st, f.expected())
+			if mode == "upstream" {
+				f.checkMirror(t, st, f.expected())
+			} else {
+				f.checkJSON(t, st, f.expected())
+			}
 
 			// A kept copy that no longer verifies (its record updated to
 			// match, as an attacker with write access to the target could)
 			// fails the run: the copy is verified like a download.
 			const products = "streams/v1/com.ubuntu.maas:stable:v3:download.sjson"
+			var copies []string
+			st.List(context.Background(), metacache.Dir, func(o target.Object) error {
+				copies = append(copies, o.Key)
+				return nil
+			})
 			copyKey := metacache.Dir + products
+			if mode == "upstream" {
+				copyKey = products // published byte for byte: its own copy
+				if len(copies) != 0 {
+					t.Errorf("copies of published files kept: %v", copies)
+				}
+			} else if len(copies) != 4 {
+				t.Errorf("kept copies %v, want the four signed files", copies)
+			}
 			body := readKey(t, st, copyKey)
 			bad := bytes.Replace(body, []byte(`"20250801"`), []byte(`"20250802"`), 1)
 			if bytes.Equal(bad, body) {

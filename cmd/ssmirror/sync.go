@@ -244,6 +244,29 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 	return plan.Build(src, st, popts)
 }
 
+// publishedBytes returns what the target will publish at a key once p is
+// applied (nil for none): a file published byte for byte is its own kept
+// copy for conditional fetches (the upstream's signed files, in upstream
+// mode). If the run does not get that far, the copy's digest shows it and
+// the next run fetches the file whole.
+func publishedBytes(st plan.State, p *plan.Plan) func(key string) []byte {
+	will := map[string][]byte{}
+	for _, m := range p.Publish {
+		if !m.Sign {
+			will[m.Key] = m.Body
+		}
+	}
+	for _, d := range p.Deletes {
+		will[d.Path] = nil
+	}
+	return func(key string) []byte {
+		if b, ok := will[key]; ok {
+			return b
+		}
+		return st.Metadata[key]
+	}
+}
+
 // bwlimitString is the summary's account of --bwlimit: "" for none.
 func bwlimitString(t config.Timetable) string {
 	if t.Off() {
@@ -387,7 +410,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		}
 		return p.WriteText(stdout)
 	}
-	if err := cache.Save(ctx, src); err != nil {
+	if err := cache.Save(ctx, src, publishedBytes(st, p)); err != nil {
 		// It costs the next run a full fetch, nothing else.
 		out.Warning(fmt.Sprintf("keeping the upstream metadata for conditional fetches: %v", err))
 	}

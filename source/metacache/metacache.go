@@ -5,7 +5,10 @@
 // SHA-256 recorded with it, and verified (signature included) as if it had
 // been fetched (package source does that).
 //
-// It lives under .ssmirror/ (Key, Dir), outside what the mirror serves.
+// The record and the copies live under .ssmirror/ (Key, Dir), outside what
+// the mirror serves. A file the mirror publishes byte for byte at the same
+// path (the upstream's signed files, with --signed-metadata upstream) is
+// not copied: the published file is the copy.
 package metacache
 
 import (
@@ -39,6 +42,17 @@ var ErrStale = errors.New("kept copy unusable")
 type Entry struct {
 	source.Validators
 	SHA256 string `json:"sha256"` // of the kept copy
+	// Published says the copy is the file the target publishes at the
+	// same path, not one under Dir.
+	Published bool `json:"published,omitempty"`
+}
+
+// at is the key of the copy of p that e describes.
+func (e Entry) at(p string) string {
+	if e.Published {
+		return p
+	}
+	return Dir + p
 }
 
 type record struct {
@@ -94,12 +108,12 @@ func (c *Cache) Held(ctx context.Context, p string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %w: not recorded", p, ErrStale)
 	}
-	data, err := source.ReadStored(ctx, c.dst, Dir+p)
+	data, err := source.ReadStored(ctx, c.dst, e.at(p))
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s%s: %w: %w", c.dst, Dir, p, ErrStale, err)
+		return nil, fmt.Errorf("%s/%s: %w: %w", c.dst, e.at(p), ErrStale, err)
 	}
 	if sum(data) != e.SHA256 {
-		return nil, fmt.Errorf("%s/%s%s: %w: not the bytes recorded", c.dst, Dir, p, ErrStale)
+		return nil, fmt.Errorf("%s/%s: %w: not the bytes recorded", c.dst, e.at(p), ErrStale)
 	}
 	return data, nil
 }
@@ -109,17 +123,28 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Save records what m read: it writes the copies of the files fetched
-// (not read from their copies), then the record if it changed, then deletes the copies of files m no longer has. Files the
-// upstream sent without validators are not kept. A run killed part way
-// leaves copies that the record does not name or names with another
-// digest: they are not used, and the next Save replaces or deletes them.
-func (c *Cache) Save(ctx context.Context, m *source.Mirror) error {
+// Save records what m read. held, if set, returns the bytes the target
+// publishes at a path (nil when none): a file published byte for byte is
+// its own copy; the others are copied under Dir when they were fetched
+// (not read from their copy). Then the record is written if it changed,
+// then the copies no longer needed are deleted. Files the upstream sent
+// without validators are not kept. A run killed part way leaves copies
+// that the record does not name or names with another digest: they are
+// not used, and a later Save replaces or deletes them. A published copy
+// that the target later replaces or deletes is noticed the same way (its
+// digest), and the file is fetched whole.
+func (c *Cache) Save(ctx context.Context, m *source.Mirror, held func(path string) []byte) error {
 	next := map[string]Entry{}
 	for p, v := range m.Validators {
-		if raw, ok := m.Raw[p]; ok && !v.Zero() {
-			next[p] = Entry{Validators: v, SHA256: sum(raw)}
+		raw, ok := m.Raw[p]
+		if !ok || v.Zero() {
+			continue
 		}
+		e := Entry{Validators: v, SHA256: sum(raw)}
+		if held != nil {
+			e.Published = bytes.Equal(held(p), raw)
+		}
+		next[p] = e
 	}
 	paths := make([]string, 0, len(next))
 	for p := range next {
@@ -127,7 +152,11 @@ func (c *Cache) Save(ctx context.Context, m *source.Mirror) error {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		if m.Unchanged[p] {
+		prev, had := c.files[p]
+		switch {
+		case next[p].Published:
+			continue
+		case m.Unchanged[p] && had && !prev.Published:
 			continue // read from its copy: that is in place
 		}
 		if err := put(ctx, c.dst, Dir+p, m.Raw[p]); err != nil {
@@ -143,11 +172,12 @@ func (c *Cache) Save(ctx context.Context, m *source.Mirror) error {
 			return err
 		}
 	}
-	for p := range c.files {
-		if _, ok := next[p]; !ok {
-			if err := c.dst.Delete(ctx, Dir+p); err != nil {
-				return fmt.Errorf("delete %s/%s%s: %w", c.dst, Dir, p, err)
-			}
+	for p, prev := range c.files {
+		if e, ok := next[p]; prev.Published || ok && !e.Published {
+			continue
+		}
+		if err := c.dst.Delete(ctx, Dir+p); err != nil {
+			return fmt.Errorf("delete %s/%s%s: %w", c.dst, Dir, p, err)
 		}
 	}
 	c.files = next

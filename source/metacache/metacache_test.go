@@ -47,6 +47,7 @@ func TestCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	var held func(string) []byte // what the target publishes
 	read := func() (*source.Mirror, *metacache.Cache) {
 		t.Helper()
 		c, err := metacache.Load(ctx, dst)
@@ -57,7 +58,7 @@ func TestCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Save(ctx, m); err != nil {
+		if err := c.Save(ctx, m, held); err != nil {
 			t.Fatal(err)
 		}
 		return m, c
@@ -110,5 +111,41 @@ func TestCache(t *testing.T) {
 	})
 	if len(kept) != 3 {
 		t.Errorf("kept copies %v, want the index and two products files", kept)
+	}
+
+	// The target publishes the index byte for byte: it is its own copy,
+	// and the one under .ssmirror/upstream/ goes.
+	published := filepath.Join(dir, idx)
+	if err := os.MkdirAll(filepath.Dir(published), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(published, smaller.Files[idx], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	held = func(p string) []byte {
+		b, _ := os.ReadFile(filepath.Join(dir, p))
+		return b
+	}
+	read()
+	if _, err := os.Stat(filepath.Join(dir, metacache.Dir+idx)); !os.IsNotExist(err) {
+		t.Errorf("the index is published, yet its copy is kept: %v", err)
+	}
+	before = srv.Bytes(idx)
+	if m, _ = read(); !m.Unchanged[idx] || srv.Bytes(idx) != before {
+		t.Errorf("the published index was not used as the copy: unchanged %v", m.Unchanged)
+	}
+	// The published file changes (another signing mode): the index is
+	// fetched whole, and copied again.
+	if err := os.WriteFile(published, []byte("rewritten"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ = read(); m.Unchanged[idx] {
+		t.Error("a published copy that changed was used")
+	}
+	if _, err := os.Stat(filepath.Join(dir, metacache.Dir+idx)); err != nil {
+		t.Errorf("the index was not copied again: %v", err)
+	}
+	if m, _ = read(); !m.Unchanged[idx] {
+		t.Error("the new copy was not used")
 	}
 }
