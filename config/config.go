@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,7 +91,25 @@ type Sync struct {
 	// VerifyExisting reads back every selected object the target already
 	// holds and checks its checksum; damaged ones are copied again.
 	VerifyExisting bool `mapstructure:"verify_existing" json:"verify_existing"`
+
+	// Path is the start file, relative to Source (sstream-mirror's
+	// --path): streams/v1/NAME.sjson or .json. Empty: the one Source
+	// names, else streams/v1/index.sjson.
+	Path string `mapstructure:"path" json:"path,omitempty"`
+	// NoItemDownload copies no item: the published metadata advance only
+	// for what the target already holds (sstream-mirror's
+	// --no-item-download, within the invariant).
+	NoItemDownload bool `mapstructure:"no_item_download" json:"no_item_download"`
+	// MetricsFile is where a run writes Prometheus text-format metrics
+	// (for node_exporter's textfile collector); empty: none.
+	MetricsFile string `mapstructure:"metrics_file" json:"metrics_file,omitempty"`
+	// NoBrowsePage leaves out the browse page (index.html at the mirror
+	// root).
+	NoBrowsePage bool `mapstructure:"no_browse_page" json:"no_browse_page"`
 }
+
+// startPathRE is what Path may be.
+var startPathRE = regexp.MustCompile(`^streams/v1/[A-Za-z0-9._:-]+\.(sjson|json)$`)
 
 // Secret is a value that never appears in output: it prints, formats and
 // marshals as "REDACTED" (or "" when empty).
@@ -260,6 +279,8 @@ func (s *Sync) Validate() error {
 		return bad("signed_metadata", "resign needs sign_key (--sign-key)")
 	case s.SignKey != "" && (s.SignedMetadata == "upstream" || s.SignedMetadata == "none"):
 		return bad("sign_key", "is only used with signed_metadata resign")
+	case s.Path != "" && !startPathRE.MatchString(s.Path):
+		return bad("path", "%q is not a start file streams/v1/NAME.sjson or .json, relative to the source", s.Path)
 	}
 	return s.S3.Validate()
 }

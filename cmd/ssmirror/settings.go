@@ -37,6 +37,9 @@ var flagKeys = map[string]string{
 	"low-speed": "low_speed", "bwlimit": "bwlimit", "mirror": "item_mirrors",
 	"upstream-proxy":     "upstream_proxy",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
+	// sstream-mirror's options and the run's reports.
+	"path": "path", "no-item-download": "no_item_download", "metrics-file": "metrics_file",
+	"no-browse-page": "no_browse_page",
 }
 
 // configKeys returns every key of config.Sync, dotted ("s3.endpoint"),

@@ -15,8 +15,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/plan/browse"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -34,6 +36,7 @@ type syncOptions struct {
 	cfg        config.Sync
 	json       bool
 	quiet      bool
+	progress   bool
 	configFile string
 }
 
@@ -70,6 +73,13 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger --part-size part is still uploaded, alone; an item that needs parts larger than both is refused)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
+	// sstream-mirror's options and the run's reports.
+	f.String("path", "", "start file relative to SOURCE: streams/v1/NAME.sjson or .json (sstream-mirror's --path; default streams/v1/index.sjson)")
+	f.Bool("no-item-download", false, "copy no item: publish the metadata of what the target already holds (products whose new versions need items keep their published version)")
+	f.BoolVar(&o.progress, "progress", false, "report progress: bars on a terminal, else a line per finished object (the default; accepted for sstream-mirror)")
+	f.Bool("no-checksumming-reader", false, "accepted for sstream-mirror; items are verified as they stream all the same")
+	f.Bool("no-browse-page", false, "do not publish the browse page (index.html at the mirror root)")
+	f.String("metrics-file", "", "write Prometheus text-format metrics of the run to this file, atomically (for node_exporter's textfile collector: name it *.prom)")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -114,8 +124,9 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Use:   "plan [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
 		Short: "Print what sync would do (sync --dry-run)",
 		Long: `Print what sync would do, and change nothing: one line per item to add (+) or
-remove (-) with product, version, item, path, size and reason, the metadata to
-publish, and the totals.
+remove (-) with product, version, item, path, size and reason, the deletes, the
+metadata to publish, the objects kept because no metadata ssmirror published
+named them ("keep PATH SIZE (kept, not ours: ...)"), and the totals.
 
 ` + syncArgs + `
 
@@ -188,6 +199,12 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	if err != nil {
 		return err
 	}
+	if flags.Changed("no-checksumming-reader") {
+		fmt.Fprintln(stderr, "note: --no-checksumming-reader is accepted for sstream-mirror; items are verified as they stream all the same")
+	}
+	if o.progress && (o.json || o.quiet) {
+		return fmt.Errorf("%w: --progress contradicts --json and --quiet: give one", errUsage)
+	}
 	mode := outputText
 	switch {
 	case o.json:
@@ -202,6 +219,14 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	f, ok := under.(*os.File)
 	tty := ok && isTerminal(f)
 	var errs []error
+	runs := map[string][]monitor.Run{} // by metrics file
+	defer func() {
+		for _, path := range catalog.SortedKeys(runs) {
+			if err := monitor.WriteMetrics(path, runs[path]); err != nil {
+				g.log.Error("writing the metrics file", "err", err)
+			}
+		}
+	}()
 	for i, cfg := range cfgs {
 		if names[i] != "" {
 			fmt.Fprintf(stderr, "mirror %s: %s -> %s\n", names[i], cfg.Source, cfg.Target)
@@ -210,7 +235,17 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 		if names[i] != "" {
 			log = log.With("mirror", names[i])
 		}
-		if err := syncOne(ctx, log, g.logOut, cfg, mode, tty, stdout, stderr); err != nil {
+		logOut := g.logOut
+		if g.logFile != nil {
+			logOut = nil // lines go to the file, not above the progress bars
+		}
+		rec := monitor.Run{Mirror: names[i], Target: cfg.Target, Start: time.Now()}
+		err := syncOne(ctx, log, logOut, cfg, mode, tty, stdout, stderr, &rec)
+		rec.End, rec.ExitStatus = time.Now(), exitCode(ctx, err)
+		if cfg.MetricsFile != "" && !cfg.DryRun {
+			runs[cfg.MetricsFile] = append(runs[cfg.MetricsFile], rec)
+		}
+		if err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -276,10 +311,11 @@ func bwlimitString(t config.Timetable) string {
 }
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+// It fills rec with what the run did.
+func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
-	if to, ok := out.(*textOutput); ok {
+	if to, ok := out.(*textOutput); ok && logOut != nil {
 		defer logOut.redirect(to)() // log lines above the progress bars
 	}
 	defer out.Close()
@@ -311,6 +347,12 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
 	if to, ok := out.(*textOutput); ok && to.display != nil && up.limit != nil {
 		to.display.limit = up.limit.Rate
+	}
+	if cfg.Path != "" {
+		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
+			return fmt.Errorf("%w: path %s: the source already names its start file %s", config.ErrInvalid, cfg.Path, named)
+		}
+		start = cfg.Path
 	}
 	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
@@ -384,6 +426,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		out.Warning(fmt.Sprintf("%s/%s is unusable (%v); rebuilt from the published metadata and a listing", dst, plan.StateKey, st.GCErr))
 	}
 	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: time.Duration(cfg.GCGrace)}
+	url := publicURL(cfg.PublicURL, dst)
+	if !cfg.NoBrowsePage {
+		page := browse.Page{Generator: "ssmirror " + buildVersion().Version, URL: url}
+		popts.Browse = func(pub plan.Publication) ([]byte, error) {
+			page.Publication = pub
+			return browse.Render(page)
+		}
+	}
 	signer, err := signing(&cfg, src.Signed, &popts)
 	if err != nil {
 		return err
@@ -394,6 +444,15 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}
 	if cfg.VerifyExisting {
 		if p, err = verifyExisting(ctx, log, out, cfg, dst, src, st, popts, p); err != nil {
+			return err
+		}
+	}
+	if cfg.NoItemDownload && len(p.Transfers) > 0 {
+		skipped := make(map[string]bool, len(p.Transfers))
+		for _, x := range p.Transfers {
+			skipped[x.Path] = true
+		}
+		if p, err = p.Without(skipped); err != nil {
 			return err
 		}
 	}
@@ -415,10 +474,26 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		out.Warning(fmt.Sprintf("keeping the upstream metadata for conditional fetches: %v", err))
 	}
 	out.Plan(p)
+	// The status record of a successful run.
+	status := func(indexPublished bool) error {
+		s := monitor.Status{Synced: time.Now(), Published: st.Objects[plan.IndexJSON].ModTime,
+			Ssmirror: buildVersion().Version, Source: cfg.Source, SignedMetadata: popts.Signed.String()}
+		if indexPublished {
+			s.Published = s.Synced
+		}
+		s.Objects, s.Bytes = rec.Objects, rec.Bytes
+		return monitor.WriteStatus(ctx, guarded, s) // under the lease, as the run's other writes
+	}
 	if p.Empty() {
+		rec.MirrorKnown = true
+		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
+		if err := status(false); err != nil {
+			return err
+		}
 		out.Summary(summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes()})
+		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
-			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
+			handOff(handOffW, url, signer)
 		}
 		return nil
 	}
@@ -432,16 +507,32 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
 	}
+	rec.Transferred, rec.TransferredBytes, rec.Failed, rec.Deleted = res.Transferred, res.TransferredBytes, len(res.Failed), res.Deleted
+	if err == nil {
+		rec.MirrorKnown = true
+		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
+		err = status(res.IndexPublished)
+	}
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
 		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
 		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes()})
 	if err == nil && signer != nil {
-		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
+		handOff(handOffW, url, signer)
 	}
 	if _, existed := st.Objects[plan.IndexJSON]; res.IndexPublished && !existed {
-		readable(handOffW, dst, publicURL(cfg.PublicURL, dst))
+		readable(handOffW, dst, url)
+	}
+	if err == nil {
+		browsable(handOffW, cfg, mode, url)
 	}
 	return err
+}
+
+// browsable prints where people browse the mirror, unless quiet.
+func browsable(w io.Writer, cfg config.Sync, mode outputMode, url string) {
+	if !cfg.NoBrowsePage && mode != outputQuiet {
+		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
+	}
 }

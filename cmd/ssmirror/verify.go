@@ -577,7 +577,7 @@ func (a *audit) unreferenced(items map[string]*catalog.Item) {
 		obj := a.state.Objects[key]
 		f := finding{Type: findUnreferenced, Path: key, Size: int64p(obj.Size)}
 		if gc := a.state.GC; gc != nil {
-			if since, ok := gc.Pending[key]; ok {
+			if since, ok := gc.Pending[key]; ok && gc.NamedBy[key] != "" { // else never deleted
 				f.PendingSince = &since
 				a.sum.PendingDeletion++
 			}
