@@ -137,7 +137,7 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 	if err := o.s3.Validate(); err != nil {
 		return err
 	}
-	fetcher, start, err := openSource(ctx, loc, o.s3, source.RetryPolicy{})
+	fetcher, start, err := openSource(ctx, loc, o.s3, "", source.RetryPolicy{}, nil)
 	if err != nil {
 		return err
 	}

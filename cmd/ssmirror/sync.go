@@ -22,6 +22,7 @@ import (
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/metacache"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
 	"github.com/ssmirror/ssmirror/target/s3store"
@@ -60,6 +61,10 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Int("retries", 5, "tries of a failing upstream request, and of a whole item, before it counts as failed")
 	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
 	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
+	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
+	f.StringArray("mirror", nil, "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails; repeatable (metadata always comes from SOURCE, items are verified against it)")
+	f.String("upstream-proxy", "", "proxy URL (http://, https://, socks5://) for an http(s) SOURCE and --mirror only; the store does not use it (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY decide, for both)")
+	f.String("bwlimit", "", `cap the total upstream read rate, bytes a second with K, M, G suffixes (1M), or a timetable of the time of day ("08:00,1M 18:00,off"); default off`)
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
@@ -275,6 +280,37 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 	return plan.Build(src, st, popts)
 }
 
+// publishedBytes returns what the target will publish at a key once p is
+// applied (nil for none): a file published byte for byte is its own kept
+// copy for conditional fetches (the upstream's signed files, in upstream
+// mode). If the run does not get that far, the copy's digest shows it and
+// the next run fetches the file whole.
+func publishedBytes(st plan.State, p *plan.Plan) func(key string) []byte {
+	will := map[string][]byte{}
+	for _, m := range p.Publish {
+		if !m.Sign {
+			will[m.Key] = m.Body
+		}
+	}
+	for _, d := range p.Deletes {
+		will[d.Path] = nil
+	}
+	return func(key string) []byte {
+		if b, ok := will[key]; ok {
+			return b
+		}
+		return st.Metadata[key]
+	}
+}
+
+// bwlimitString is the summary's account of --bwlimit: "" for none.
+func bwlimitString(t config.Timetable) string {
+	if t.Off() {
+		return ""
+	}
+	return t.String()
+}
+
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
 // It fills rec with what the run did.
 func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
@@ -298,13 +334,20 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}
 	retry := source.RetryPolicy{
 		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
+		LowSpeed: source.LowSpeed{Rate: int64(cfg.LowSpeed.Rate), Window: time.Duration(cfg.LowSpeed.Window)},
 		Notify: func(path string, attempt int, wait time.Duration, err error) {
 			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},
 	}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
+	up, err := openUpstream(ctx, cfg, retry, func(path, from string, err error) {
+		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
+	})
 	if err != nil {
 		return err
+	}
+	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
+	if to, ok := out.(*textOutput); ok && to.display != nil && up.limit != nil {
+		to.display.limit = up.limit.Rate
 	}
 	if cfg.Path != "" {
 		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
@@ -360,6 +403,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			}
 		}()
 	}
+	// The upstream metadata an earlier run kept: fetched only if changed.
+	cache, err := metacache.Load(ctx, guarded) // Save writes only while the lease is held
+	if err != nil {
+		return err
+	}
+	if cache.Err != nil {
+		out.Warning(cache.Err.Error())
+	}
 	// Read the upstream catalog while the target is listed: one is mostly
 	// the upstream's time and our CPU, the other the store's.
 	var (
@@ -369,7 +420,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	)
 	go func() {
 		defer close(read)
-		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
+		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1, Cache: cache})
 	}()
 	// The upstream's signed files are what the target holds when nothing
 	// changed: their listed ETags (MD5) spare reading them back.
@@ -437,6 +488,10 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	for _, d := range degraded {
 		p.Warnings = append(p.Warnings, d.Message)
 	}
+	if err := cache.Save(ctx, src, publishedBytes(st, p)); err != nil {
+		// It costs the next run a full fetch, nothing else.
+		out.Warning(fmt.Sprintf("keeping the upstream metadata for conditional fetches: %v", err))
+	}
 	out.Plan(p)
 	// The status record of a successful run.
 	status := func(indexPublished bool) error {
@@ -454,7 +509,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		if err := status(false); err != nil {
 			return err
 		}
-		out.Summary(summary{Source: p.Source, Target: p.Target, Degraded: shorts(degraded)})
+		out.Summary(summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: shorts(degraded)})
 		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
 			handOff(handOffW, url, signer)
@@ -467,7 +522,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if signer != nil {
 		aopts.Signer = signer
 	}
-	res, err := apply.Run(ctx, p, fetcher, guarded, aopts)
+	res, err := apply.Run(ctx, p, items, guarded, aopts)
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
 	}
@@ -480,7 +535,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
-		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, Degraded: shorts(degraded)})
+		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: shorts(degraded)})
 	if err == nil && signer != nil {
 		handOff(handOffW, url, signer)
 	}
