@@ -108,3 +108,11 @@ func (v *VerifyingReader) Err() error { return v.err }
 
 // N returns the number of bytes delivered so far.
 func (v *VerifyingReader) N() int64 { return v.n }
+
+// NewResumedVerifyingReader is NewVerifyingReader of an item of size bytes
+// with SHA-256 sha256Hex (lower-case hex) whose first offset bytes were
+// read before, into h (a SHA-256 digest restored to that state): r gives
+// the rest, and the whole item's size and digest are checked.
+func NewResumedVerifyingReader(r io.Reader, name string, size int64, sha256Hex string, offset int64, h hash.Hash) *VerifyingReader {
+	return &VerifyingReader{r: r, name: name, size: size, want: catalog.Checksum{Algo: "sha256", Hex: sha256Hex}, h: h, n: offset}
+}

@@ -229,19 +229,15 @@ func transferRetrying(ctx context.Context, t plan.Transfer, src source.Fetcher, 
 }
 
 // transfer streams one object from src into dst, verified as it streams.
+// When the store keeps what a cut-off Put stored (target.Resumer), it
+// fetches only the rest, with a ranged read, and checks the whole item's
+// SHA-256 from the kept state on.
 func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, cacheControl string, progress func(int64)) error {
-	rc, size, err := src.Fetch(ctx, t.Path)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
 	name := strings.TrimSuffix(src.String(), "/") + "/" + t.Path
-	if size >= 0 && size != t.Size {
-		return fmt.Errorf("%s: %w: upstream sends %d bytes, catalog says %d", name, source.ErrIntegrity, size, t.Size)
-	}
 	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: cacheControl}
 	if t.SHA256 != "" {
 		// The store checks it, and remembers it for adoptable.
+		var err error
 		if opt.SHA256, err = hex.DecodeString(t.SHA256); err != nil {
 			return fmt.Errorf("%s: bad sha256 %q", name, t.SHA256)
 		}
@@ -249,20 +245,83 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 		// A catalog without SHA-256: record the digest that was checked.
 		opt.Meta = map[string]string{metaPrefix + t.Sum.Algo: t.Sum.Hex}
 	}
-	body := source.NewVerifyingReader(rc, name, t.Size, t.Sum)
-	var r io.Reader = body
-	if progress != nil {
-		r = progressReader{body, progress}
+	var (
+		rc      io.ReadCloser
+		body    *source.VerifyingReader
+		openErr error
+	)
+	defer func() {
+		if rc != nil {
+			rc.Close()
+		}
+	}()
+	open := func(from target.Resumed) (io.Reader, error) {
+		if rc != nil {
+			rc.Close()
+			rc = nil
+		}
+		rc, body, openErr = openItem(ctx, t, src, name, from)
+		if openErr != nil {
+			return nil, openErr
+		}
+		if progress != nil {
+			return progressReader{body, progress}, nil
+		}
+		return body, nil
 	}
-	if _, err := dst.Put(ctx, t.Path, r, t.Size, opt); err != nil {
+	if _, err := target.PutResumable(ctx, dst, t.Path, t.Size, opt, open); err != nil {
+		if err == openErr {
+			return err
+		}
 		// Prefer the reader's diagnosis (it names the upstream file and
 		// the cause) over the store's view of the same failure.
-		if rerr := body.Err(); rerr != nil {
-			return rerr
+		if body != nil {
+			if rerr := body.Err(); rerr != nil {
+				return rerr
+			}
 		}
 		return fmt.Errorf("%s: %w", t.Path, err)
 	}
 	return nil
+}
+
+// openItem opens t at src from from.Offset on (a ranged read), and
+// returns it through a reader that verifies the whole item: from 0
+// against t.Sum, else against t.SHA256 from the state from.SHA256 holds.
+func openItem(ctx context.Context, t plan.Transfer, src source.Fetcher, name string, from target.Resumed) (io.ReadCloser, *source.VerifyingReader, error) {
+	var (
+		rc   io.ReadCloser
+		size int64
+		err  error
+		body *source.VerifyingReader
+	)
+	if from.Offset == 0 {
+		if rc, size, err = src.Fetch(ctx, t.Path); err != nil {
+			return nil, nil, err
+		}
+		body = source.NewVerifyingReader(rc, name, t.Size, t.Sum)
+	} else {
+		rf, ok := src.(source.RangeFetcher)
+		if !ok || t.SHA256 == "" {
+			return nil, nil, fmt.Errorf("%s: %w: the source cannot be read from an offset", name, target.ErrStartOver)
+		}
+		h, err := target.RestoreSHA256(from.SHA256)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w: %w", name, target.ErrStartOver, err)
+		}
+		if rc, size, err = rf.FetchRange(ctx, t.Path, from.Offset); err != nil {
+			if errors.Is(err, source.ErrNoResume) {
+				return nil, nil, fmt.Errorf("%w: %w", target.ErrStartOver, err)
+			}
+			return nil, nil, err
+		}
+		body = source.NewResumedVerifyingReader(rc, name, t.Size, t.SHA256, from.Offset, h)
+	}
+	if size >= 0 && size != t.Size {
+		rc.Close()
+		return nil, nil, fmt.Errorf("%s: %w: upstream sends %d bytes, catalog says %d", name, source.ErrIntegrity, size, t.Size)
+	}
+	return rc, body, nil
 }
 
 // metaPrefix names the object metadata that records the checksum an item

@@ -63,7 +63,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		return "", fmt.Errorf("s3store: put %s: %w: %d bytes need parts of %d bytes (at most %d parts), more than the upload memory of %d bytes",
 			s.objURL(key), target.ErrTooLarge, size, partSize, MaxParts, s.mem.total)
 	}
-	return s.putMultipart(ctx, key, name, body, size, partSize, opts)
+	return s.putMultipart(ctx, key, name, body, size, partSize, opts, nil)
 }
 
 // partSizeFor returns the part size for an object of size bytes: the
@@ -187,19 +187,43 @@ func checksumError(got, want []byte) error {
 
 // putMultipart uploads body as a multipart upload of parts of partSize
 // bytes, at most s.concurrency in flight, and aborts it on any failure.
-func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions) (etag string, err error) {
+// With rs set, the upload goes on after the parts rs holds (body is the
+// rest), each part done is recorded, and a cut-off upload with parts
+// recorded is kept rather than aborted.
+func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions, rs *resumable) (etag string, err error) {
 	mopts := putObjectOptions(opts)
 	if opts.SHA256 != nil {
 		// A multipart object has no whole-object checksum in S3: record
 		// the digest verified below as metadata, for Stat.
 		mopts.UserMetadata[sha256Meta] = hex.EncodeToString(opts.SHA256)
 	}
-	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, name, mopts)
-	if err != nil {
-		return "", s.wrapErr("put (starting multipart upload)", key, err)
+	var (
+		first    int       // parts already done
+		restored hash.Hash // the SHA-256 of those
+		uploadID string
+		keep     bool // a cut-off: keep the parts recorded
+	)
+	if rs != nil {
+		first, restored = rs.first()
+		uploadID = rs.rec.UploadID
+	}
+	if uploadID == "" {
+		if uploadID, err = s.core.NewMultipartUpload(ctx, s.bucket, name, mopts); err != nil {
+			return "", s.wrapErr("put (starting multipart upload)", key, err)
+		}
+		if rs != nil {
+			rs.rec.UploadID = uploadID
+		}
 	}
 	defer func() {
-		if err == nil {
+		if rs != nil && err == nil {
+			rs.removeRecord()
+		}
+		if err == nil || rs != nil && keep && rs.kept() {
+			return
+		}
+		if rs != nil {
+			s.dropRecord(ctx, name, rs.rec)
 			return
 		}
 		// Abort even when ctx is cancelled: nothing may be left behind.
@@ -212,6 +236,11 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 
 	nparts := int((size + partSize - 1) / partSize)
 	parts := make([]minio.CompletePart, nparts)
+	if rs != nil {
+		for i, p := range rs.rec.Parts {
+			parts[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
+		}
+	}
 
 	upctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -242,10 +271,16 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	if opts.SHA256 != nil {
 		h = sha256.New()
 	}
+	if restored != nil {
+		h = restored
+	}
 	md5Parts := !s.capabilities().ChecksumSHA256
 	r := target.ContextReader(ctx, body)
-	var readErr error
-	for i := range nparts {
+	var (
+		readErr error
+		longer  bool // the body is longer than size
+	)
+	for i := first; i < nparts; i++ {
 		if upctx.Err() != nil {
 			break // an upload failed or ctx was cancelled
 		}
@@ -281,8 +316,12 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 			readErr = rerr
 			break
 		}
+		var state []byte
 		if h != nil {
 			h.Write(buf)
+			if rs != nil {
+				state = target.SHA256State(h)
+			}
 		}
 		if i == nparts-1 {
 			if extra, perr := target.MoreData(r); perr != nil {
@@ -290,6 +329,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 				break
 			} else if extra {
 				readErr = fmt.Errorf("body is longer than the declared %d bytes", size)
+				longer = true
 				break
 			}
 			if h != nil {
@@ -326,6 +366,9 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 				return
 			}
 			parts[partNum-1] = minio.CompletePart{PartNumber: partNum, ETag: p.ETag}
+			if rs != nil {
+				rs.done(partNum, p.ETag, int64(len(buf)), state)
+			}
 		}(i+1, buf)
 	}
 	wg.Wait()
@@ -335,16 +378,20 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		if errors.Is(readErr, target.ErrChecksum) {
 			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
 		}
+		// A body cut short (not one too long) leaves good parts.
+		keep = !longer
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(readErr, cerr) {
 			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, readErr)
 		}
 		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), readErr)
 	case firstErr != nil:
+		keep = true
 		if cerr := ctx.Err(); cerr != nil {
 			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), cerr)
 		}
 		return "", s.wrapErr("put", key, firstErr)
 	case ctx.Err() != nil:
+		keep = true
 		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), ctx.Err())
 	}
 

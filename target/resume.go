@@ -1,0 +1,171 @@
+package target
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// ResumeDir holds the resume records of Resumer stores: one small object
+// per key whose Put was cut off, named ResumeKey(key). It is one of the
+// tool's own directories (under .ssmirror/).
+const ResumeDir = ".ssmirror/resume/"
+
+// ResumeKey returns the key of the resume record of key.
+func ResumeKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return ResumeDir + hex.EncodeToString(h[:]) + ".json"
+}
+
+// ErrStartOver is wrapped by the error of a ResumePut open function that
+// cannot give the body from the offset asked (the source ignores ranged
+// reads): the store drops what it kept and asks for the body from byte 0.
+var ErrStartOver = errors.New("cannot go on from the stored bytes")
+
+// Resumed says where a cut-off Put of the same key, size and SHA-256
+// stopped.
+type Resumed struct {
+	// Offset is the number of leading bytes of the body already stored;
+	// 0 means the body is sent whole.
+	Offset int64
+	// SHA256 is the state of a SHA-256 digest (crypto/sha256, marshalled
+	// with encoding.BinaryMarshaler) that has hashed those bytes; nil
+	// when Offset is 0.
+	SHA256 []byte
+}
+
+// OpenFunc opens the body of a resumable Put from from.Offset on.
+type OpenFunc func(from Resumed) (io.Reader, error)
+
+// A Resumer keeps what a Put cut off part way through had stored, so that
+// a later Put of the same key, size and SHA-256 sends only the rest.
+type Resumer interface {
+	// PutResumable is Put (size bytes, opts.SHA256 set, not conditional)
+	// of the body that open gives from the offset where an earlier cut-off
+	// PutResumable of key with the same size and opts.SHA256 stopped, or
+	// from 0 when there is none or it does not match (what it kept is
+	// then dropped). The whole body's SHA-256 (the stored bytes' state
+	// and the rest) and size are checked before the object becomes
+	// visible, as Put does. When the body fails (an error, too short, ctx
+	// cancelled) after some bytes were stored, those bytes and a resume
+	// record (ResumeKey) are kept, the key is left as it was, and the
+	// error is returned; on success, a checksum mismatch or a body too
+	// long, nothing is kept. An error of open wrapping ErrStartOver makes
+	// the store drop what it kept and call open again from 0.
+	PutResumable(ctx context.Context, key string, size int64, opts PutOptions, open OpenFunc) (etag string, err error)
+
+	// DropResume removes what a cut-off Put of key kept (its resume record
+	// and the stored bytes). Dropping nothing is not an error.
+	DropResume(ctx context.Context, key string) error
+}
+
+// PutResumable is PutResumable of st when it is a Resumer and the Put
+// can resume (opts.SHA256 set, not conditional); otherwise it is a Put of
+// the body open gives from 0.
+func PutResumable(ctx context.Context, st Store, key string, size int64, opts PutOptions, open OpenFunc) (string, error) {
+	if r, ok := st.(Resumer); ok && len(opts.SHA256) == sha256.Size && !opts.IfAbsent && opts.IfMatch == "" {
+		return r.PutResumable(ctx, key, size, opts, open)
+	}
+	body, err := open(Resumed{})
+	if err != nil {
+		return "", err
+	}
+	return st.Put(ctx, key, body, size, opts)
+}
+
+// ResumeRecord is the content of a resume record. Stores fill the fields
+// that concern them.
+type ResumeRecord struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // of the whole body, lower-case hex
+	Offset int64  `json:"offset"` // bytes stored
+	State  []byte `json:"state"`  // SHA-256 state of those bytes
+	// An S3 multipart upload: its id, part size and the parts done.
+	UploadID string       `json:"upload_id,omitempty"`
+	PartSize int64        `json:"part_size,omitempty"`
+	Parts    []ResumePart `json:"parts,omitempty"`
+	// A directory's partial temporary file, relative to the store root.
+	Temp string `json:"temp,omitempty"`
+}
+
+// ResumePart is one uploaded part of a multipart upload.
+type ResumePart struct {
+	Number int    `json:"number"`
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+}
+
+// maxResumeRecord bounds the size of a resume record read back.
+const maxResumeRecord = 4 << 20
+
+// ReadResume reads the resume record of key from st. A missing record
+// gives an error wrapping ErrNotExist; one that cannot be decoded, or
+// that names another key, gives an error naming the record.
+func ReadResume(ctx context.Context, st Store, key string) (ResumeRecord, error) {
+	rk := ResumeKey(key)
+	rc, _, err := st.Open(ctx, rk)
+	if err != nil {
+		return ResumeRecord{}, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxResumeRecord+1))
+	if err != nil {
+		return ResumeRecord{}, fmt.Errorf("read %s/%s: %w", st, rk, err)
+	}
+	var rec ResumeRecord
+	if len(data) > maxResumeRecord {
+		return rec, fmt.Errorf("%s/%s: larger than %d bytes", st, rk, maxResumeRecord)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("%s/%s: %w", st, rk, err)
+	}
+	if rec.Key != key {
+		return rec, fmt.Errorf("%s/%s: record of %q, not %q", st, rk, rec.Key, key)
+	}
+	return rec, nil
+}
+
+// WriteResume stores rec as the resume record of rec.Key in st.
+func WriteResume(ctx context.Context, st Store, rec ResumeRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	_, err = st.Put(ctx, ResumeKey(rec.Key), bytes.NewReader(data), int64(len(data)), PutOptions{ContentType: "application/json", SHA256: sum[:]})
+	return err
+}
+
+// Matches reports whether rec is a record of a Put of size bytes with
+// SHA-256 sum whose stored bytes hash to State.
+func (rec ResumeRecord) Matches(size int64, sum []byte) bool {
+	return rec.Size == size && rec.SHA256 == hex.EncodeToString(sum) && rec.Offset > 0 && rec.Offset < size && len(rec.State) > 0
+}
+
+// RestoreSHA256 returns a SHA-256 digest in the state a resume record
+// keeps (Resumed.SHA256).
+func RestoreSHA256(state []byte) (hash.Hash, error) {
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("restoring the SHA-256 state: %w", err)
+	}
+	return h, nil
+}
+
+// SHA256State returns the state of h, a crypto/sha256 digest, as
+// Resumed.SHA256 keeps it.
+func SHA256State(h hash.Hash) []byte {
+	b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(err) // crypto/sha256 never fails
+	}
+	return b
+}

@@ -1,0 +1,193 @@
+package s3store
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"strings"
+	"sync"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/ssmirror/ssmirror/target"
+)
+
+var _ target.Resumer = (*Store)(nil)
+
+// resumable is the resume state of a multipart Put that keeps its upload
+// when cut off: the record of the parts done in order from the first, and
+// the parts done after a gap, until the gap fills.
+type resumable struct {
+	s   *Store
+	ctx context.Context
+	mu  sync.Mutex
+	rec target.ResumeRecord
+	h   hash.Hash // restored from rec.State; nil for a new upload
+	// later holds parts done beyond rec.Parts, with the SHA-256 state
+	// after them.
+	later map[int]donePart
+}
+
+type donePart struct {
+	part  target.ResumePart
+	state []byte
+}
+
+// PutResumable implements target.Resumer. A body of at most one part is
+// one PUT, as Put makes it: nothing of it is kept when cut off. A larger
+// one is a multipart upload whose id, parts done and running SHA-256 state
+// are recorded at target.ResumeKey(key) after each part.
+func (s *Store) PutResumable(ctx context.Context, key string, size int64, opts target.PutOptions, open target.OpenFunc) (string, error) {
+	name, err := s.object("put", key)
+	if err != nil {
+		return "", err
+	}
+	partSize := s.partSizeFor(size)
+	if size <= partSize || len(opts.SHA256) == 0 || opts.IfAbsent || opts.IfMatch != "" || partSize > s.partSize && partSize > s.mem.total {
+		body, err := open(target.Resumed{})
+		if err != nil {
+			return "", err
+		}
+		return s.Put(ctx, key, body, size, opts)
+	}
+	rs := s.loadResume(ctx, key, name, size, partSize, opts.SHA256)
+	from := target.Resumed{Offset: rs.rec.Offset, SHA256: rs.rec.State}
+	body, err := open(from)
+	if err != nil && from.Offset > 0 && errors.Is(err, target.ErrStartOver) {
+		s.dropRecord(ctx, name, rs.rec)
+		rs = s.newResumable(ctx, key, size, partSize, opts.SHA256)
+		body, err = open(target.Resumed{})
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.putMultipart(ctx, key, name, body, size, partSize, opts, rs)
+}
+
+func (s *Store) newResumable(ctx context.Context, key string, size, partSize int64, sum []byte) *resumable {
+	return &resumable{s: s, ctx: ctx, later: map[int]donePart{},
+		rec: target.ResumeRecord{Key: key, Size: size, SHA256: hex.EncodeToString(sum), PartSize: partSize}}
+}
+
+// loadResume returns the resume state of key: the recorded upload when
+// its record matches size, sum and partSize and the store still holds its
+// parts as recorded; else (the record dropped, its upload aborted) a new
+// one.
+func (s *Store) loadResume(ctx context.Context, key, name string, size, partSize int64, sum []byte) *resumable {
+	fresh := s.newResumable(ctx, key, size, partSize, sum)
+	rec, err := target.ReadResume(ctx, s, key)
+	if errors.Is(err, target.ErrNotExist) {
+		return fresh
+	}
+	if err != nil || !rec.Matches(size, sum) || rec.PartSize != partSize || rec.UploadID == "" ||
+		rec.Offset != int64(len(rec.Parts))*partSize || !s.partsHeld(ctx, name, rec) {
+		s.dropRecord(ctx, name, rec)
+		return fresh
+	}
+	h, err := target.RestoreSHA256(rec.State)
+	if err != nil {
+		s.dropRecord(ctx, name, rec)
+		return fresh
+	}
+	fresh.rec, fresh.h = rec, h
+	return fresh
+}
+
+// partsHeld reports whether the upload of rec holds each of its recorded
+// parts with the recorded ETag and size (ListParts fails for an upload
+// that is gone).
+func (s *Store) partsHeld(ctx context.Context, name string, rec target.ResumeRecord) bool {
+	held := map[int]minio.ObjectPart{}
+	marker := 0
+	for {
+		res, err := s.core.ListObjectParts(ctx, s.bucket, name, rec.UploadID, marker, 1000)
+		if err != nil {
+			return false
+		}
+		for _, p := range res.ObjectParts {
+			held[p.PartNumber] = p
+		}
+		if !res.IsTruncated || res.NextPartNumberMarker <= marker {
+			break
+		}
+		marker = res.NextPartNumberMarker
+	}
+	for i, p := range rec.Parts {
+		h, ok := held[p.Number]
+		if !ok || p.Number != i+1 || h.Size != p.Size || trimETag(h.ETag) != trimETag(p.ETag) {
+			return false
+		}
+	}
+	return true
+}
+
+func trimETag(e string) string { return strings.Trim(e, `"`) }
+
+// dropRecord aborts the upload rec names (if any) and deletes the record.
+func (s *Store) dropRecord(ctx context.Context, name string, rec target.ResumeRecord) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	if rec.UploadID != "" {
+		s.core.AbortMultipartUpload(actx, s.bucket, name, rec.UploadID)
+	}
+	s.Delete(actx, target.ResumeKey(rec.Key))
+}
+
+// DropResume implements target.Resumer.
+func (s *Store) DropResume(ctx context.Context, key string) error {
+	name, err := s.object("drop resume record of", key)
+	if err != nil {
+		return err
+	}
+	rec, err := target.ReadResume(ctx, s, key)
+	if errors.Is(err, target.ErrNotExist) {
+		return nil
+	}
+	rec.Key = key
+	s.dropRecord(ctx, name, rec)
+	return nil
+}
+
+// first returns the number of parts already done (the next part is
+// first+1) and the digest that has hashed them.
+func (r *resumable) first() (int, hash.Hash) { return len(r.rec.Parts), r.h }
+
+// done records part n (size bytes, etag), after which the body's SHA-256
+// state is state, and writes the record when the parts done in order
+// from the first grew.
+func (r *resumable) done(n int, etag string, size int64, state []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.later[n] = donePart{target.ResumePart{Number: n, ETag: etag, Size: size}, state}
+	grew := false
+	for {
+		d, ok := r.later[len(r.rec.Parts)+1]
+		if !ok {
+			break
+		}
+		delete(r.later, d.part.Number)
+		r.rec.Parts = append(r.rec.Parts, d.part)
+		r.rec.Offset += d.part.Size
+		r.rec.State = d.state
+		grew = true
+	}
+	if grew && r.rec.Offset < r.rec.Size {
+		// A failed write leaves the previous record: the parts it names
+		// are still held, so it stays good.
+		target.WriteResume(r.ctx, r.s, r.rec)
+	}
+}
+
+// kept reports whether some parts are recorded (the upload is worth
+// keeping).
+func (r *resumable) kept() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.rec.Parts) > 0
+}
+
+// removeRecord deletes the record after the upload completed.
+func (r *resumable) removeRecord() {
+	r.s.Delete(context.WithoutCancel(r.ctx), target.ResumeKey(r.rec.Key))
+}
