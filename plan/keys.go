@@ -15,8 +15,9 @@ import (
 var ErrReserved = errors.New("path reserved for the mirror's own files")
 
 // Internal reports whether key is one of the tool's own objects under
-// StateDir (the garbage collection state, the lease): never part of what
-// the mirror serves.
+// StateDir (the garbage collection state, the lease, the resume records
+// of cut-off uploads under target.ResumeDir): never part of what the
+// mirror serves.
 func Internal(key string) bool { return strings.HasPrefix(key, StateDir) }
 
 // BrowsePage is the mirror's browse page (see Options.Browse), at the

@@ -188,3 +188,24 @@ func TestResumeUploadGone(t *testing.T) {
 		}
 	})
 }
+
+// TestResumeRecordGC: gc's abort of a stale upload removes its resume
+// record too, and the resume records are the tool's own keys (no catalog
+// may take them, gc and verify leave them alone).
+func TestResumeRecordGC(t *testing.T) {
+	s3 := s3test.Shared(t)
+	body := upstream.Payload("big", resumeSize)
+	r := newResumeRig(t, s3, body)
+	r.cutRun(t, transferOf(body))
+	if !plan.Internal(target.ResumeKey(resumePath)) {
+		t.Errorf("%s is not one of the tool's own keys", target.ResumeKey(resumePath))
+	}
+	aborted, err := r.st.AbortIncompleteUploads(context.Background(), 0)
+	if err != nil || len(aborted) != 1 {
+		t.Fatalf("AbortIncompleteUploads: %v, %v; want the cut upload", aborted, err)
+	}
+	if _, err := target.ReadResume(context.Background(), r.st, resumePath); !errors.Is(err, target.ErrNotExist) {
+		t.Errorf("resume record after its upload was aborted: %v, want none", err)
+	}
+	r.noUploads(t)
+}
