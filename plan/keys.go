@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
 )
 
 // ErrReserved means a catalog names, as an item or a products file, a key
@@ -19,6 +20,21 @@ var ErrReserved = errors.New("path reserved for the mirror's own files")
 // of cut-off uploads under target.ResumeDir): never part of what the
 // mirror serves.
 func Internal(key string) bool { return strings.HasPrefix(key, StateDir) }
+
+// staleResumes reports whether the state lists a resume record of a path
+// no transfer names.
+func (p *Plan) staleResumes() bool {
+	want := map[string]bool{}
+	for _, t := range p.Transfers {
+		want[target.ResumeKey(t.Path)] = true
+	}
+	for k := range p.state.Objects {
+		if strings.HasPrefix(k, target.ResumeDir) && !want[k] {
+			return true
+		}
+	}
+	return false
+}
 
 // BrowsePage is the mirror's browse page (see Options.Browse), at the
 // mirror root.

@@ -250,6 +250,11 @@ type Plan struct {
 	// Catalog is what the target's .json metadata will describe, by
 	// content id.
 	Catalog map[string]*catalog.Products `json:"-"`
+	// StaleResumes is set when the target holds resume records
+	// (target.ResumeDir) of paths no transfer of this plan names: what
+	// cut-off transfers of items that have left the catalog kept. The
+	// executor drops them.
+	StaleResumes bool `json:"-"`
 
 	src   *source.Mirror
 	state State
@@ -352,6 +357,7 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	}
 	p.digests = append(p.digests, p.digest)
 	p.planDeletes(keys, true)
+	p.StaleResumes = p.staleResumes()
 	if len(p.Retract) > 0 {
 		// The state goes first: what the retraction withdraws is pending
 		// from now, named by what it was published in.

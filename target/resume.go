@@ -80,6 +80,52 @@ func PutResumable(ctx context.Context, st Store, key string, size int64, opts Pu
 	return st.Put(ctx, key, body, size, opts)
 }
 
+// DropResume is DropResume of st when it is a Resumer; other stores keep
+// nothing.
+func DropResume(ctx context.Context, st Store, key string) error {
+	if r, ok := st.(Resumer); ok {
+		return r.DropResume(ctx, key)
+	}
+	return nil
+}
+
+// DropResumes drops (DropResume) each cut-off Put of st whose resume
+// record drop selects, given the record and the record's object (ModTime:
+// when it was last written, after the last part stored), and returns
+// their keys. A record that cannot be read is deleted. Other stores than
+// Resumers hold no records.
+func DropResumes(ctx context.Context, st Store, drop func(rec ResumeRecord, obj Object) bool) ([]string, error) {
+	r, ok := st.(Resumer)
+	if !ok {
+		return nil, nil
+	}
+	var objs []Object
+	if err := st.List(ctx, ResumeDir, func(o Object) error { objs = append(objs, o); return nil }); err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, o := range objs {
+		rec, err := readRecord(ctx, st, o.Key)
+		if err != nil {
+			if errors.Is(err, ErrNotExist) {
+				continue // dropped meanwhile
+			}
+			if err := st.Delete(ctx, o.Key); err != nil {
+				return dropped, err
+			}
+			continue
+		}
+		if !drop(rec, o) {
+			continue
+		}
+		if err := r.DropResume(ctx, rec.Key); err != nil {
+			return dropped, err
+		}
+		dropped = append(dropped, rec.Key)
+	}
+	return dropped, nil
+}
+
 // ResumeRecord is the content of a resume record. Stores fill the fields
 // that concern them.
 type ResumeRecord struct {
@@ -110,7 +156,15 @@ const maxResumeRecord = 4 << 20
 // gives an error wrapping ErrNotExist; one that cannot be decoded, or
 // that names another key, gives an error naming the record.
 func ReadResume(ctx context.Context, st Store, key string) (ResumeRecord, error) {
-	rk := ResumeKey(key)
+	rec, err := readRecord(ctx, st, ResumeKey(key))
+	if err == nil && rec.Key != key {
+		return rec, fmt.Errorf("%s/%s: record of %q, not %q", st, ResumeKey(key), rec.Key, key)
+	}
+	return rec, err
+}
+
+// readRecord reads the resume record at rk.
+func readRecord(ctx context.Context, st Store, rk string) (ResumeRecord, error) {
 	rc, _, err := st.Open(ctx, rk)
 	if err != nil {
 		return ResumeRecord{}, err
@@ -127,8 +181,8 @@ func ReadResume(ctx context.Context, st Store, key string) (ResumeRecord, error)
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return rec, fmt.Errorf("%s/%s: %w", st, rk, err)
 	}
-	if rec.Key != key {
-		return rec, fmt.Errorf("%s/%s: record of %q, not %q", st, rk, rec.Key, key)
+	if ResumeKey(rec.Key) != rk {
+		return rec, fmt.Errorf("%s/%s: record of %q, which is not its key", st, rk, rec.Key)
 	}
 	return rec, nil
 }

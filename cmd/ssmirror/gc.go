@@ -11,6 +11,7 @@ import (
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
 )
 
@@ -76,6 +77,20 @@ func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error
 		return nil
 	}
 	res, err := apply.Run(ctx, p, nil, guarded, apply.Options{})
+	if err != nil {
+		return err
+	}
+	// Cut-off transfers no sync went on with for --uploads-older-than:
+	// their resume records, uploads and temporary files.
+	if err := l.Check(); err != nil {
+		return err
+	}
+	dropped, err := target.DropResumes(ctx, dst, func(_ target.ResumeRecord, rec target.Object) bool {
+		return time.Since(rec.ModTime) >= o.uploadsAge
+	})
+	for _, k := range dropped {
+		fmt.Fprintf(stdout, "dropped the resume record of %s\n", k)
+	}
 	if err != nil {
 		return err
 	}

@@ -122,6 +122,15 @@ func Run(ctx context.Context, p *plan.Plan, src source.Fetcher, dst target.Store
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	if p.StaleResumes {
+		// What cut-off transfers of items that left the catalog kept is
+		// not needed any more (a failure here only leaves it to gc).
+		want := map[string]bool{}
+		for _, t := range p.Transfers {
+			want[t.Path] = true
+		}
+		target.DropResumes(ctx, dst, func(rec target.ResumeRecord, _ target.Object) bool { return !want[rec.Key] })
+	}
 	if len(failed) > 0 {
 		paths := map[string]bool{}
 		errs := []error{ErrPartial}
@@ -231,7 +240,7 @@ func transferRetrying(ctx context.Context, t plan.Transfer, src source.Fetcher, 
 // transfer streams one object from src into dst, verified as it streams.
 // When the store keeps what a cut-off Put stored (target.Resumer), it
 // fetches only the rest, with a ranged read, and checks the whole item's
-// SHA-256 from the kept state on.
+// SHA-256 from the kept state on; bytes that fail the check are not kept.
 func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, cacheControl string, progress func(int64)) error {
 	name := strings.TrimSuffix(src.String(), "/") + "/" + t.Path
 	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: cacheControl}
@@ -270,6 +279,13 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 		return body, nil
 	}
 	if _, err := target.PutResumable(ctx, dst, t.Path, t.Size, opt, open); err != nil {
+		if body != nil && errors.Is(body.Err(), source.ErrIntegrity) {
+			// What was kept may be the bad bytes: the next try starts
+			// from byte 0.
+			if derr := target.DropResume(ctx, dst, t.Path); derr != nil {
+				return errors.Join(body.Err(), derr)
+			}
+		}
 		if err == openErr {
 			return err
 		}

@@ -364,6 +364,17 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 				hex.EncodeToString(got), hex.EncodeToString(opts.SHA256))
 		}
 	}
+	return s.finish(tmp, p, key, opts, tag)
+}
+
+// finish makes the written and checked temporary file tmp the object at
+// p (of key): mode, metadata, fsync, then publish.
+func (s *Store) finish(tmp *os.File, p, key string, opts target.PutOptions, tag *string) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("dirstore %s: put %s: "+format, append([]any{s.root, key}, args...)...)
+	}
+	tmpName := tmp.Name()
+	dir := filepath.Dir(p)
 	if err := tmp.Chmod(0o644); err != nil {
 		return fail("%w", err)
 	}
