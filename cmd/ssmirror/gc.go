@@ -82,10 +82,7 @@ func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error
 	}
 	// Cut-off transfers no sync went on with for --uploads-older-than:
 	// their resume records, uploads and temporary files.
-	if err := l.Check(); err != nil {
-		return err
-	}
-	dropped, err := target.DropResumes(ctx, dst, func(_ target.ResumeRecord, rec target.Object) bool {
+	dropped, err := target.DropResumes(ctx, guarded, func(_ target.ResumeRecord, rec target.Object) bool {
 		return time.Since(rec.ModTime) >= o.uploadsAge
 	})
 	for _, k := range dropped {

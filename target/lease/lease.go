@@ -447,8 +447,34 @@ func (l *Lease) Release(ctx context.Context) error {
 
 // Guard returns st with every Put and Delete preceded by Check: once the
 // lease is no longer certainly held, nothing more is written through it
-// (the error wraps ErrLost). Reads pass through. It adds no request.
-func (l *Lease) Guard(st target.Store) target.Store { return guarded{st, l} }
+// (the error wraps ErrLost). Reads pass through. It adds no request. The
+// returned store is a target.Resumer when st is one, its PutResumable and
+// DropResume guarded the same way.
+func (l *Lease) Guard(st target.Store) target.Store {
+	if r, ok := st.(target.Resumer); ok {
+		return guardedResumer{guarded{st, l}, r}
+	}
+	return guarded{st, l}
+}
+
+type guardedResumer struct {
+	guarded
+	r target.Resumer
+}
+
+func (g guardedResumer) PutResumable(ctx context.Context, key string, size int64, opts target.PutOptions, open target.OpenFunc) (string, error) {
+	if err := g.l.Check(); err != nil {
+		return "", fmt.Errorf("%s: not written: %w", key, err)
+	}
+	return g.r.PutResumable(ctx, key, size, opts, open)
+}
+
+func (g guardedResumer) DropResume(ctx context.Context, key string) error {
+	if err := g.l.Check(); err != nil {
+		return fmt.Errorf("%s: resume record not dropped: %w", key, err)
+	}
+	return g.r.DropResume(ctx, key)
+}
 
 type guarded struct {
 	target.Store

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/internal/s3test"
+	"github.com/ssmirror/ssmirror/internal/upstream"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/dirstore"
+	"github.com/ssmirror/ssmirror/target/s3store"
+)
+
+// TestResumeAfterKill: a sync SIGKILLed while an item streams (after
+// 11 MiB of it) leaves a resume record of what the target holds of it; the
+// next run fetches only the rest of the item from upstream, and the
+// mirror verifies. Into each S3 server kind and into a directory.
+func TestResumeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a process")
+	}
+	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
+		setS3Env(t, srv)
+		bucket := srv.NewBucket(t)
+		st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
+			Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testResumeAfterKill(t, st, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB")
+	})
+	t.Run("dir", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "m")
+		st, err := dirstore.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testResumeAfterKill(t, st, dir)
+	})
+}
+
+func testResumeAfterKill(t *testing.T, st target.Store, dest string, extra ...string) {
+	f := newFixture(t)
+	const big = "noble/amd64/20250709/squashfs"
+	const size = 16<<20 + 123
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: map[string][]byte{big: upstream.Payload(big, size)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tree = tree
+	f.srv.Set(tree)
+	// The first answer for the item sends 11 MiB, then hangs until the
+	// process is gone.
+	f.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/"+big) || r.Header.Get("Range") != "" {
+			return false
+		}
+		w.Header().Set("Content-Length", "16777339")
+		w.Write(f.srv.File(big)[:11<<20])
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done()
+		return true
+	})
+	args := append([]string{"sync", "--keyring", f.keyring, "--transfers", "1"}, extra...)
+	args = append(append(args, f.srv.Root(), dest), maasFilter...)
+	p := start(t, nil, args...)
+	var rec target.ResumeRecord
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		rec, err = target.ReadResume(context.Background(), st, big)
+		if err == nil && rec.Offset >= 8<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.cmd.Process.Kill()
+			p.wait()
+			t.Fatalf("no resume record of 8 MiB or more while the item streamed (%v, %+v)\n%s", err, rec.Offset, p.stderr.String())
+		}
+	}
+	p.cmd.Process.Kill()
+	p.wait()
+	f.srv.SetHook(nil)
+	before := f.srv.Bytes(big)
+	if out, errOut, code := run(t, args...); code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+	}
+	fetched := f.srv.Bytes(big) - before
+	t.Logf("the killed run kept %d bytes; the next run fetched %d of the item's %d", rec.Offset, fetched, size)
+	if fetched != size-rec.Offset {
+		t.Errorf("the next run fetched %d bytes of the item, want the %d after the kept ones", fetched, size-rec.Offset)
+	}
+	f.checkMirror(t, st, f.expected())
+	if _, err := target.ReadResume(context.Background(), st, big); err == nil {
+		t.Errorf("the resume record is still there after the item completed")
+	}
+}
