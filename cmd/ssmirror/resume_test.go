@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,32 +19,51 @@ import (
 // TestResumeAfterKill: a sync SIGKILLed while an item streams (after
 // 11 MiB of it) leaves a resume record of what the target holds of it; the
 // next run fetches only the rest of the item from upstream, and the
-// mirror verifies. Into each S3 server kind and into a directory.
+// mirror verifies. Or, when the item has left the selection by the next
+// run, that run drops the record with its upload or temporary file. Into
+// each S3 server kind and into a directory.
 func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a process")
 	}
 	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
 		setS3Env(t, srv)
-		bucket := srv.NewBucket(t)
-		st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
-			Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-		if err != nil {
-			t.Fatal(err)
+		for _, leave := range []bool{false, true} {
+			bucket := srv.NewBucket(t)
+			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
+				Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			left := func(t *testing.T) {
+				for up := range srv.Client(t).ListIncompleteUploads(context.Background(), bucket, "", true) {
+					t.Errorf("incomplete upload of %s left behind (%v)", up.Key, up.Err)
+				}
+			}
+			testResumeAfterKill(t, st, left, leave, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB")
 		}
-		testResumeAfterKill(t, st, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB")
 	})
 	t.Run("dir", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "m")
-		st, err := dirstore.New(dir)
-		if err != nil {
-			t.Fatal(err)
+		for _, leave := range []bool{false, true} {
+			dir := filepath.Join(t.TempDir(), "m")
+			st, err := dirstore.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left := func(t *testing.T) {
+				filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+					if err == nil && strings.Contains(d.Name(), ".tmp-") {
+						t.Errorf("temporary file %s left behind", p)
+					}
+					return err
+				})
+			}
+			testResumeAfterKill(t, st, left, leave, dir)
 		}
-		testResumeAfterKill(t, st, dir)
 	})
 }
 
-func testResumeAfterKill(t *testing.T, st target.Store, dest string, extra ...string) {
+func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), leave bool, dest string, extra ...string) {
 	f := newFixture(t)
 	const big = "noble/amd64/20250709/squashfs"
 	const size = 16<<20 + 123
@@ -83,6 +103,17 @@ func testResumeAfterKill(t *testing.T, st target.Store, dest string, extra ...st
 	p.cmd.Process.Kill()
 	p.wait()
 	f.srv.SetHook(nil)
+	if leave {
+		args = append(args[:len(args)-len(maasFilter)], "os~(grub|pxelinux)")
+		if out, errOut, code := run(t, args...); code != 0 {
+			t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+		}
+		if _, err := target.ReadResume(context.Background(), st, big); err == nil {
+			t.Errorf("the resume record of an item that left the selection is still there")
+		}
+		left(t)
+		return
+	}
 	before := f.srv.Bytes(big)
 	if out, errOut, code := run(t, args...); code != 0 {
 		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
@@ -96,4 +127,5 @@ func testResumeAfterKill(t *testing.T, st target.Store, dest string, extra ...st
 	if _, err := target.ReadResume(context.Background(), st, big); err == nil {
 		t.Errorf("the resume record is still there after the item completed")
 	}
+	left(t)
 }
