@@ -30,7 +30,9 @@ func newGCCommand() *cobra.Command {
 		Short: "Delete objects whose grace period is over, and abort stale multipart uploads",
 		Long: `Delete the objects that left a mirror more than --gc-grace ago (sync does this
 too, at the end of every run), and abort incomplete multipart uploads older than
---uploads-older-than (left by runs that were killed). Objects the published
+--uploads-older-than (left by runs that were killed), and drop what transfers cut off
+that long ago kept to resume from (resume records under .ssmirror/resume/, with their
+uploads or temporary files). Objects the published
 metadata references are never deleted, whatever the state object says.
 
 ` + exitHelp,

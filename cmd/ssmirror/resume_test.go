@@ -20,15 +20,16 @@ import (
 // 11 MiB of it) leaves a resume record of what the target holds of it; the
 // next run fetches only the rest of the item from upstream, and the
 // mirror verifies. Or, when the item has left the selection by the next
-// run, that run drops the record with its upload or temporary file. Into
-// each S3 server kind and into a directory.
+// run, that run drops the record with its upload or temporary file; and
+// so does gc, for a record older than --uploads-older-than. Into each S3
+// server kind and into a directory.
 func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a process")
 	}
 	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
 		setS3Env(t, srv)
-		for _, leave := range []bool{false, true} {
+		for _, mode := range []string{"resume", "leave", "gc"} {
 			bucket := srv.NewBucket(t)
 			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
 				Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
@@ -40,11 +41,11 @@ func TestResumeAfterKill(t *testing.T) {
 					t.Errorf("incomplete upload of %s left behind (%v)", up.Key, up.Err)
 				}
 			}
-			testResumeAfterKill(t, st, left, leave, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB")
+			testResumeAfterKill(t, st, left, mode, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB")
 		}
 	})
 	t.Run("dir", func(t *testing.T) {
-		for _, leave := range []bool{false, true} {
+		for _, mode := range []string{"resume", "leave", "gc"} {
 			dir := filepath.Join(t.TempDir(), "m")
 			st, err := dirstore.New(dir)
 			if err != nil {
@@ -58,12 +59,12 @@ func TestResumeAfterKill(t *testing.T) {
 					return err
 				})
 			}
-			testResumeAfterKill(t, st, left, leave, dir)
+			testResumeAfterKill(t, st, left, mode, dir)
 		}
 	})
 }
 
-func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), leave bool, dest string, extra ...string) {
+func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), mode, dest string, extra ...string) {
 	f := newFixture(t)
 	const big = "noble/amd64/20250709/squashfs"
 	const size = 16<<20 + 123
@@ -103,10 +104,21 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), l
 	p.cmd.Process.Kill()
 	p.wait()
 	f.srv.SetHook(nil)
-	if leave {
+	if mode != "resume" {
 		args = append(args[:len(args)-len(maasFilter)], "os~(grub|pxelinux)")
-		if out, errOut, code := run(t, args...); code != 0 {
-			t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+		if mode == "gc" {
+			args = []string{"gc", "--uploads-older-than", "0s"}
+			if len(extra) > 0 {
+				args = append(args, extra[:3]...) // the endpoint flags
+			}
+			args = append(args, dest)
+		}
+		out, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%s run: exit %d\n%s%s", mode, code, out, errOut)
+		}
+		if mode == "gc" && !strings.Contains(out, "dropped the resume record of "+big) {
+			t.Errorf("gc did not say it dropped the record:\n%s", out)
 		}
 		if _, err := target.ReadResume(context.Background(), st, big); err == nil {
 			t.Errorf("the resume record of an item that left the selection is still there")

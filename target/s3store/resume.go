@@ -24,6 +24,9 @@ type resumable struct {
 	mu  sync.Mutex
 	rec target.ResumeRecord
 	h   hash.Hash // restored from rec.State; nil for a new upload
+	// recorded is set once a record of some parts is stored (a resumed
+	// upload starts with one).
+	recorded bool
 	// later holds parts done beyond rec.Parts, with the SHA-256 state
 	// after them.
 	later map[int]donePart
@@ -90,7 +93,7 @@ func (s *Store) loadResume(ctx context.Context, key, name string, size, partSize
 		s.dropRecord(ctx, name, rec)
 		return fresh
 	}
-	fresh.rec, fresh.h = rec, h
+	fresh.rec, fresh.h, fresh.recorded = rec, h, true
 	return fresh
 }
 
@@ -173,18 +176,23 @@ func (r *resumable) done(n int, etag string, size int64, state []byte) {
 		grew = true
 	}
 	if grew && r.rec.Offset < r.rec.Size {
-		// A failed write leaves the previous record: the parts it names
+		// Written even when the Put is being cancelled: the part is
+		// stored. A failed write leaves the previous record, whose parts
 		// are still held, so it stays good.
-		target.WriteResume(r.ctx, r.s, r.rec)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), abortTimeout)
+		defer cancel()
+		if target.WriteResume(ctx, r.s, r.rec) == nil {
+			r.recorded = true
+		}
 	}
 }
 
-// kept reports whether some parts are recorded (the upload is worth
-// keeping).
+// kept reports whether a record of some parts is stored (the upload is
+// worth keeping).
 func (r *resumable) kept() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.rec.Parts) > 0
+	return r.recorded
 }
 
 // removeRecord deletes the record after the upload completed.
