@@ -21,14 +21,15 @@ import (
 var errUnsafeStore = errors.New("store refused")
 
 type doctorOptions struct {
-	s3   config.S3
-	json bool
+	s3     config.S3
+	config string // --config
+	json   bool
 }
 
 func newDoctorCommand() *cobra.Command {
 	var o doctorOptions
 	cmd := &cobra.Command{
-		Use:   "doctor [flags] TARGET",
+		Use:   "doctor [flags] (TARGET | --config FILE MIRROR)",
 		Short: "Probe what an S3 store honours, and print what ssmirror does there",
 		Long: `Probe what the store at TARGET honours, on scratch keys under .ssmirror/ that
 are deleted afterwards: conditional writes (If-None-Match: * and If-Match on
@@ -41,12 +42,18 @@ reuses it. A directory honours everything.
 ` + exitHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "target", targetOf)
+			if err != nil {
+				return err
+			}
+			o.s3 = cfg.S3
 			return runDoctor(cmd.Context(), o, args[0], cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "print the probe as JSON")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
 

@@ -32,6 +32,8 @@ type listOptions struct {
 	pretty    bool
 	format    string
 	s3        config.S3
+	filters   filter.Set // the settings' filters, used when no FILTER is given
+	config    string     // --config
 }
 
 func (o *listOptions) AddFlags(f *pflag.FlagSet) {
@@ -41,6 +43,7 @@ func (o *listOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.pretty, "pretty", false, "print every item as one indented JSON array, keys sorted")
 	f.StringVarP(&o.format, "output-format", "o", "", "print a line per item in this Python %-style format over the --json attributes: '%(path)s %(sha256)s' (sstream-query's)")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "source")
 }
 
 // addSignatureFlags adds the flags that say how a source's signatures are
@@ -71,7 +74,7 @@ const listExitHelp = `Exit status:
 func newListCommand() *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:   "list [flags] SOURCE [FILTER...] [--or FILTER...]",
+		Use:   "list [flags] (SOURCE | --config FILE MIRROR) [FILTER...] [--or FILTER...]",
 		Short: "List the items a source or a published mirror offers",
 		Long: `List the items a SimpleStreams source or a published mirror offers, after
 filtering: the equivalent of sstream-query. The catalog is read and verified as
@@ -104,6 +107,11 @@ the format names is an error (exit 1).
   ssmirror list /srv/mirror/streams/v1/index.json --json 'os~(grub|pxelinux)'`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "source", sourceOf)
+			if err != nil {
+				return err
+			}
+			o.keyrings, o.noVerify, o.allowSHA1, o.max, o.s3, o.filters = cfg.Keyrings, cfg.NoVerify, cfg.AllowSHA1, cfg.Max, cfg.S3, cfg.Filters
 			return runList(cmd.Context(), o, args, cmd.OutOrStdout())
 		},
 	}
@@ -123,10 +131,12 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 			return fmt.Errorf("%w: --output-format: %w", errUsage, err)
 		}
 	}
-	loc := args[0]
-	fs, err := filter.ParseArgs(args[1:])
-	if err != nil {
-		return err
+	loc, fs := args[0], o.filters
+	if len(args) > 1 {
+		var err error
+		if fs, err = filter.ParseArgs(args[1:]); err != nil {
+			return err
+		}
 	}
 	switch {
 	case o.max < 0:

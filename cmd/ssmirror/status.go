@@ -20,6 +20,7 @@ var errStale = errors.New("stale mirror")
 
 type statusOptions struct {
 	s3     config.S3
+	config string // --config
 	maxAge time.Duration
 	json   bool
 }
@@ -27,7 +28,7 @@ type statusOptions struct {
 func newStatusCommand() *cobra.Command {
 	var o statusOptions
 	cmd := &cobra.Command{
-		Use:   "status [flags] TARGET",
+		Use:   "status [flags] (TARGET | --config FILE MIRROR)",
 		Short: "Show when a mirror was last synced and what it holds; fail when it is stale",
 		Long: `Show what the last successful sync of TARGET recorded (.ssmirror/status.json):
 when it ended, when the index was last replaced, the ssmirror version and the
@@ -42,6 +43,11 @@ Exit status:
   2    bad usage`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "target", targetOf)
+			if err != nil {
+				return err
+			}
+			o.s3 = cfg.S3
 			return runStatus(cmd.Context(), o, args[0], time.Now(), cmd.OutOrStdout())
 		},
 	}
@@ -49,6 +55,7 @@ Exit status:
 	f.DurationVar(&o.maxAge, "max-age", 0, "exit 1 when the last successful sync ended longer ago than this (0: never)")
 	f.BoolVar(&o.json, "json", false, "print the status as one JSON object")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
 

@@ -32,6 +32,7 @@ type verifyOptions struct {
 	json      bool
 	transfers int
 	s3        config.S3
+	config    string // --config
 }
 
 func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
@@ -41,6 +42,7 @@ func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.json, "json", false, "print one JSON object per finding and line, then a summary object")
 	f.IntVar(&o.transfers, "transfers", config.DefaultTransfers, "objects read at once with --checksums")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "target")
 }
 
 const verifyExitHelp = `Exit status:
@@ -55,7 +57,7 @@ const verifyExitHelp = `Exit status:
 func newVerifyCommand() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify [flags] TARGET",
+		Use:   "verify [flags] (TARGET | --config FILE MIRROR)",
 		Short: "Audit a published mirror: missing, damaged and unreferenced objects, signatures",
 		Long: `Audit a mirror published in a directory or in s3://BUCKET[/PREFIX].
 
@@ -105,6 +107,11 @@ unreferenced, note or, last, summary.
     --keyring /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg s3://mirror/maas/stable`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "target", targetOf)
+			if err != nil {
+				return err
+			}
+			o.keyrings, o.allowSHA1, o.transfers, o.s3 = cfg.Keyrings, cfg.AllowSHA1, cfg.Transfers, cfg.S3
 			return runVerify(cmd.Context(), o, args, cmd.OutOrStdout())
 		},
 	}
