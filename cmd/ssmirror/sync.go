@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
@@ -206,19 +207,19 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	if o.progress && (o.json || o.quiet) {
 		return fmt.Errorf("%w: --progress contradicts --json and --quiet: give one", errUsage)
 	}
-	mode := outputText
+	mode := ui.ModeText
 	switch {
 	case o.json:
-		mode = outputJSON
+		mode = ui.ModeJSON
 	case o.quiet:
-		mode = outputQuiet
+		mode = ui.ModeQuiet
 	}
 	under := stderr
-	if l, ok := stderr.(*lockedWriter); ok {
-		under = l.w
+	if l, ok := stderr.(*ui.LockedWriter); ok {
+		under = l.Underlying()
 	}
 	f, ok := under.(*os.File)
-	tty := ok && isTerminal(f)
+	tty := ok && ui.IsTerminal(f)
 	var errs []error
 	runs := map[string][]monitor.Run{} // by metrics file
 	defer func() {
@@ -261,7 +262,7 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 
 // verifyExisting reads back the objects p keeps and returns the plan that
 // also copies again those found damaged.
-func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg config.Sync, dst target.Store,
+func verifyExisting(ctx context.Context, log *slog.Logger, out ui.Reporter, cfg config.Sync, dst target.Store,
 	src *source.Mirror, st plan.State, popts plan.Options, p *plan.Plan) (*plan.Plan, error) {
 	held := p.Held()
 	began := time.Now()
@@ -313,23 +314,23 @@ func bwlimitString(t config.Timetable) string {
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
 // It fills rec with what the run did.
-func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
+func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg config.Sync, mode ui.Mode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
-	out := newOutput(mode, stdout, stderr, tty)
-	if to, ok := out.(*textOutput); ok && logOut != nil {
-		defer logOut.redirect(to)() // log lines above the progress bars
+	out := ui.New(mode, stdout, stderr, tty)
+	if to, ok := out.(*ui.TextReporter); ok && logOut != nil {
+		defer logOut.Redirect(to)() // log lines above the progress bars
 	}
 	defer out.Close()
 	if !cfg.DryRun {
 		// A run that fails before its summary still ends with one (JSON).
 		defer func() {
 			if err != nil {
-				out.Summary(summary{Source: cfg.Source, Target: cfg.Target, Err: err, ExitStatus: exitCode(runCtx, err)})
+				out.Summary(ui.Summary{Source: cfg.Source, Target: cfg.Target, Err: err, ExitStatus: exitCode(runCtx, err)})
 			}
 		}()
 	}
 	handOffW := stdout
-	if mode == outputJSON {
+	if mode == ui.ModeJSON {
 		handOffW = stderr // stdout holds only events
 	}
 	retry := source.RetryPolicy{
@@ -346,8 +347,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		return err
 	}
 	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
-	if to, ok := out.(*textOutput); ok && to.display != nil && up.limit != nil {
-		to.display.limit = up.limit.Rate
+	if to, ok := out.(*ui.TextReporter); ok && up.limit != nil {
+		to.ShowLimit(up.limit.Rate)
 	}
 	if cfg.Path != "" {
 		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
@@ -480,7 +481,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		log.Debug("delete", "path", d.Path, "reason", d.Reason)
 	}
 	if cfg.DryRun {
-		if mode == outputJSON {
+		if mode == ui.ModeJSON {
 			return json.NewEncoder(stdout).Encode(p)
 		}
 		return p.WriteText(stdout)
@@ -509,7 +510,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		if err := status(false); err != nil {
 			return err
 		}
-		out.Summary(summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: shorts(degraded)})
+		out.Summary(ui.Summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: shorts(degraded)})
 		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
 			handOff(handOffW, url, signer)
@@ -532,7 +533,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
 		err = status(res.IndexPublished)
 	}
-	out.Summary(summary{Source: p.Source, Target: p.Target,
+	out.Summary(ui.Summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
 		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
@@ -550,8 +551,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 }
 
 // browsable prints where people browse the mirror, unless quiet.
-func browsable(w io.Writer, cfg config.Sync, mode outputMode, url string) {
-	if !cfg.NoBrowsePage && mode != outputQuiet {
+func browsable(w io.Writer, cfg config.Sync, mode ui.Mode, url string) {
+	if !cfg.NoBrowsePage && mode != ui.ModeQuiet {
 		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
 	}
 }
