@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
-	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -165,20 +162,13 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 	rows := listItems(m, fs, o.max)
 	switch {
 	case o.json:
-		return writeListJSON(stdout, rows)
+		return ui.WriteListJSON(stdout, rows)
 	case o.pretty:
-		recs := make([]map[string]any, len(rows))
-		for i, fl := range rows {
-			recs[i] = listRecord(fl)
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+		return ui.WriteListPretty(stdout, rows)
 	case format != nil:
-		return writeListFormat(stdout, rows, format)
+		return ui.WriteListFormat(stdout, rows, format)
 	}
-	return writeListTable(stdout, rows)
+	return ui.WriteListTable(stdout, rows)
 }
 
 // listItems returns the items of m that match fs, in sorted content id,
@@ -234,93 +224,9 @@ func newestVersions(items []catalog.Flat, n int) map[string]bool {
 	return keep
 }
 
-// listRecord is the JSON form of one item: its flattened attributes with
-// path, size and sha256 from the item itself.
-func listRecord(fl catalog.Flat) map[string]any {
-	rec := make(map[string]any, len(fl.Attrs)+3)
-	for k, v := range fl.Attrs {
-		rec[k] = v
-	}
-	if fl.Item.Path != "" {
-		rec["path"] = fl.Item.Path
-		rec["size"] = fl.Item.Size
-	}
-	if fl.Item.SHA256 != "" {
-		rec["sha256"] = fl.Item.SHA256
-	}
-	return rec
-}
-
-// writeListFormat prints a line per item in format; an item the format
-// does not fit stops the listing, naming the item.
-func writeListFormat(w io.Writer, rows []catalog.Flat, format *catalog.Format) error {
-	bw := bufio.NewWriter(w)
-	for _, fl := range rows {
-		line, err := format.Execute(listRecord(fl))
-		if err != nil {
-			bw.Flush()
-			return fmt.Errorf("item %s %s %s: %w", fl.Product, fl.Version, fl.Name, err)
-		}
-		bw.WriteString(line)
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
-
 func btoi(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-func writeListJSON(w io.Writer, rows []catalog.Flat) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, fl := range rows {
-		if err := enc.Encode(listRecord(fl)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeListTable(w io.Writer, rows []catalog.Flat) error {
-	withCID := productsRepeat(rows)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "PRODUCT\tVERSION\tITEM\tFTYPE\tSIZE\tPATH"
-	if withCID {
-		header = "CONTENT ID\t" + header
-	}
-	fmt.Fprintln(tw, header)
-	for _, fl := range rows {
-		size, path := "-", "-"
-		if fl.Item.Path != "" {
-			size, path = plan.Bytes(fl.Item.Size), fl.Item.Path
-		}
-		ftype := fl.Attrs["ftype"]
-		if ftype == "" {
-			ftype = "-"
-		}
-		line := strings.Join([]string{fl.Product, fl.Version, fl.Name, ftype, size, path}, "\t")
-		if withCID {
-			line = fl.Attrs["content_id"] + "\t" + line
-		}
-		fmt.Fprintln(tw, line)
-	}
-	return tw.Flush()
-}
-
-// productsRepeat reports whether a product name appears under more than
-// one content id among rows.
-func productsRepeat(rows []catalog.Flat) bool {
-	cidOf := map[string]string{}
-	for _, fl := range rows {
-		cid := fl.Attrs["content_id"]
-		if prev, ok := cidOf[fl.Product]; ok && prev != cid {
-			return true
-		}
-		cidOf[fl.Product] = cid
-	}
-	return false
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/monitor"
-	"github.com/ssmirror/ssmirror/plan"
 )
 
 // errStale means a mirror's last successful sync is older than --max-age.
@@ -76,19 +75,7 @@ func runStatus(ctx context.Context, o statusOptions, loc string, now time.Time, 
 	}
 	age := now.Sub(s.Synced)
 	stale := o.maxAge > 0 && age > o.maxAge
-	if o.json {
-		err = json.NewEncoder(stdout).Encode(struct {
-			monitor.Status
-			Target     string  `json:"target"`
-			AgeSeconds float64 `json:"age_seconds"`
-			Stale      bool    `json:"stale"`
-		}{s, dst.String(), age.Seconds(), stale})
-	} else {
-		_, err = fmt.Fprintf(stdout, "%s\n  last synced:     %s (%s ago) by ssmirror %s\n  last published:  %s\n  upstream:        %s\n  signed metadata: %s\n  items:           %d objects, %s\n",
-			dst, s.Synced.UTC().Format(time.RFC3339), age.Round(time.Second), s.Ssmirror,
-			s.Published.UTC().Format(time.RFC3339), s.Source, s.SignedMetadata, s.Objects, plan.Bytes(s.Bytes))
-	}
-	if err != nil {
+	if err := ui.WriteStatus(stdout, dst.String(), s, age, stale, o.json); err != nil {
 		return err
 	}
 	if stale {

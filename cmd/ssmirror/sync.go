@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
@@ -364,7 +365,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 	if err != nil {
 		return err
 	}
-	var degraded []degradation
+	var degraded []mirror.Degradation
 	caps := target.Full
 	guarded := dst // what the run writes through: only while the lease is held
 	if !cfg.DryRun {
@@ -375,9 +376,9 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 		}
 		if !probe.ConditionalWrites && !cfg.SingleWriter {
 			return fmt.Errorf("%w: %s ignores conditional writes (If-None-Match: * and If-Match on PUT; see ssmirror doctor): "+
-				"the lease could not keep two publishers apart; pass --single-writer if only one publisher ever runs", errUnsafeStore, storeName(probe))
+				"the lease could not keep two publishers apart; pass --single-writer if only one publisher ever runs", errUnsafeStore, mirror.StoreName(probe))
 		}
-		caps, degraded = probe.Capabilities, degradations(probe)
+		caps, degraded = probe.Capabilities, mirror.Degradations(probe)
 		for _, d := range degraded {
 			log.Info("store degraded", "target", dst.String(), "what", d.Short)
 		}
@@ -510,7 +511,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 		if err := status(false); err != nil {
 			return err
 		}
-		out.Summary(ui.Summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: shorts(degraded)})
+		out.Summary(ui.Summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: mirror.Shorts(degraded)})
 		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
 			handOff(handOffW, url, signer)
@@ -537,7 +538,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
 		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
-		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: shorts(degraded)})
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: mirror.Shorts(degraded)})
 	if err == nil && signer != nil {
 		handOff(handOffW, url, signer)
 	}
