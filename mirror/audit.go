@@ -1,9 +1,3 @@
-// Package mirror holds what a run over a published mirror does, as a
-// library a Go caller or a test calls without the command line: Audit
-// checks a published mirror against its own metadata (the verify
-// command); Degradations says what a run does on a store that lacks a
-// capability. It reads and writes through target.Store and renders
-// nothing; the text and JSON renderings live in internal/ui.
 package mirror
 
 import (

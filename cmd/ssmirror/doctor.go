@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -11,11 +10,6 @@ import (
 	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/target"
 )
-
-// errUnsafeStore marks a target sync refuses: it lacks a feature that
-// publishing safely needs, and the operator did not say it is safe
-// (exit status 2, like a configuration error).
-var errUnsafeStore = errors.New("store refused")
 
 type doctorOptions struct {
 	s3     config.S3
