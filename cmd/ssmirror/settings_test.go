@@ -255,3 +255,32 @@ mirrors:
 		t.Errorf("FILTER arguments: exit %d, want noble's items only\n%s%s", code, out, errOut)
 	}
 }
+
+// TestTargetFromConfig: verify, status, gc and doctor --config FILE NAME
+// read the target of the mirror NAME.
+func TestTargetFromConfig(t *testing.T) {
+	f := newFixture(t)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	file := writeConfig(t, "mirrors:\n  m:\n    source: "+f.srv.Root()+"\n    target: "+dir+"\n    keyrings: ["+f.keyring+"]\n")
+	if out, errOut, code := run(t, "sync", "--config", file, "m"); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify"}, "OK " + dir + ": "},
+		{[]string{"status"}, dir + "\n  last synced:"},
+		{[]string{"gc", "--dry-run"}, ""},
+		{[]string{"doctor"}, "store     " + dir + "\n"},
+	} {
+		out, errOut, code := run(t, append(c.args, "--config", file, "m")...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s --config FILE m: exit %d, want 0 and %q\n%s%s", c.args[0], code, c.want, out, errOut)
+		}
+		if _, err := os.Stat("m"); err == nil {
+			os.RemoveAll("m")
+			t.Errorf("%s --config FILE m took the name for a directory", c.args[0])
+		}
+	}
+}
