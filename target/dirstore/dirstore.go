@@ -14,6 +14,11 @@
 // Unlike S3, a directory cannot hold both a key "a" and a key "a/b"; such
 // a Put fails with an error naming the conflicting path.
 //
+// PutResumable (target.Resumer) writes the same temporary file, but one
+// cut off part way is kept, with a resume record (target.ResumeKey) naming
+// it, the bytes it holds (fsynced) and their SHA-256 state; a later
+// PutResumable of the same key, size and SHA-256 appends the rest to it.
+//
 // Keys are resolved beneath the root without following symbolic links:
 // every operation on a key some directory or the file of which is a
 // symbolic link below the root fails with an error wrapping ErrSymlink

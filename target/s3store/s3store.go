@@ -70,6 +70,18 @@
 //
 // A conditional Put (IfAbsent, IfMatch) is always a single PUT, of up to
 // MaxPartSize bytes: S3 checks the condition on that request.
+//
+// # Resuming
+//
+// PutResumable (target.Resumer) is the same multipart upload, but one cut
+// off after some of its parts were stored is kept rather than aborted: a
+// resume record (target.ResumeKey) names the upload, its parts done in
+// order from the first (numbers, ETags, sizes) and the SHA-256 state after
+// them, rewritten after each part. A later PutResumable of the same key,
+// size, SHA-256 and part size checks with ListParts that the upload still
+// holds those parts, restores the digest and uploads the remaining parts
+// into it; any mismatch drops the record and aborts the upload.
+// AbortIncompleteUploads deletes the record of an upload it aborts.
 package s3store
 
 import (
