@@ -22,7 +22,8 @@ import (
 // mirror verifies. Or, when the item has left the selection by the next
 // run, that run drops the record with its upload or temporary file; and
 // so does gc, for a record older than --uploads-older-than. Into each S3
-// server kind and into a directory.
+// server kind and into a directory. verify does not report a resume
+// record.
 func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a process")
@@ -108,9 +109,7 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 		args = append(args[:len(args)-len(maasFilter)], "os~(grub|pxelinux)")
 		if mode == "gc" {
 			args = []string{"gc", "--uploads-older-than", "0s"}
-			if len(extra) > 0 {
-				args = append(args, extra[:3]...) // the endpoint flags
-			}
+			args = append(args, extra[:min(len(extra), 3)]...) // the endpoint flags
 			args = append(args, dest)
 		}
 		out, errOut, code := run(t, args...)
@@ -119,6 +118,20 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 		}
 		if mode == "gc" && !strings.Contains(out, "dropped the resume record of "+big) {
 			t.Errorf("gc did not say it dropped the record:\n%s", out)
+		}
+		if mode == "leave" {
+			// verify does not report a resume record as an object of the
+			// mirror.
+			other := "noble/amd64/20250709/boot-initrd"
+			if err := target.WriteResume(context.Background(), st, target.ResumeRecord{Key: other, Size: 2, SHA256: "00", Offset: 1}); err != nil {
+				t.Fatal(err)
+			}
+			vargs := append([]string{"verify"}, extra[:min(len(extra), 3)]...)
+			out, errOut, code := run(t, append(vargs, dest)...)
+			if code != 0 || strings.Contains(out+errOut, target.ResumeDir) {
+				t.Errorf("verify with a resume record: exit %d\n%s%s", code, out, errOut)
+			}
+			target.DropResume(context.Background(), st, other)
 		}
 		if _, err := target.ReadResume(context.Background(), st, big); err == nil {
 			t.Errorf("the resume record of an item that left the selection is still there")
