@@ -42,7 +42,9 @@ type killPoint struct {
 func (k killPoint) String() string {
 	s := fmt.Sprintf("kill-at-%d", k.at)
 	if k.method != "" || k.path != "" {
-		s += "-of-" + strings.Trim(strings.NewReplacer("/", "-", "?", "", "=", "", "&", "", ".", "").Replace(k.method+"-"+k.path), "-")
+		name := strings.Trim(k.path, "/?&")
+		name = strings.NewReplacer("=", "", "&", "").Replace(name[strings.LastIndex(name, "/")+1:])
+		s += "-of-" + strings.Trim(k.method+"-"+name, "-")
 	}
 	if k.mid {
 		s += "-mid-body"
@@ -74,6 +76,7 @@ type killProxy struct {
 	sig      os.Signal
 	proc     *os.Process
 	ready    chan struct{} // closed once proc is set
+	handled  chan struct{} // closed once the request at the point is answered
 	killed   bool
 	partial  int64 // body bytes a mid-body kill sent the server
 	log      []string
@@ -96,7 +99,7 @@ func (kp *killProxy) arm(pt killPoint, sig os.Signal) {
 	kp.mu.Lock()
 	kp.point, kp.sig, kp.proc, kp.log = pt, sig, nil, nil
 	kp.killed, kp.partial, kp.matched, kp.firedAt = false, 0, 0, 0
-	kp.ready = make(chan struct{})
+	kp.ready, kp.handled = make(chan struct{}), make(chan struct{})
 	kp.mu.Unlock()
 }
 
@@ -120,8 +123,16 @@ func (kp *killProxy) start(t *testing.T, pt killPoint, sig os.Signal, args ...st
 
 // fired returns the number of the request at which the signal was sent
 // (0: none), the log of the run's requests, and the body bytes a mid-body
-// kill sent the server.
+// kill sent the server. Once the signal was sent, it waits until the
+// proxy has finished with the request at the point (the process may be
+// gone before that).
 func (kp *killProxy) fired() (at int64, log []string, partial int64) {
+	kp.mu.Lock()
+	at, handled := kp.firedAt, kp.handled
+	kp.mu.Unlock()
+	if at > 0 {
+		<-handled
+	}
 	kp.mu.Lock()
 	defer kp.mu.Unlock()
 	return kp.firedAt, append([]string(nil), kp.log...), kp.partial
@@ -149,6 +160,7 @@ func (kp *killProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-ready // the process may send its first request before start has attached it
 		kp.mu.Lock()
 		proc = kp.proc
+		defer close(kp.handled) // this arming's channel
 		kp.mu.Unlock()
 	}
 	switch {
@@ -326,13 +338,13 @@ func readAll(st target.Store, key string) ([]byte, bool) {
 // crashKillPoints is the number of distinct points (scenario, request
 // number, mid-body or not) at which TestCrashConsistency kills ssmirror;
 // the README states it.
-const crashKillPoints = 49
+const crashKillPoints = 61
 
 // TestCrashConsistency kills a real ssmirror process with SIGKILL at
 // crashKillPoints distinct points of a first sync, an update and a
 // garbage collection: evenly spaced requests, the second part of each
-// multipart upload and each write of index.json and state.json in the
-// middle of its body, deletions. After each kill it checks that the
+// multipart upload and each metadata write (products files, indexes, the
+// state) in the middle of its body, deletions. After each kill it checks that the
 // process died of SIGKILL, that the target is a consistent mirror
 // (crashCheck), that a mirror published before the run is still published
 // with every item its index.json named (requirePublished), and that a
@@ -421,18 +433,21 @@ func TestCrashConsistency(t *testing.T) {
 		}
 		// The n-th of each kind of request, whatever the order of the
 		// concurrent transfers: the second part of each multipart upload,
-		// the metadata writes (in the middle of their bodies), deletions.
+		// each metadata write (products files, indexes, the state; in the
+		// middle of their bodies), deletions.
 		nth := map[killPoint]int64{}
 		for _, line := range log {
-			method, _, _ := strings.Cut(line, " ")
+			method, target, _ := strings.Cut(line, " ")
+			key, _, _ := strings.Cut(target, "?")
+			if parts := strings.SplitN(key, "/", 4); len(parts) == 4 {
+				key = parts[3] // after /bucket/prefix/
+			}
 			var kind killPoint
 			switch {
 			case method == "PUT" && strings.Contains(line, "partNumber=2&"):
 				kind = killPoint{mid: true, method: "PUT", path: "partNumber=2&"}
-			case method == "PUT" && strings.Contains(line, "/streams/v1/index.json?"):
-				kind = killPoint{mid: true, method: "PUT", path: "/streams/v1/index.json?"}
-			case method == "PUT" && strings.Contains(line, "/.ssmirror/state.json?"):
-				kind = killPoint{mid: true, method: "PUT", path: "/.ssmirror/state.json?"}
+			case method == "PUT" && (strings.HasPrefix(key, "streams/v1/") || key == ".ssmirror/state.json"):
+				kind = killPoint{mid: true, method: "PUT", path: "/" + key + "?"}
 			case method == "DELETE" && len(kills) < 40:
 				kind = killPoint{method: "DELETE"}
 			default:
