@@ -1,0 +1,99 @@
+package plan
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ssmirror/ssmirror/source/catalog"
+)
+
+// TestKeepVanished: with Keep, a product and a whole products file that
+// upstream dropped stay published with their versions and fields, and
+// nothing of them is deleted; without Keep they go.
+func TestKeepVanished(t *testing.T) {
+	const other = "com.example:other"
+	first, err := Build(mirror(t,
+		products(t, cid, map[string][]ver{"p": versionsOf("1"), "q": versionsOf("1")}),
+		products(t, other, map[string][]ver{"r": versionsOf("1")}),
+	), State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	src := mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("2")}))
+	for _, keep := range []bool{true, false} {
+		p, err := Build(src, st, Options{Keep: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := published(t, p)
+		var got []string
+		for id, doc := range after.Published.Products {
+			doc.Each(func(f catalog.Flat) bool {
+				got = append(got, id+" "+f.Product+" "+f.Version+" "+f.Attrs["arch"])
+				return true
+			})
+		}
+		want := []string{other + " r 1 amd64", cid + " p 1 amd64", cid + " p 2 amd64", cid + " q 1 amd64"}
+		if !keep {
+			want = []string{cid + " p 2 amd64"}
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("keep=%v: published %q, want %q", keep, got, want)
+		}
+		if keep && len(p.Deletes) != 0 {
+			t.Errorf("keep: deletes %v", p.Deletes)
+		}
+	}
+}
+
+// TestWithoutNewContentID: a products file never published before whose
+// every item failed stays out of the mirror: no products file, no index
+// entry.
+func TestWithoutNewContentID(t *testing.T) {
+	const other = "com.example:other"
+	first, err := Build(mirror(t, products(t, cid, map[string][]ver{"a": versionsOf("1")})), State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	src := mirror(t,
+		products(t, cid, map[string][]ver{"a": versionsOf("1")}),
+		products(t, other, map[string][]ver{"n": {{name: "1", items: map[string]string{"f": "n/1/f"}}}}),
+	)
+	p, err := Build(src, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Without(map[string]bool{"n/1/f": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := q.Catalog[other]; ok {
+		t.Errorf("the failed content id is in the catalog: %v", catalog.SortedKeys(q.Catalog))
+	}
+	for _, m := range q.Publish {
+		if strings.Contains(m.Key, other) || strings.Contains(string(m.Body), other) {
+			t.Errorf("%s names the failed content id", m.Key)
+		}
+	}
+}
+
+// TestValidListMarksLimit: up to maxListMarks marks are accepted, one
+// more is not.
+func TestValidListMarksLimit(t *testing.T) {
+	marks := make([]string, maxListMarks+1)
+	for i := range marks {
+		marks[i] = fmt.Sprintf("k%07d", i)
+	}
+	if !validListMarks(marks[:maxListMarks]) {
+		t.Errorf("%d marks refused", maxListMarks)
+	}
+	if validListMarks(marks) {
+		t.Errorf("%d marks accepted", len(marks))
+	}
+}
