@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/target"
 )
 
 // TestKeepVanished: with Keep, a product and a whole products file that
@@ -95,5 +96,36 @@ func TestValidListMarksLimit(t *testing.T) {
 	}
 	if validListMarks(marks) {
 		t.Errorf("%d marks accepted", len(marks))
+	}
+}
+
+// TestListMarks: a target that holds ListPage keys or more after the plan
+// (what it held, transferred, landed and published, and the state) gets
+// a list mark every ListPage keys, whichever of these the keys come from.
+func TestListMarks(t *testing.T) {
+	keys := make([]string, ListPage) // with the state key, ListPage+1 keys
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%04d", i)
+	}
+	want := []string{keys[ListPage-2]} // the ListPage-th key: StateKey sorts first
+	plans := map[string]*Plan{
+		"held":        {state: State{Objects: map[string]target.Object{}}},
+		"transferred": {state: State{}},
+		"landed":      {state: State{}, landed: keys},
+		"published":   {state: State{}},
+	}
+	for _, k := range keys {
+		plans["held"].state.Objects[k] = target.Object{Key: k}
+		plans["transferred"].Transfers = append(plans["transferred"].Transfers, Transfer{Path: k})
+		plans["published"].Publish = append(plans["published"].Publish, Meta{Key: k})
+	}
+	for name, p := range plans {
+		if got := p.listMarks(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: marks %v, want %v", name, got, want)
+		}
+	}
+	small := &Plan{state: State{}, landed: keys[:ListPage-1]}
+	if got := small.listMarks(); got != nil {
+		t.Errorf("%d keys: marks %v, want none", ListPage, got)
 	}
 }
