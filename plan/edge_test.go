@@ -129,3 +129,21 @@ func TestListMarks(t *testing.T) {
 		t.Errorf("%d keys: marks %v, want none", ListPage, got)
 	}
 }
+
+// TestKeepOnlyWhole: --keep keeps a version upstream dropped only while
+// every file of it is still in the target.
+func TestKeepOnlyWhole(t *testing.T) {
+	first, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("1", "2")})), State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	delete(st.Objects, "p/1/f")
+	p, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("3")})), st, Options{Keep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := catalog.SortedKeys(p.Catalog[cid].Products["p"].Versions); !reflect.DeepEqual(got, []string{"2", "3"}) {
+		t.Errorf("versions %v, want [2 3] (1 lost its file)", got)
+	}
+}
