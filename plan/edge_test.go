@@ -147,3 +147,43 @@ func TestKeepOnlyWhole(t *testing.T) {
 		t.Errorf("versions %v, want [2 3] (1 lost its file)", got)
 	}
 }
+
+// TestIndexConditions: the index is written only if absent on a first
+// publish and only over the ETag that was read afterwards; products files
+// carry no condition.
+func TestIndexConditions(t *testing.T) {
+	first, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("1")})), State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	obj := st.Objects[IndexJSON]
+	obj.ETag = "etag-1"
+	st.Objects[IndexJSON] = obj
+	next, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("1")}), // a new products file changes the index
+		products(t, "com.example:other", map[string][]ver{"q": versionsOf("1")})), st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p        *Plan
+		ifMatch  string
+		ifAbsent bool
+	}{{first, "", true}, {next, "etag-1", false}} {
+		seen := false
+		for _, m := range c.p.Publish {
+			switch {
+			case m.Key == IndexJSON:
+				seen = true
+				if m.IfMatch != c.ifMatch || m.IfAbsent != c.ifAbsent {
+					t.Errorf("%s: IfMatch %q, IfAbsent %v; want %q, %v", m.Key, m.IfMatch, m.IfAbsent, c.ifMatch, c.ifAbsent)
+				}
+			case m.IfMatch != "" || m.IfAbsent:
+				t.Errorf("%s: IfMatch %q, IfAbsent %v; want no condition", m.Key, m.IfMatch, m.IfAbsent)
+			}
+		}
+		if !seen {
+			t.Errorf("the index is not published")
+		}
+	}
+}
