@@ -78,7 +78,7 @@ type killProxy struct {
 	ready    chan struct{} // closed once proc is set
 	handled  chan struct{} // closed once the request at the point is answered
 	killed   bool
-	partial  int64 // body bytes a mid-body kill sent the server
+	partial  int64 // body bytes a mid-body kill sent the server: half of it, or 0 if that failed
 	log      []string
 }
 
@@ -123,9 +123,9 @@ func (kp *killProxy) start(t *testing.T, pt killPoint, sig os.Signal, args ...st
 
 // fired returns the number of the request at which the signal was sent
 // (0: none), the log of the run's requests, and the body bytes a mid-body
-// kill sent the server. Once the signal was sent, it waits until the
-// proxy has finished with the request at the point (the process may be
-// gone before that).
+// kill sent the server (half the body; 0 if it could not). Once the
+// signal was sent, it waits until the proxy has finished with the request
+// at the point (the process may be gone before that).
 func (kp *killProxy) fired() (at int64, log []string, partial int64) {
 	kp.mu.Lock()
 	at, handled := kp.firedAt, kp.handled
@@ -186,10 +186,11 @@ func (kp *killProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		proc.Kill()
 		if head != nil {
-			sent := kp.sendPartial(r, head)
-			kp.mu.Lock()
-			kp.partial = sent
-			kp.mu.Unlock()
+			if sent := kp.sendPartial(r, head); sent == int64(len(head)) {
+				kp.mu.Lock()
+				kp.partial = sent
+				kp.mu.Unlock()
+			}
 		}
 		http.Error(w, "killed", http.StatusServiceUnavailable)
 	default:
@@ -487,7 +488,7 @@ func TestCrashConsistency(t *testing.T) {
 			}
 			if k.mid {
 				if partial <= 0 {
-					t.Errorf("%s: no partial body reached the server (%s)", label, line)
+					t.Errorf("%s: half the body did not reach the server (%s)", label, line)
 				}
 				if strings.Contains(line, "partNumber=2&") {
 					if ups := incompleteUploads(t, s3c, bucket, prefix); len(ups) == 0 {
