@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ssmirror/ssmirror/source"
@@ -92,7 +91,7 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 	}
 	if p.state.GC == nil && p.state.Published != nil {
 		for k := range p.state.Objects {
-			if !referenced[k] && !strings.HasPrefix(k, StateDir) {
+			if !referenced[k] && !Internal(k) {
 				candidates[k] = true
 			}
 		}

@@ -187,6 +187,9 @@ type Meta struct {
 	// publisher's index is never silently replaced.
 	IfMatch  string `json:"-"`
 	IfAbsent bool   `json:"-"`
+	// Index marks an entry point of the mirror (index.json, the signed
+	// index): publishing one publishes the index.
+	Index bool `json:"-"`
 }
 
 // Delete is one object to remove after the new index is published.
@@ -265,6 +268,9 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	}
 	p := &Plan{Source: src.Root, Catalog: cat, src: src, state: st, opts: opts, Warnings: warnings,
 		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}}
+	if err := p.checkPaths(); err != nil {
+		return nil, err
+	}
 	// Rendering the metadata and planning the transfers read the same
 	// selection and write different fields of p: they run side by side.
 	var keys map[string]bool

@@ -22,6 +22,7 @@ import (
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/lease"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -611,5 +612,81 @@ func TestGCOnly(t *testing.T) {
 	}
 	if m := stateOf(p); m == nil || strings.Contains(string(m.Body), "p/1/f") || !strings.Contains(string(m.Body), "old/file") {
 		t.Errorf("state = %v", m)
+	}
+}
+
+// TestReservedPaths: a catalog that names the tool's own keys, as a
+// products file or as an item, is refused before anything is planned,
+// with an error naming the file and the path.
+func TestReservedPaths(t *testing.T) {
+	other := "com.example:other"
+	cases := []struct {
+		name    string
+		item    string // path of the one item of cid
+		prodCID string // content id whose products path is replaced
+		prod    string // its products path
+		file    string // the file the error must name
+		want    string // the path the error must name
+	}{
+		{name: "item at the state", item: ".ssmirror/state.json", file: "streams/v1/" + cid + ".json", want: ".ssmirror/state.json"},
+		{name: "item at the lease", item: lease.Key, file: "streams/v1/" + cid + ".json", want: lease.Key},
+		{name: "item under the tool's dir", item: ".ssmirror/x", want: ".ssmirror/x"},
+		{name: "item at index.json", item: IndexJSON, want: IndexJSON},
+		{name: "item at index.sjson", item: IndexSJSON, want: IndexSJSON},
+		{name: "item at the published key", item: KeyringGPG, want: KeyringGPG},
+		{name: "item at the armored key", item: KeyringASC, want: KeyringASC},
+		{name: "item at another products file", item: "streams/v1/" + other + ".json", want: "streams/v1/" + other + ".json"},
+		{name: "item at a products file elsewhere", item: "meta/other.json", prodCID: other, prod: "meta/other.json", want: "meta/other.json"},
+		{name: "item at a products file's signed twin", item: "meta/other.sjson", prodCID: other, prod: "meta/other.json", want: "meta/other.sjson"},
+		{name: "item at a streams/v1 metadata name", item: "streams/v1/extra.sjson", want: "streams/v1/extra.sjson"},
+		{name: "item at the metadata directory", item: "streams/v1", want: "streams/v1"},
+		{name: "item at the tool's directory", item: ".ssmirror", want: ".ssmirror"},
+		{name: "item at a products file's directory", item: "meta", prodCID: other, prod: "meta/other.json", want: "meta"},
+		{name: "products at the state", item: "p/1/f", prodCID: other, prod: ".ssmirror/state.json", file: IndexJSON, want: ".ssmirror/state.json"},
+		{name: "products at the lease", item: "p/1/f", prodCID: other, prod: lease.Key, file: IndexJSON, want: lease.Key},
+		{name: "products at the index", item: "p/1/f", prodCID: other, prod: IndexJSON, file: IndexJSON, want: IndexJSON},
+		{name: "products at index.sjson's twin", item: "p/1/f", prodCID: other, prod: "streams/v1/index.json", file: IndexJSON, want: "streams/v1/index.json"},
+		{name: "products at the published key", item: "p/1/f", prodCID: other, prod: KeyringGPG, file: IndexJSON, want: KeyringGPG},
+		{name: "two products at one path", item: "p/1/f", prodCID: other, prod: "streams/v1/" + cid + ".json", file: IndexJSON, want: "streams/v1/" + cid + ".json"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := mirror(t,
+				products(t, cid, map[string][]ver{"a": {{name: "1", items: map[string]string{"f": c.item}}}}),
+				products(t, other, map[string][]ver{"b": {{name: "1", items: map[string]string{"f": "q/1/f"}}}}))
+			if c.prodCID != "" {
+				m.Index.Entries[c.prodCID].Path = c.prod
+			}
+			_, err := Build(m, State{}, Options{})
+			if !errors.Is(err, ErrReserved) {
+				t.Fatalf("err = %v, want ErrReserved", err)
+			}
+			if !strings.Contains(err.Error(), `"`+c.want+`"`) {
+				t.Errorf("err = %v, does not name %q", err, c.want)
+			}
+			if c.file != "" && !strings.Contains(err.Error(), c.file) {
+				t.Errorf("err = %v, does not name the file %s", err, c.file)
+			}
+		})
+	}
+	// Paths that only look like ours are fine.
+	for _, path := range []string{"x/.ssmirror/state.json", "streams/v2/index.json", "streams/v1/sub/f.json", "ssmirror/state.json", "streams/v1/image.tar.xz"} {
+		m := mirror(t, products(t, cid, map[string][]ver{"a": {{name: "1", items: map[string]string{"f": path}}}}))
+		if _, err := Build(m, State{}, Options{}); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+}
+
+// TestOurs: the one answer to "is this key the tool's own?".
+func TestOurs(t *testing.T) {
+	for key, want := range map[string]bool{
+		StateKey: true, lease.Key: true, ".ssmirror/other": true, IndexJSON: true, IndexSJSON: true,
+		KeyringGPG: true, KeyringASC: true, "streams/v1/com.example:x.json": true, "streams/v1/x.json.gpg": true,
+		"streams/v1/x.tar.xz": false, "p/.ssmirror/state.json": false, "streams/v1/a/b.json": false, "p/1/f": false,
+	} {
+		if got := Ours(key); got != want {
+			t.Errorf("Ours(%q) = %v, want %v", key, got, want)
+		}
 	}
 }

@@ -82,7 +82,7 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 			continue
 		}
 		m.Size = int64(len(m.Body))
-		if m.Key == IndexJSON || m.Key == IndexSJSON || m.Key == src.StartPath {
+		if m.Index = m.Key == IndexJSON || m.Key == IndexSJSON || m.Key == src.StartPath; m.Index {
 			if obj, ok := p.state.Objects[m.Key]; ok {
 				m.IfMatch = obj.ETag
 			} else {

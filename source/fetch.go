@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/redact"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
 )
@@ -79,13 +80,15 @@ func NewHTTP(root string, client *http.Client) (*HTTP, error) {
 
 // DefaultHTTPClient returns a client suitable for mirroring: pooled
 // keep-alive connections, a bounded time to connect and to receive
-// headers, no overall timeout (items can be large), at most 10 redirects.
+// headers, no overall timeout (items can be large), at most 10 redirects,
+// none from HTTPS to HTTP.
 func DefaultHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	tr.ResponseHeaderTimeout = 60 * time.Second
-	// Redirect policy (hostile-input hardening): stop at a loop or after
-	// maxRedirects, with an error naming the URL.
+	// Redirect policy (hostile-input hardening): stop at a loop, after
+	// maxRedirects or at a redirect from HTTPS to plain HTTP, with an
+	// error naming the URL.
 	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 }
 
@@ -96,11 +99,16 @@ const maxRedirects = 10
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	for _, v := range via {
 		if v.URL.String() == req.URL.String() {
-			return fmt.Errorf("redirect loop: %s redirects back to %s", redact(via[len(via)-1].URL), redact(req.URL))
+			return fmt.Errorf("redirect loop: %s redirects back to %s", redactURL(via[len(via)-1].URL), redactURL(req.URL))
 		}
 	}
+	if prev := via[len(via)-1].URL; prev.Scheme == "https" && req.URL.Scheme != "https" {
+		// What TLS protected (the bytes, a password in the URL) would
+		// travel in the clear.
+		return fmt.Errorf("refused a redirect from HTTPS to %s: %s redirects to %s", req.URL.Scheme, redactURL(prev), redactURL(req.URL))
+	}
 	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects (the last to %s)", len(via), redact(req.URL))
+		return fmt.Errorf("stopped after %d redirects (the last to %s)", len(via), redactURL(req.URL))
 	}
 	return nil
 }
@@ -117,15 +125,15 @@ func (h *HTTP) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error
 	}
 	// Ask for the bytes as stored: sizes and checksums are of those.
 	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := h.Client.Do(req)
+	resp, err := h.do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", redact(u), err)
+		return nil, 0, fmt.Errorf("GET %s: %w", redactURL(u), err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("GET %s: %s: %w", redact(u), resp.Status, ErrNotExist)
+		return nil, 0, fmt.Errorf("GET %s: %s: %w", redactURL(u), resp.Status, ErrNotExist)
 	default:
 		// A *StatusError (retry.go), so that Classify can tell 5xx from 403.
 		return nil, 0, newStatusError(u, resp, -1)
@@ -141,12 +149,12 @@ func (h *HTTP) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error
 			zr, err := gzip.NewReader(resp.Body)
 			if err != nil {
 				resp.Body.Close()
-				return nil, 0, fmt.Errorf("GET %s: Content-Encoding %s: %w", redact(u), ce, err)
+				return nil, 0, fmt.Errorf("GET %s: Content-Encoding %s: %w", redactURL(u), ce, err)
 			}
 			return gzipBody{zr, resp.Body}, -1, nil
 		}
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("GET %s: unrequested Content-Encoding %q refused (sizes and checksums are of the stored bytes; only gzip metadata is decoded)", redact(u), ce)
+		return nil, 0, fmt.Errorf("GET %s: unrequested Content-Encoding %q refused (sizes and checksums are of the stored bytes; only gzip metadata is decoded)", redactURL(u), ce)
 	}
 	return resp.Body, resp.ContentLength, nil
 }
@@ -167,13 +175,22 @@ type gzipBody struct {
 func (g gzipBody) Close() error { return g.body.Close() }
 
 // String implements Fetcher.
-func (h *HTTP) String() string { return redact(h.Root) }
+func (h *HTTP) String() string { return redactURL(h.Root) }
 
-func redact(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	return c.String()
+// redactURL names u for messages: its password and credential query
+// parameters masked (see package redact).
+func redactURL(u *url.URL) string { return redact.URL(u.String()) }
+
+// do sends req. Its error names the URL of the request that failed (a
+// redirect's target among them) redacted, so that no message shows a
+// password or a signed URL's token.
+func (h *HTTP) do(req *http.Request) (*http.Response, error) {
+	resp, err := h.Client.Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redact.URL(ue.URL)
+	}
+	return resp, err
 }
 
 // Dir fetches from a mirror in a local directory.

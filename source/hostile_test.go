@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,81 @@ func TestHostileTransport(t *testing.T) {
 	proxy.Add(&faultproxy.Rule{Path: "index.sjson", Fault: faultproxy.HTML})
 	if _, err := source.Read(ctx, retrying, source.DefaultStart, opts); err == nil || !strings.Contains(err.Error(), proxy.URL+"/"+source.DefaultStart) {
 		t.Errorf("HTML page for the signed index: %v", err)
+	}
+}
+
+// TestRedirectDowngrade: an HTTPS source that redirects to plain HTTP is
+// refused, naming both URLs, and not retried; HTTPS to HTTPS and HTTP to
+// HTTP redirects are followed.
+func TestRedirectDowngrade(t *testing.T) {
+	files := map[string]string{hIndex: hIndexDoc(hEntry), hProducts: hProductsDoc(hItem(""))}
+	tree := &upstream.Tree{Files: map[string][]byte{}}
+	for p, b := range files {
+		tree.Files["real/"+p] = []byte(b)
+	}
+	plain := upstream.Serve(t, tree)
+	var tlsSrv *httptest.Server
+	tlsSrv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/down/"):
+			http.Redirect(w, r, plain.URL+"/real/"+strings.TrimPrefix(r.URL.Path, "/down/"), http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/same/"):
+			http.Redirect(w, r, tlsSrv.URL+"/real/"+strings.TrimPrefix(r.URL.Path, "/same/"), http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/real/"):
+			w.Write(tree.Files[strings.TrimPrefix(r.URL.Path, "/")])
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(tlsSrv.Close)
+	client := source.DefaultHTTPClient()
+	client.Transport.(*http.Transport).TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig
+	read := func(root string) error {
+		f, err := source.NewHTTP(root, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = source.Read(context.Background(), f, hIndex, source.Options{})
+		return err
+	}
+	if err := read(tlsSrv.URL + "/same/"); err != nil {
+		t.Errorf("https to https: %v", err)
+	}
+	err := read(tlsSrv.URL + "/down/")
+	want := fmt.Sprintf("refused a redirect from HTTPS to http: %s/down/%s redirects to %s/real/%s", tlsSrv.URL, hIndex, plain.URL, hIndex)
+	if err == nil || !strings.Contains(err.Error(), want) || source.Classify(err) {
+		t.Errorf("https to http: %v\nwant %s, not transient", err, want)
+	}
+	if plain.Requests("real/"+hIndex) != 0 {
+		t.Error("the plain HTTP URL was requested")
+	}
+}
+
+// TestMetadataTotal: the documents of one mirror are bounded together, not
+// only one by one: an index naming many large products files is refused
+// with an error naming the file that crossed the bound.
+func TestMetadataTotal(t *testing.T) {
+	files := map[string]string{}
+	entries := []string{}
+	pad := strings.Repeat("x", 100_000)
+	for i := range 4 {
+		cid := fmt.Sprintf("c%d", i)
+		path := "streams/v1/" + cid + ".json"
+		entries = append(entries, fmt.Sprintf(`%q:{"format":"products:1.0","datatype":"image-ids","path":%q,"products":["p"]}`, cid, path))
+		files[path] = `{"format":"products:1.0","content_id":"` + cid + `","datatype":"image-ids","pad":"` + pad + `","products":{"p":{"arch":"amd64",` +
+			`"versions":{"20250615":{"items":{"squashfs":` + hItem("") + `}}}}}}`
+	}
+	files[hIndex] = `{"format":"index:1.0","updated":"Thu, 24 Jul 2025 08:01:49 +0000","index":{` + strings.Join(entries, ",") + `}}`
+	if _, _, err := readMirror(t, files, source.Options{MaxMetadataTotal: 500_000}); err != nil {
+		t.Fatalf("within the bound: %v", err)
+	}
+	_, url, err := readMirror(t, files, source.Options{MaxMetadataTotal: 300_000})
+	if !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), url+"/streams/v1/c") ||
+		!strings.Contains(err.Error(), "more than 300000 bytes in all") {
+		t.Errorf("err = %v, want ErrInvalid naming a products file and the bound", err)
+	}
+	// The default bound holds what one document may be, several times.
+	if source.DefaultMaxMetadataTotal < 4*source.DefaultMaxMetadata {
+		t.Errorf("DefaultMaxMetadataTotal %d is less than four documents", source.DefaultMaxMetadataTotal)
 	}
 }

@@ -20,12 +20,19 @@ var ErrNoKeyring = errors.New("signed source needs a keyring")
 // DefaultMaxMetadata bounds the size of one index or products document.
 const DefaultMaxMetadata = 256 << 20
 
+// DefaultMaxMetadataTotal bounds the bytes of all the documents (and
+// detached signatures) of one mirror together: Read holds them all.
+const DefaultMaxMetadataTotal = 1 << 30
+
 // Options says how to read and verify a mirror's metadata.
 type Options struct {
 	Keyring     *gpg.Keyring // keys any of which may sign; required for .sjson unless NoVerify
 	NoVerify    bool         // accept .sjson without checking signatures (still must be clearsigned)
 	AllowSHA1   bool         // accept SHA-1 signature digests (some old streams)
 	MaxMetadata int64        // bytes per document; 0 means DefaultMaxMetadata
+	// MaxMetadataTotal bounds the bytes of all documents together; 0
+	// means DefaultMaxMetadataTotal.
+	MaxMetadataTotal int64
 }
 
 // Mirror is the metadata of a mirror as read and verified.
@@ -124,6 +131,7 @@ type reader struct {
 	opts Options
 	m    *Mirror
 	mu   sync.Mutex
+	used int64 // bytes of the documents read so far (under mu)
 }
 
 func (r *reader) name(p string) string { return strings.TrimSuffix(r.m.Root, "/") + "/" + p }
@@ -174,17 +182,31 @@ func (r *reader) readAll(p string, rc io.Reader, size int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxMetadata
 	}
+	total := r.opts.MaxMetadataTotal
+	if total <= 0 {
+		total = DefaultMaxMetadataTotal
+	}
+	r.mu.Lock()
+	left := max(total-r.used, 0)
+	r.mu.Unlock()
 	// A known size (nothing is trusted: the limit still applies) saves
 	// growing the buffer step by step through a large catalog.
 	var buf bytes.Buffer
 	if size > 0 {
-		buf.Grow(int(min(size, limit)) + bytes.MinRead)
+		buf.Grow(int(min(size, limit, left)) + bytes.MinRead)
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(rc, limit+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(rc, min(limit, left)+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.name(p), err)
 	}
 	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%s: %w: larger than %d bytes", r.name(p), catalog.ErrInvalid, limit)
+	}
+	r.mu.Lock()
+	r.used += int64(buf.Len())
+	over := r.used > total
+	r.mu.Unlock()
+	if over {
+		return nil, fmt.Errorf("%s: %w: the mirror's metadata comes to more than %d bytes in all", r.name(p), catalog.ErrInvalid, total)
 	}
 	return buf.Bytes(), nil
 }

@@ -82,7 +82,7 @@ var s3CodeRE = regexp.MustCompile(`<Code>([A-Za-z0-9.]{1,64})</Code>`)
 // its body. offset is the start of a ranged request, -1 for none.
 func newStatusError(u *url.URL, resp *http.Response, offset int64) *StatusError {
 	defer resp.Body.Close()
-	e := &StatusError{URL: redact(u), Code: resp.StatusCode, Status: resp.Status, Range: offset}
+	e := &StatusError{URL: redactURL(u), Code: resp.StatusCode, Status: resp.Status, Range: offset}
 	if e.Status == "" {
 		e.Status = strconv.Itoa(resp.StatusCode)
 	}
@@ -110,7 +110,7 @@ func (h *HTTP) FetchRange(ctx context.Context, p string, offset int64) (io.ReadC
 		return nil, 0, err
 	}
 	u := h.Root.ResolveReference(&url.URL{Path: p})
-	name := fmt.Sprintf("GET %s (bytes=%d-)", redact(u), offset)
+	name := fmt.Sprintf("GET %s (bytes=%d-)", redactURL(u), offset)
 	if offset < 0 {
 		return nil, 0, fmt.Errorf("%s: %w: negative offset", name, ErrNoResume)
 	}
@@ -120,7 +120,7 @@ func (h *HTTP) FetchRange(ctx context.Context, p string, offset int64) (io.ReadC
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
-	resp, err := h.Client.Do(req)
+	resp, err := h.do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", name, err)
 	}

@@ -28,6 +28,9 @@ var (
 	// ErrPrecondition means a conditional Put (IfAbsent, IfMatch) found
 	// the key in another state; nothing was written.
 	ErrPrecondition = errors.New("precondition failed")
+	// ErrTooLarge means the store cannot take an object of the given size
+	// within the memory it may use for uploads; nothing was written.
+	ErrTooLarge = errors.New("object too large")
 )
 
 // Object describes one stored object as a listing reports it.

@@ -39,7 +39,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	ctx := context.Background()
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		errb.WriteString("ssmirror: " + err.Error() + "\n")
+		errb.WriteString(errorLine(err) + "\n")
 	}
 	return out.String(), errb.String(), exitCode(ctx, err)
 }

@@ -52,12 +52,14 @@ func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
+	guarded := dst // what gc deletes through: only while the lease is held
+	var l *lease.Lease
 	if !o.dryRun {
-		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: o.wait})
-		if err != nil {
+		if l, err = lease.Acquire(ctx, dst, lease.Options{Wait: o.wait, Clock: leaseClock}); err != nil {
 			return err
 		}
 		defer l.Release(context.WithoutCancel(ctx))
+		guarded = l.Guard(dst)
 	}
 	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{})
 	if err != nil {
@@ -73,12 +75,15 @@ func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error
 	if o.dryRun {
 		return nil
 	}
-	res, err := apply.Run(ctx, p, nil, dst, apply.Options{})
+	res, err := apply.Run(ctx, p, nil, guarded, apply.Options{})
 	if err != nil {
 		return err
 	}
 	aborted := 0
 	if canAbort {
+		if err := l.Check(); err != nil {
+			return err
+		}
 		keys, err := aborter.AbortIncompleteUploads(ctx, o.uploadsAge)
 		for _, k := range keys {
 			fmt.Fprintf(stdout, "aborted incomplete upload of %s\n", k)

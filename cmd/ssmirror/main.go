@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/internal/redact"
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
@@ -52,10 +53,13 @@ func main() {
 	err := root.ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ssmirror: %v\n", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
 	os.Exit(exitCode(ctx, err))
 }
+
+// errorLine is the last line a failed command prints, its URLs redacted.
+func errorLine(err error) string { return redact.Text("ssmirror: " + err.Error()) }
 
 // exitCode maps an error to the documented exit status.
 func exitCode(ctx context.Context, err error) int {

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ssmirror/ssmirror/internal/redact"
 )
 
 // globalOptions are the flags every command has.
@@ -24,6 +26,9 @@ type globalOptions struct {
 func (g *globalOptions) setup(cmd *cobra.Command) error {
 	if _, ok := cmd.ErrOrStderr().(*lockedWriter); !ok {
 		cmd.Root().SetErr(&lockedWriter{w: cmd.ErrOrStderr()})
+	}
+	if _, ok := cmd.OutOrStdout().(*lockedWriter); !ok {
+		cmd.Root().SetOut(&lockedWriter{w: cmd.OutOrStdout()})
 	}
 	level := slog.LevelInfo
 	if g.verbose > 0 {
@@ -43,9 +48,13 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 }
 
 // lockedWriter serializes the writes of several goroutines to one writer,
-// which redirect can replace for a while. stderr is one; the logger writes
-// to another, that a sync run points at its text output so that log lines
-// go above the progress bars instead of through them.
+// which redirect can replace for a while, and redacts every URL written
+// through it (redact.Text: passwords, signed-URL tokens). stdout and
+// stderr are two; the logger writes to a third, that a sync run points at
+// its text output so that log lines go above the progress bars instead of
+// through them. Every line the commands print goes through one of them
+// (main's last error line through errorLine), so none shows a secret
+// that a URL carried.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -54,7 +63,10 @@ type lockedWriter struct {
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	if _, err := io.WriteString(l.w, redact.Text(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // redirect sends the writes to w until the returned function is called.

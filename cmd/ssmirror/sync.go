@@ -36,6 +36,10 @@ type syncOptions struct {
 	configFile string
 }
 
+// leaseClock is the clock of the target's lease: nil for the system's;
+// tests replace it.
+var leaseClock lease.Clock
+
 func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	addSignatureFlags(f, &o.cfg.Keyrings, &o.cfg.NoVerify, &o.cfg.AllowSHA1)
 	f.IntVar(&o.cfg.Max, "max", 0, "keep only the newest N versions of each product (0: all)")
@@ -58,7 +62,7 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
 	f.String("part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
 	f.Int("part-uploads", s3store.DefaultConcurrency, "S3 parts of one object uploaded at once")
-	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger part is still uploaded, alone)")
+	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger --part-size part is still uploaded, alone; an item that needs parts larger than both is refused)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
 }
@@ -273,12 +277,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if err != nil {
 		return err
 	}
+	guarded := dst // what the run writes through: only while the lease is held
 	if !cfg.DryRun {
-		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(cfg.Wait)})
+		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(cfg.Wait), Clock: leaseClock})
 		if err != nil {
 			return err
 		}
 		log.Debug("lease acquired", "target", dst.String(), "key", lease.Key)
+		guarded = l.Guard(dst)
 		defer func() {
 			// A fresh context: the run's may be cancelled.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -367,7 +373,7 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if signer != nil {
 		aopts.Signer = signer
 	}
-	res, err := apply.Run(ctx, p, fetcher, dst, aopts)
+	res, err := apply.Run(ctx, p, fetcher, guarded, aopts)
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
 	}

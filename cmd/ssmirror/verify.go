@@ -1,13 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -73,6 +73,14 @@ no --keyring is given and the mirror publishes its own key
 the mirror itself proves nothing; check its fingerprint, then give it with
 --keyring. Otherwise the default keyring is used when installed.
 
+When the signed index verifies, verify says whose it is: upstream (the
+upstream's .sjson files, byte for byte) or resign (signed with the key the
+mirror publishes), and counts the paths the signed products files name that
+the mirror does not hold. Upstream signed metadata of a filtered mirror names
+what the upstream offers, so there the count is informational; re-signed
+metadata must be exact: a signed products file whose content is not the
+.json one, and each path it names that the mirror lacks, is a problem.
+
 Objects that the metadata does not reference are reported as warnings, with
 the time since when they are pending deletion if sync's garbage collection
 state records them (they go when the grace period is over); metadata files
@@ -84,10 +92,11 @@ One line per finding:
   size PATH: have N, catalog says M
   checksum PATH: REASON
   signature FILE: REASON
+  signed PATH: REASON
   unreferenced PATH (N bytes[, pending deletion since TIME])
   note: TEXT
 then a summary line starting with OK or FAILED. --json prints one JSON object
-per line instead, with "type" set to missing, size, checksum, signature,
+per line instead, with "type" set to missing, size, checksum, signature, signed,
 unreferenced, note or, last, summary.
 
 ` + verifyExitHelp,
@@ -110,6 +119,7 @@ const (
 	findChecksum     = "checksum"
 	findSignature    = "signature"
 	findUnreferenced = "unreferenced"
+	findSigned       = "signed" // re-signed metadata that is not exact
 	findNote         = "note"
 )
 
@@ -130,7 +140,7 @@ type finding struct {
 // problem reports whether f makes the mirror unsound.
 func (f finding) problem() bool {
 	switch f.Type {
-	case findMissing, findSize, findChecksum, findSignature:
+	case findMissing, findSize, findChecksum, findSignature, findSigned:
 		return true
 	}
 	return false
@@ -142,7 +152,7 @@ func (f finding) String() string {
 		return "missing " + f.Path
 	case findSize:
 		return fmt.Sprintf("size %s: have %d, catalog says %d", f.Path, *f.Size, *f.CatalogSize)
-	case findChecksum, findSignature:
+	case findChecksum, findSignature, findSigned:
 		return fmt.Sprintf("%s %s: %s", f.Type, f.Path, f.Error)
 	case findUnreferenced:
 		if f.PendingSince != nil {
@@ -165,21 +175,29 @@ const (
 
 // verifySummary is the last line of a verify report.
 type verifySummary struct {
-	Type              string `json:"type"` // "summary"
-	Target            string `json:"target"`
-	OK                bool   `json:"ok"`
-	Referenced        int    `json:"referenced"`
-	ReferencedBytes   int64  `json:"referenced_bytes"`
-	Missing           int    `json:"missing"`
-	WrongSize         int    `json:"wrong_size"`
-	ChecksumsChecked  bool   `json:"checksums_checked"`
-	BadChecksums      int    `json:"bad_checksums"`
-	Signatures        string `json:"signatures"`
-	SignedFiles       int    `json:"signed_files"` // .sjson files that verified
-	BadSignatures     int    `json:"bad_signatures"`
-	Unreferenced      int    `json:"unreferenced"`
-	UnreferencedBytes int64  `json:"unreferenced_bytes"`
-	PendingDeletion   int    `json:"pending_deletion"` // unreferenced objects garbage collection will delete
+	Type             string `json:"type"` // "summary"
+	Target           string `json:"target"`
+	OK               bool   `json:"ok"`
+	Referenced       int    `json:"referenced"`
+	ReferencedBytes  int64  `json:"referenced_bytes"`
+	Missing          int    `json:"missing"`
+	WrongSize        int    `json:"wrong_size"`
+	ChecksumsChecked bool   `json:"checksums_checked"`
+	BadChecksums     int    `json:"bad_checksums"`
+	Signatures       string `json:"signatures"`
+	SignedFiles      int    `json:"signed_files"` // .sjson files that verified
+	BadSignatures    int    `json:"bad_signatures"`
+	// SignedMetadata is "upstream" (the upstream's .sjson files) or
+	// "resign" (signed with the key the mirror publishes), when the
+	// signed index verified.
+	SignedMetadata string `json:"signed_metadata,omitempty"`
+	// SignedNotMirrored counts the paths the verified signed products
+	// files name that the target does not hold: informational for
+	// upstream signed metadata, a problem for re-signed metadata.
+	SignedNotMirrored int   `json:"signed_not_mirrored"`
+	Unreferenced      int   `json:"unreferenced"`
+	UnreferencedBytes int64 `json:"unreferenced_bytes"`
+	PendingDeletion   int   `json:"pending_deletion"` // unreferenced objects garbage collection will delete
 }
 
 func (s verifySummary) String() string {
@@ -210,6 +228,9 @@ func (s verifySummary) String() string {
 		parts = append(parts, count(s.BadSignatures, "bad signature"))
 	default:
 		parts = append(parts, "signatures not checked")
+	}
+	if s.SignedMetadata != "" {
+		parts = append(parts, fmt.Sprintf("signed metadata (%s) names %s not in the mirror", s.SignedMetadata, count(s.SignedNotMirrored, "path")))
 	}
 	unref := fmt.Sprintf("%s (%s", count(s.Unreferenced, "unreferenced object"), plan.Bytes(s.UnreferencedBytes))
 	if s.PendingDeletion > 0 {
@@ -276,6 +297,9 @@ type audit struct {
 	// meta holds the metadata keys the publication references (index,
 	// products files, signed twins, published key).
 	meta map[string]bool
+	// signedOnly holds the paths verified signed products files name
+	// that the target does not hold.
+	signedOnly map[string]bool
 }
 
 func (a *audit) add(f finding) { a.findings = append(a.findings, f) }
@@ -445,6 +469,10 @@ func (a *audit) signatures(ctx context.Context) error {
 		return nil
 	}
 	a.sum.SignedFiles++
+	a.sum.SignedMetadata = plan.SignedUpstream.String()
+	if a.signedByMirror(data) {
+		a.sum.SignedMetadata = plan.SignedResign.String()
+	}
 	idx, err := catalog.DecodeIndex(plan.IndexSJSON, payload)
 	if err != nil {
 		return err
@@ -473,11 +501,15 @@ func (a *audit) signatures(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := kr.VerifyClearsigned(e.Path, data, opts); err != nil {
+		payload, _, err := kr.VerifyClearsigned(e.Path, data, opts)
+		if err != nil {
 			bad(e.Path, err)
 			continue
 		}
 		a.sum.SignedFiles++
+		if err := a.signedItems(e.Path, payload); err != nil {
+			return err
+		}
 	}
 	a.sum.Signatures = sigsGood
 	if a.sum.BadSignatures > 0 {
@@ -486,11 +518,60 @@ func (a *audit) signatures(ctx context.Context) error {
 	return nil
 }
 
+// signedByMirror reports whether the signed index data was signed with
+// the key the mirror publishes (streams/v1/mirror-keyring.gpg): the
+// mirror re-signs its metadata. The key proves nothing about who signed;
+// it only tells the two modes apart.
+func (a *audit) signedByMirror(data []byte) bool {
+	pub, ok := a.state.Metadata[plan.KeyringGPG]
+	if !ok {
+		return false
+	}
+	k, err := gpg.ParseKeyring(plan.KeyringGPG, pub)
+	if err != nil {
+		return false
+	}
+	_, _, err = k.VerifyClearsigned(plan.IndexSJSON, data, gpg.Options{AllowSHA1: true})
+	return err == nil
+}
+
+// signedItems counts the paths the verified signed products file names
+// that the target does not hold. A mirror's own signed metadata (resign)
+// must be exact: its payload must be the .json products file, and a path
+// it names that is not mirrored is a problem. Upstream signed metadata
+// names what the upstream offers; the count is informational.
+func (a *audit) signedItems(file string, payload []byte) error {
+	doc, err := catalog.DecodeProducts(file, payload)
+	if err != nil {
+		return err
+	}
+	resigned := a.sum.SignedMetadata == plan.SignedResign.String()
+	if twin := strings.TrimSuffix(file, ".sjson") + ".json"; resigned && !bytes.Equal(a.state.Metadata[twin], payload) {
+		a.add(finding{Type: findSigned, Path: file, Error: "its signed content is not the mirror's " + twin})
+	}
+	if a.signedOnly == nil {
+		a.signedOnly = map[string]bool{}
+	}
+	doc.Each(func(fl catalog.Flat) bool {
+		p := fl.Item.Path
+		if _, held := a.state.Objects[p]; p == "" || held || a.signedOnly[p] {
+			return true
+		}
+		a.signedOnly[p] = true
+		a.sum.SignedNotMirrored++
+		if resigned {
+			a.add(finding{Type: findSigned, Path: p, Error: "named by " + file + ", not in the mirror"})
+		}
+		return true
+	})
+	return nil
+}
+
 // unreferenced reports the objects of the listing that neither the items
 // nor the metadata reference.
 func (a *audit) unreferenced(items map[string]*catalog.Item) {
 	for _, key := range catalog.SortedKeys(a.state.Objects) {
-		if items[key] != nil || a.meta[key] || isMetadataKey(key) || strings.HasPrefix(key, ".ssmirror/") {
+		if items[key] != nil || a.meta[key] || plan.Ours(key) {
 			continue
 		}
 		obj := a.state.Objects[key]
@@ -505,19 +586,6 @@ func (a *audit) unreferenced(items map[string]*catalog.Item) {
 		a.sum.Unreferenced++
 		a.sum.UnreferencedBytes += obj.Size
 	}
-}
-
-// isMetadataKey reports whether key is a metadata file of streams/v1:
-// index and products files, signed or not, detached signatures and keys.
-func isMetadataKey(key string) bool {
-	if path.Dir(key) != "streams/v1" {
-		return false
-	}
-	switch path.Ext(key) {
-	case ".json", ".sjson", ".gpg", ".asc":
-		return true
-	}
-	return false
 }
 
 // readMeta reads a metadata file of dst, at most source.DefaultMaxMetadata

@@ -90,7 +90,7 @@ type Result struct {
 	Adopted          int // present objects kept after checking their recorded checksum
 	Failed           []Failure
 	Published        int
-	IndexPublished   bool
+	IndexPublished   bool // an index file (index.json or the signed index) was written
 	Deleted          int
 	DeleteErrors     int
 }
@@ -307,7 +307,7 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 			return fmt.Errorf("publish %s: %w", m.Key, err)
 		}
 		res.Published++
-		if m.Key == plan.IndexJSON {
+		if m.Index {
 			res.IndexPublished = true
 		}
 	}

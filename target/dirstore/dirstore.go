@@ -13,6 +13,13 @@
 //
 // Unlike S3, a directory cannot hold both a key "a" and a key "a/b"; such
 // a Put fails with an error naming the conflicting path.
+//
+// Keys are resolved beneath the root without following symbolic links:
+// every operation on a key some directory or the file of which is a
+// symbolic link below the root fails with an error wrapping ErrSymlink
+// that names the key, so nothing is ever written, deleted or read
+// outside the root (or at a second name inside it). The root itself may
+// be a link. List does not descend into links nor list them.
 package dirstore
 
 import (
@@ -102,10 +109,28 @@ const sha256Meta = "sha256"
 // lockName is the file whose flock serialises conditional writes.
 const lockName = ".ssmirror.lock"
 
-// file returns the file system path of key after validating it.
+// ErrSymlink is wrapped by the error of an operation on a key whose path
+// below the root holds a symbolic link.
+var ErrSymlink = errors.New("symbolic link in the path")
+
+// file returns the file system path of key after validating it and
+// checking that no part of it below the root is a symbolic link.
 func (s *Store) file(key string) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", fmt.Errorf("dirstore %s: invalid key: %w", s.root, err)
+	}
+	p := s.root
+	for seg := range strings.SplitSeq(key, "/") {
+		p = filepath.Join(p, seg)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			break // missing (created as a directory by Put) or not a directory
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			rel, _ := filepath.Rel(s.root, p)
+			return "", fmt.Errorf("dirstore %s: key %s: %w: %s is a symbolic link (refused: it could lead outside the directory)",
+				s.root, key, ErrSymlink, filepath.ToSlash(rel))
+		}
 	}
 	return filepath.Join(s.root, filepath.FromSlash(key)), nil
 }
@@ -201,8 +226,12 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, target.Obj
 	if err := ctx.Err(); err != nil {
 		return nil, target.Object{}, fmt.Errorf("dirstore %s: open %s: %w", s.root, key, err)
 	}
-	f, err := os.Open(p)
+	// O_NOFOLLOW: a link that appeared since file checked is not read either.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, target.Object{}, fmt.Errorf("dirstore %s: open %s: %w", s.root, key, ErrSymlink)
+		}
 		if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
 			return nil, target.Object{}, fmt.Errorf("dirstore %s: open %s: %w", s.root, key, target.ErrNotExist)
 		}

@@ -156,3 +156,93 @@ func TestListInvalidPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestSymlinks: a symbolic link below the root, to a directory or a file
+// outside it (or inside it), is never followed: Put, Open, Stat and
+// Delete of a key through it fail naming the key and wrapping
+// ErrSymlink, and nothing outside the root is written, read or deleted.
+func TestSymlinks(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "f"), []byte("outside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(filepath.Join(base, "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := st.Root()
+	if err := os.MkdirAll(filepath.Join(root, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for link, to := range map[string]string{
+		"dir":      outside,                     // a directory outside
+		"a/dir":    outside,                     // deeper
+		"file":     filepath.Join(outside, "f"), // a file outside
+		"indir":    filepath.Join(root, "in"),   // a directory inside
+		"a/parent": "..",                        // relative, upwards
+	} {
+		p := filepath.Join(root, filepath.FromSlash(link))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(to, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, key := range []string{"dir/f", "dir/new/x", "a/dir/f", "file", "indir/x", "a/parent/outside/f"} {
+		refused := func(op string, err error) {
+			t.Helper()
+			if !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s %s: err = %v, want ErrSymlink naming the key", op, key, err)
+			}
+		}
+		_, err := st.Put(ctx, key, strings.NewReader("mirror"), 6, target.PutOptions{})
+		refused("put", err)
+		_, err = st.Put(ctx, key, strings.NewReader("mirror"), 6, target.PutOptions{IfAbsent: true})
+		refused("put if absent", err)
+		rc, _, err := st.Open(ctx, key)
+		if err == nil {
+			rc.Close()
+		}
+		refused("open", err)
+		_, err = st.Stat(ctx, key)
+		refused("stat", err)
+		refused("delete", st.Delete(ctx, key))
+	}
+	// Nothing outside was touched, nothing was written through the
+	// inner link either.
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 1 {
+		t.Errorf("outside holds %d entries, want 1", len(entries))
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "f")); err != nil || string(b) != "outside" {
+		t.Errorf("outside/f = %q, %v", b, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "in")); len(entries) != 0 {
+		t.Errorf("in/ holds %d entries, want 0", len(entries))
+	}
+	// A listing shows no link and nothing through one.
+	var keys []string
+	if err := st.List(ctx, "", func(o target.Object) error { keys = append(keys, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("List = %v, want nothing", keys)
+	}
+	// A root that is itself a link is the operator's choice: it works.
+	if err := os.Symlink(root, filepath.Join(base, "link")); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := New(filepath.Join(base, "link"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ls.Put(ctx, "in/x", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

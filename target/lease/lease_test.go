@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/fakeclock"
+	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/dirstore"
@@ -21,197 +25,522 @@ import (
 
 func TestMain(m *testing.M) { s3test.Main(m) }
 
-func stores(t *testing.T) map[string]func(t *testing.T) target.Store {
+func dirStore(t *testing.T) target.Store {
+	st, err := dirstore.New(filepath.Join(t.TempDir(), "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// s3Bucket returns a new bucket on the real S3 server, and a store on it
+// reached through endpoint (the server's, or a fault proxy's).
+func s3Bucket(t *testing.T) (bucket string, open func(endpoint string) target.Store, endpoint string) {
+	srv := s3test.Shared(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	bucket = srv.NewBucket(t)
+	return bucket, func(endpoint string) target.Store {
+		st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: endpoint, PathStyle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}, srv.Endpoint
+}
+
+func stores() map[string]func(t *testing.T) target.Store {
 	return map[string]func(t *testing.T) target.Store{
-		"dir": func(t *testing.T) target.Store {
-			st, err := dirstore.New(filepath.Join(t.TempDir(), "m"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
+		"dir": dirStore,
 		"s3": func(t *testing.T) target.Store {
-			srv := s3test.Shared(t)
-			t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-			t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-			st, err := s3store.New(context.Background(), s3store.Config{Bucket: srv.NewBucket(t), Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
+			_, open, endpoint := s3Bucket(t)
+			return open(endpoint)
 		},
 	}
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+var epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func holderOf(t *testing.T, st target.Store) Record {
+	t.Helper()
+	rec, _, err := read(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func putRecord(t *testing.T, st target.Store, rec any, opts target.PutOptions) {
+	t.Helper()
+	body, _ := json.Marshal(rec)
+	if _, err := st.Put(context.Background(), Key, bytes.NewReader(body), int64(len(body)), opts); err != nil {
+		t.Fatal(err)
+	}
+}
 
+// TestLease: a held lease fails a second publisher at once with a message
+// naming the holder; a released one is free; a holder's release never
+// deletes a lease another publisher wrote meanwhile.
 func TestLease(t *testing.T) {
-	for name, open := range stores(t) {
+	for name, open := range stores() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			st := open(t)
-			clk := &clock{t: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
-			opts := func(owner string) Options {
-				return Options{Owner: owner, TTL: time.Hour, Now: clk.now, Poll: 10 * time.Millisecond}
-			}
+			clk := fakeclock.New(epoch)
+			opts := func(owner string) Options { return Options{Owner: owner, Clock: clk} }
 			a, err := Acquire(ctx, st, opts("job-a"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Held: the second publisher fails with a message naming the
-			// holder.
 			_, err = Acquire(ctx, st, opts("job-b"))
 			if !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), "job-a") {
 				t.Fatalf("second Acquire = %v, want ErrHeld naming job-a", err)
 			}
-			// Released: the next one gets it.
 			if err := a.Release(ctx); err != nil {
 				t.Fatal(err)
+			}
+			if !errors.Is(a.Check(), ErrLost) {
+				t.Errorf("Check after Release = %v, want ErrLost", a.Check())
 			}
 			b, err := Acquire(ctx, st, opts("job-b"))
 			if err != nil {
 				t.Fatalf("after release: %v", err)
 			}
-			// Expired: racing contenders, exactly one takes it over.
-			clk.add(2 * time.Hour)
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			var winners []*Lease
-			for i := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					l, err := Acquire(ctx, st, opts("racer-"+string(rune('0'+i))))
-					if err == nil {
-						mu.Lock()
-						winners = append(winners, l)
-						mu.Unlock()
-					} else if !errors.Is(err, ErrHeld) {
-						t.Errorf("racer: %v", err)
-					}
-				}()
+			// Another writer replaces the lease (If-Match on what it read):
+			// b's release leaves it.
+			obj, err := st.Stat(ctx, Key)
+			if err != nil {
+				t.Fatal(err)
 			}
-			wg.Wait()
-			if len(winners) != 1 {
-				t.Fatalf("%d contenders took over the expired lease, want 1", len(winners))
-			}
-			// The old holder's release does not delete the new holder's lease.
+			putRecord(t, st, map[string]any{"owner": "intruder"}, target.PutOptions{IfMatch: obj.ETag})
 			if err := b.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Acquire(ctx, st, opts("late")); !errors.Is(err, ErrHeld) {
-				t.Errorf("after the old holder released, Acquire = %v, want ErrHeld", err)
+			if got := holderOf(t, st).Owner; got != "intruder" {
+				t.Errorf("after the old holder released, the lease is %q's, want intruder's", got)
+			}
+		})
+	}
+}
+
+// TestTakeover: a lease nobody renews is taken over once it has stayed
+// unchanged for a whole TTL on the contender's clock, not before, and of
+// several racing contenders exactly one gets it.
+func TestTakeover(t *testing.T) {
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			clk := fakeclock.New(epoch)
+			// Left by a run on another host that died; its own clock said it
+			// expired an hour ago.
+			putRecord(t, st, Record{Owner: "dead", Host: "elsewhere", PID: 1, BootID: "other-boot",
+				Acquired: epoch.Add(-2 * time.Hour), Expires: epoch.Add(-time.Hour)}, target.PutOptions{})
+			ttl := time.Minute
+			type result struct {
+				l   *Lease
+				err error
+			}
+			results := make(chan result, 4)
+			for i := range 4 {
+				go func() {
+					l, err := Acquire(ctx, st, Options{Owner: fmt.Sprint("racer-", i), TTL: ttl, Poll: 10 * time.Second, Clock: clk})
+					results <- result{l, err}
+				}()
+			}
+			clk.Settle(t, 4, nil)
+			clk.Advance(ttl - time.Second)
+			clk.Settle(t, 4, nil)
+			if len(results) != 0 {
+				r := <-results
+				t.Fatalf("taken over before a TTL passed: %v, %v", r.l, r.err)
+			}
+			clk.Advance(time.Second)
+			var winners []*Lease
+			for range 4 {
+				r := <-results
+				switch {
+				case r.err == nil:
+					winners = append(winners, r.l)
+				case !errors.Is(r.err, ErrHeld):
+					t.Errorf("racer: %v", r.err)
+				}
+			}
+			if len(winners) != 1 {
+				t.Fatalf("%d contenders took over, want 1", len(winners))
+			}
+			if got := holderOf(t, st).Owner; got != winners[0].opts.Owner {
+				t.Errorf("lease is %q's, want the winner's (%s)", got, winners[0].opts.Owner)
 			}
 			winners[0].Release(ctx)
 		})
 	}
 }
 
-// TestLeaseRenewal: a holder keeps its lease past the TTL by renewing it,
-// and learns when another run overwrote it.
-func TestLeaseRenewal(t *testing.T) {
-	for name, open := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			st := open(t)
-			ttl := 600 * time.Millisecond
-			a, err := Acquire(ctx, st, Options{Owner: "a", TTL: ttl})
-			if err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * ttl)
-			if _, err := Acquire(ctx, st, Options{Owner: "b", TTL: ttl}); !errors.Is(err, ErrHeld) {
-				t.Fatalf("lease not renewed: Acquire = %v", err)
-			}
-			if a.Err() != nil {
-				t.Fatalf("holder lost its lease: %v", a.Err())
-			}
-			// Another run takes the lease over (as after an expiry, with
-			// If-Match on what it read): the holder notices.
-			body := `{"owner":"intruder"}`
-			for i := 0; ; i++ {
-				obj, err := st.Stat(ctx, Key)
+// TestSkewedContender: a contender whose clock is 3 minutes ahead of the
+// holder's does not take the lease while the holder renews it, whether it
+// was asked to wait or not.
+func TestSkewedContender(t *testing.T) {
+	for name, open := range stores() {
+		for _, wait := range []time.Duration{0, 10 * time.Minute} {
+			t.Run(fmt.Sprintf("%s/wait=%s", name, wait), func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				st := open(t)
+				hclk, cclk := fakeclock.New(epoch), fakeclock.New(epoch.Add(3*time.Minute))
+				holder, err := Acquire(ctx, st, Options{Owner: "holder", Clock: hclk})
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = st.Put(ctx, Key, strings.NewReader(body), int64(len(body)), target.PutOptions{IfMatch: obj.ETag})
-				if err == nil {
-					break
+				defer holder.Release(context.Background())
+				done := make(chan struct{})
+				var cerr error
+				go func() {
+					defer close(done)
+					var l *Lease
+					l, cerr = Acquire(ctx, st, Options{Owner: "contender", Wait: wait, Poll: 10 * time.Second, Clock: cclk})
+					if l != nil {
+						l.Release(context.Background())
+					}
+				}()
+				// Ten minutes, in steps of 10 s on both clocks.
+				for range 60 {
+					if !cclk.Settle(t, 1, done) {
+						break
+					}
+					hclk.Advance(10 * time.Second)
+					hclk.Settle(t, 1, holder.Done())
+					cclk.Advance(10 * time.Second)
 				}
-				if !errors.Is(err, target.ErrPrecondition) || i == 10 {
-					t.Fatal(err) // a renewal may win the race a few times
+				cancel()
+				<-done
+				if cerr == nil {
+					t.Fatal("the contender took the lease while the holder renewed it")
 				}
+				if wait == 0 && !errors.Is(cerr, ErrHeld) {
+					t.Errorf("contender: %v, want ErrHeld", cerr)
+				}
+				if err := holder.Check(); err != nil {
+					t.Errorf("holder: %v", err)
+				}
+				if got := holderOf(t, st).Owner; got != "holder" {
+					t.Errorf("lease is %q's", got)
+				}
+			})
+		}
+	}
+}
+
+// TestSameMachine: a lease whose holder process is gone is taken over at
+// once only when it was written on this machine: same boot id, PID
+// namespace and machine id. The same hostname is not enough. A holder that
+// runs (checked by its PID and start time) is waited for.
+func TestSameMachine(t *testing.T) {
+	me := self()
+	if me.bootID == "" || me.pidNS == "" {
+		t.Skip("no boot id or PID namespace here")
+	}
+	child := exec.Command("sleep", "600")
+	if err := child.Start(); err != nil {
+		t.Skip("cannot run sleep:", err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	cst, ok := procStat(child.Process.Pid)
+	if !ok {
+		t.Fatal("cannot read the child's /proc stat")
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("cannot run true:", err)
+	}
+	deadPID := dead.Process.Pid
+	here := func(pid int, start uint64) map[string]any {
+		return map[string]any{"owner": "other", "host": me.host, "machine_id": me.machineID,
+			"boot_id": me.bootID, "pid_ns": me.pidNS, "pid": pid, "start": start}
+	}
+	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
+	for _, c := range []struct {
+		name string
+		rec  map[string]any
+		free bool
+	}{
+		{"dead here", here(deadPID, 0), true},
+		{"running here", here(child.Process.Pid, cst.start), false},
+		{"PID reused", here(child.Process.Pid, cst.start+1), true},
+		{"other machine id", with(here(deadPID, 0), "machine_id", "0123456789abcdef0123456789abcdef"), false},
+		{"other boot", with(here(deadPID, 0), "boot_id", "00000000-0000-0000-0000-000000000000"), false},
+		{"other PID namespace", with(here(deadPID, 0), "pid_ns", "pid:[1]"), false},
+		{"hostname only", map[string]any{"owner": "other", "host": me.host, "pid": deadPID}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := dirStore(t)
+			clk := fakeclock.New(epoch)
+			c.rec["acquired"], c.rec["expires"] = epoch, epoch.Add(time.Hour)
+			putRecord(t, st, c.rec, target.PutOptions{})
+			l, err := Acquire(ctx, st, Options{Owner: "me", Clock: clk})
+			if c.free != (err == nil) {
+				t.Errorf("Acquire = %v, want free=%v", err, c.free)
 			}
-			select {
-			case <-a.Done():
-				if !errors.Is(a.Err(), ErrLost) {
-					t.Errorf("Err = %v, want ErrLost", a.Err())
-				}
-			case <-time.After(5 * ttl):
-				t.Fatal("holder did not notice it lost the lease")
+			if err != nil && !errors.Is(err, ErrHeld) {
+				t.Errorf("Acquire = %v, want ErrHeld", err)
 			}
-			a.Release(ctx)
+			if l != nil {
+				l.Release(ctx)
+			}
 		})
+	}
+	// And the real thing: the running child is seen as gone once killed.
+	child.Process.Kill()
+	child.Wait()
+	st := dirStore(t)
+	putRecord(t, st, here(child.Process.Pid, cst.start), target.PutOptions{})
+	l, err := Acquire(context.Background(), st, Options{Owner: "me", Clock: fakeclock.New(epoch)})
+	if err != nil {
+		t.Fatalf("after its holder was killed: %v", err)
+	}
+	l.Release(context.Background())
+}
+
+// failingPuts is a store whose lease writes fail while on is set.
+type failingPuts struct {
+	target.Store
+	mu sync.Mutex
+	on bool
+}
+
+func (f *failingPuts) set(on bool) { f.mu.Lock(); f.on = on; f.mu.Unlock() }
+
+func (f *failingPuts) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	f.mu.Lock()
+	on := f.on
+	f.mu.Unlock()
+	if on && key == Key {
+		return "", errors.New("503 SlowDown: Please reduce your request rate")
+	}
+	return f.Store.Put(ctx, key, body, size, opts)
+}
+
+// TestRenewalsFail: a holder whose renewals keep failing (503, not a
+// precondition) keeps the lease while it still may, gives it up before a
+// contender could take it over, and writes nothing through Guard after.
+// The S3 case puts the fault proxy in front of the real server.
+func TestRenewalsFail(t *testing.T) {
+	cases := map[string]func(t *testing.T) (holder, direct target.Store, failing func(bool)){
+		"dir": func(t *testing.T) (target.Store, target.Store, func(bool)) {
+			st := dirStore(t)
+			f := &failingPuts{Store: st}
+			return f, st, f.set
+		},
+		"s3": func(t *testing.T) (target.Store, target.Store, func(bool)) {
+			_, open, endpoint := s3Bucket(t)
+			proxy := faultproxy.Start(t, endpoint)
+			var rule *faultproxy.Rule
+			return open(proxy.URL), open(endpoint), func(on bool) {
+				if on && rule == nil {
+					rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: 503})
+				}
+			}
+		},
+	}
+	for name, open := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st, direct, failing := open(t)
+			clk := fakeclock.New(epoch)
+			ttl := 2 * time.Minute
+			l, err := Acquire(ctx, st, Options{Owner: "holder", TTL: ttl, Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release(ctx)
+			clk.Settle(t, 1, nil)
+			failing(true)
+			g := l.Guard(st)
+			// Two renewals fail (at 30 s and 60 s): still held.
+			for range 2 {
+				clk.Advance(ttl / 4)
+				if !clk.Settle(t, 1, l.Done()) {
+					t.Fatalf("gave up after a failed renewal at %s: %v", clk.Now().Sub(epoch), l.Err())
+				}
+			}
+			if err := l.Check(); err != nil {
+				t.Fatalf("Check at %s: %v", clk.Now().Sub(epoch), err)
+			}
+			if _, err := g.Put(ctx, "streams/v1/a.json", strings.NewReader("a"), 1, target.PutOptions{}); err != nil {
+				t.Fatalf("write while held: %v", err)
+			}
+			// At 90 s, a quarter TTL before anyone may take over, it stops by
+			// itself.
+			clk.Advance(ttl / 4)
+			if clk.Settle(t, 1, l.Done()) {
+				t.Fatalf("still holding the lease %s after its last renewal", clk.Now().Sub(epoch))
+			}
+			if !errors.Is(l.Err(), ErrLost) {
+				t.Errorf("Err = %v, want ErrLost", l.Err())
+			}
+			for _, key := range []string{"streams/v1/products.json", "streams/v1/index.json"} {
+				if _, err := g.Put(ctx, key, strings.NewReader("x"), 1, target.PutOptions{}); !errors.Is(err, ErrLost) {
+					t.Errorf("Put %s after the lease was lost = %v, want ErrLost", key, err)
+				}
+				if _, err := direct.Stat(ctx, key); !errors.Is(err, target.ErrNotExist) {
+					t.Errorf("%s written after the lease was lost (%v)", key, err)
+				}
+			}
+			if err := g.Delete(ctx, "streams/v1/a.json"); !errors.Is(err, ErrLost) {
+				t.Errorf("Delete after the lease was lost = %v, want ErrLost", err)
+			}
+		})
+	}
+}
+
+// TestLostWritesNothing: a holder whose renewal hangs (its process or its
+// network stalled) while a contender takes the lease over after a TTL
+// writes no products file or index after that, although its renewal never
+// returned an error.
+func TestLostWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	_, open, endpoint := s3Bucket(t)
+	proxy := faultproxy.Start(t, endpoint)
+	direct := open(endpoint)
+	hclk, cclk := fakeclock.New(epoch), fakeclock.New(epoch.Add(-time.Hour))
+	ttl := 2 * time.Minute
+	st := open(proxy.URL)
+	holder, err := Acquire(ctx, st, Options{Owner: "holder", TTL: ttl, Clock: hclk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release(ctx)
+	hclk.Settle(t, 1, nil)
+	stall := proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.StallHeaders})
+	hclk.Advance(ttl / 4)
+	for i := 0; stall.Seen() == 0; i++ { // the renewal is sent, and hangs
+		if i == 60000 {
+			t.Fatal("no renewal was sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A contender watches the lease for a TTL and takes it over.
+	got := make(chan error, 1)
+	go func() {
+		l, err := Acquire(ctx, direct, Options{Owner: "contender", TTL: ttl, Wait: 2 * ttl, Poll: 10 * time.Second, Clock: cclk})
+		if l != nil {
+			defer l.Release(ctx)
+		}
+		got <- err
+	}()
+	for range ttl / (10 * time.Second) {
+		cclk.Settle(t, 1, nil)
+		hclk.Advance(10 * time.Second)
+		cclk.Advance(10 * time.Second)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("contender: %v", err)
+	}
+	// The holder has heard nothing back, yet writes nothing.
+	g := holder.Guard(st)
+	for _, key := range []string{"streams/v1/products.json", "streams/v1/index.json"} {
+		if _, err := g.Put(ctx, key, strings.NewReader("x"), 1, target.PutOptions{}); !errors.Is(err, ErrLost) {
+			t.Errorf("Put %s = %v, want ErrLost", key, err)
+		}
+		if _, err := direct.Stat(ctx, key); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("%s written after the lease was lost (%v)", key, err)
+		}
+	}
+	select {
+	case <-holder.Done():
+	default:
+		t.Error("Done not closed")
+	}
+}
+
+// TestLostReply: a renewal the store took whose reply was lost (the
+// client's retry then fails its If-Match) does not lose the lease.
+func TestLostReply(t *testing.T) {
+	ctx := context.Background()
+	_, open, endpoint := s3Bucket(t)
+	proxy := faultproxy.Start(t, endpoint)
+	st := open(proxy.URL)
+	clk := fakeclock.New(epoch)
+	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	clk.Settle(t, 1, nil)
+	lost := proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Nth: 1, Fault: faultproxy.Reset, AfterForward: true})
+	for range 3 {
+		clk.Advance(DefaultTTL / 4)
+		if !clk.Settle(t, 1, l.Done()) {
+			t.Fatalf("lease lost: %v", l.Err())
+		}
+	}
+	if lost.Applied() != 1 {
+		t.Fatalf("the fault was applied %d times", lost.Applied())
+	}
+	if got := holderOf(t, st); got.Owner != "holder" || got.Seq < 2 {
+		t.Errorf("lease is %+v, want holder's, renewed", got)
+	}
+}
+
+// TestUnreadable: a lease that is not JSON is waited out like any other
+// (unchanged for a TTL), then taken over.
+func TestUnreadable(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	if _, err := st.Put(ctx, Key, strings.NewReader("{garbage"), 8, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clk := fakeclock.New(epoch)
+	got := make(chan error, 1)
+	go func() {
+		l, err := Acquire(ctx, st, Options{Owner: "me", Poll: time.Minute, Clock: clk})
+		if l != nil {
+			l.Release(ctx)
+		}
+		got <- err
+	}()
+	clk.Settle(t, 1, nil)
+	clk.Advance(DefaultTTL)
+	if err := <-got; err != nil {
+		t.Fatalf("Acquire = %v", err)
 	}
 }
 
 // TestWait: a waiting publisher gets the lease when the holder releases.
 func TestWait(t *testing.T) {
 	ctx := context.Background()
-	st := stores(t)["dir"](t)
-	a, err := Acquire(ctx, st, Options{Owner: "a"})
+	st := dirStore(t)
+	clk := fakeclock.New(epoch)
+	a, err := Acquire(ctx, st, Options{Owner: "a", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { time.Sleep(100 * time.Millisecond); a.Release(ctx) }()
-	b, err := Acquire(ctx, st, Options{Owner: "b", Wait: 5 * time.Second, Poll: 20 * time.Millisecond})
-	if err != nil {
+	got := make(chan error, 1)
+	go func() {
+		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Poll: time.Second, Clock: clk})
+		if b != nil {
+			b.Release(ctx)
+		}
+		got <- err
+	}()
+	clk.Settle(t, 2, nil) // a's renewal, b's poll
+	a.Release(ctx)
+	clk.Advance(time.Second)
+	if err := <-got; err != nil {
 		t.Fatalf("waiting Acquire: %v", err)
 	}
-	b.Release(ctx)
 }
 
-// TestStaleHolder: a lease whose holder process died on this host is taken
-// over at once; one held by a live process or another host is not.
-func TestStaleHolder(t *testing.T) {
-	ctx := context.Background()
-	host, _ := os.Hostname()
-	for _, c := range []struct {
-		rec  Record
-		free bool
-	}{
-		{Record{Owner: "dead", Host: host, PID: deadPID(t)}, true},
-		{Record{Owner: "alive", Host: host, PID: os.Getpid()}, false},
-		{Record{Owner: "elsewhere", Host: host + "-other", PID: deadPID(t)}, false},
-	} {
-		st := stores(t)["dir"](t)
-		c.rec.Acquired = time.Now()
-		c.rec.Expires = time.Now().Add(time.Hour)
-		body, _ := json.Marshal(c.rec)
-		if _, err := st.Put(ctx, Key, bytes.NewReader(body), int64(len(body)), target.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		l, err := Acquire(ctx, st, Options{Owner: "me"})
-		if c.free != (err == nil) {
-			t.Errorf("holder %s: Acquire = %v, want free=%v", c.rec.Owner, err, c.free)
-		}
-		if l != nil {
-			l.Release(ctx)
-		}
+func TestProcStat(t *testing.T) {
+	st, ok := procStat(os.Getpid())
+	if !ok {
+		t.Skip("no /proc here")
 	}
-}
-
-// deadPID returns the PID of a process that has exited.
-func deadPID(t *testing.T) int {
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skip("cannot run true:", err)
+	if st.start == 0 || st.state == 'Z' {
+		t.Errorf("procStat(self) = %+v", st)
 	}
-	return cmd.Process.Pid
+	if !running(os.Getpid(), st.start) || running(os.Getpid(), st.start+1) {
+		t.Error("running(self) wrong")
+	}
 }

@@ -43,8 +43,22 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), err)
 	}
 	partSize := s.partSizeFor(size)
-	if size <= partSize {
+	conditional := opts.IfAbsent || opts.IfMatch != ""
+	switch {
+	case size <= partSize, conditional && size <= MaxPartSize:
+		// A conditional write is one PUT, however large (up to what S3
+		// takes in one): S3 checks If-Match/If-None-Match on it. Its
+		// callers write metadata, which they hold in memory anyway.
 		return s.putSingle(ctx, key, name, body, size, opts)
+	case conditional:
+		return "", fmt.Errorf("s3store: put %s: %w: a conditional write is one PUT, of at most %d bytes", s.objURL(key), target.ErrTooLarge, int64(MaxPartSize))
+	case partSize > s.partSize && partSize > s.mem.total:
+		// The size needs parts larger than the configured ones (S3 takes
+		// at most MaxParts) and than the whole upload memory: buffering
+		// one would break the memory bound, whatever the body turns out
+		// to hold.
+		return "", fmt.Errorf("s3store: put %s: %w: %d bytes need parts of %d bytes (at most %d parts), more than the upload memory of %d bytes",
+			s.objURL(key), target.ErrTooLarge, size, partSize, MaxParts, s.mem.total)
 	}
 	return s.putMultipart(ctx, key, name, body, size, partSize, opts)
 }
@@ -141,9 +155,6 @@ func checksumError(got, want []byte) error {
 // putMultipart uploads body as a multipart upload of parts of partSize
 // bytes, at most s.concurrency in flight, and aborts it on any failure.
 func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Reader, size, partSize int64, opts target.PutOptions) (etag string, err error) {
-	if opts.IfAbsent || opts.IfMatch != "" {
-		return "", fmt.Errorf("s3store: put %s: conditional writes are limited to objects of at most %d bytes", s.objURL(key), partSize)
-	}
 	mopts := putObjectOptions(opts)
 	if opts.SHA256 != nil {
 		// A multipart object has no whole-object checksum in S3: record

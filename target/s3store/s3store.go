@@ -55,7 +55,12 @@
 // failure (body error, part error, digest mismatch, cancelled context) the
 // upload is aborted with a fresh context so no incomplete upload is left.
 // The part size grows for very large objects so an upload never needs more
-// than 10,000 parts.
+// than 10,000 parts; a size that would need parts larger than both
+// Config.PartSize and Config.Memory is refused (target.ErrTooLarge) before
+// anything is read or sent, so the memory bound holds for any claimed size.
+//
+// A conditional Put (IfAbsent, IfMatch) is always a single PUT, of up to
+// MaxPartSize bytes: S3 checks the condition on that request.
 package s3store
 
 import (
@@ -122,8 +127,9 @@ type Config struct {
 	PartSize    int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
 	Concurrency int   // parts uploaded in parallel; 0 means DefaultConcurrency
 	// Memory bounds the object data buffered at once across all uploads
-	// (0 means DefaultMemory). A part or a small object larger than it is
-	// still uploaded, alone.
+	// (0 means DefaultMemory). A part of PartSize, a small object or a
+	// conditional write larger than it is still uploaded, alone; an
+	// object that needs parts larger than both is refused.
 	Memory int64
 }
 

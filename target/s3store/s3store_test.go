@@ -615,3 +615,78 @@ func TestConnectionsReused(t *testing.T) {
 		t.Errorf("%d connections for %d waves of %d PUTs, want about %d", n, waves, inFlight, inFlight)
 	}
 }
+
+// failReader fails the test if it is read.
+type failReader struct{ t *testing.T }
+
+func (f failReader) Read([]byte) (int, error) {
+	f.t.Error("the body was read")
+	return 0, io.ErrUnexpectedEOF
+}
+
+// TestHugeClaimRefused: an object whose size would need parts larger than
+// the configured part size and the whole upload memory (a catalog claiming
+// 16 TiB, its body sent without a length) is refused before anything is
+// read, buffered or sent; the memory bound holds for any claimed size.
+func TestHugeClaimRefused(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	cfg := config(srv, srv.NewBucket(t))
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{1 << 44, MaxParts*DefaultMemory + 1<<30} {
+		_, err := s.Put(context.Background(), "huge", failReader{t}, size, target.PutOptions{})
+		if !errors.Is(err, target.ErrTooLarge) || !strings.Contains(err.Error(), "huge") {
+			t.Errorf("size %d: err = %v, want ErrTooLarge naming the key", size, err)
+		}
+	}
+	if s.mem.peak != 0 {
+		t.Errorf("peak buffered %d bytes, want 0", s.mem.peak)
+	}
+	// The largest size whose parts fit the memory is still uploaded in
+	// parts (not refused up front).
+	if ps := s.partSizeFor(MaxParts * DefaultMemory); ps > DefaultMemory {
+		t.Errorf("part size %d for %d bytes exceeds the memory %d", ps, int64(MaxParts*DefaultMemory), int64(DefaultMemory))
+	}
+}
+
+// TestConditionalLarge: a conditional write larger than one part (an
+// index.json of a big catalog) is one PUT that S3 checks: IfAbsent and
+// IfMatch succeed and fail as for a small object.
+func TestConditionalLarge(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	cfg := config(srv, srv.NewBucket(t))
+	cfg.PartSize = MinPartSize
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	body := bytes.Repeat([]byte("x"), MinPartSize+1<<20)
+	put := func(opts target.PutOptions) (string, error) {
+		opts.SHA256 = sum(body)
+		return s.Put(ctx, "streams/v1/index.json", bytes.NewReader(body), int64(len(body)), opts)
+	}
+	tag, err := put(target.PutOptions{IfAbsent: true})
+	if err != nil {
+		t.Fatalf("if absent: %v", err)
+	}
+	if _, err := put(target.PutOptions{IfAbsent: true}); !errors.Is(err, target.ErrPrecondition) {
+		t.Errorf("if absent again: err = %v, want ErrPrecondition", err)
+	}
+	body[0] = 'y'
+	tag2, err := put(target.PutOptions{IfMatch: tag})
+	if err != nil {
+		t.Fatalf("if match: %v", err)
+	}
+	if _, err := put(target.PutOptions{IfMatch: tag}); !errors.Is(err, target.ErrPrecondition) {
+		t.Errorf("if match a replaced ETag: err = %v, want ErrPrecondition", err)
+	}
+	obj, err := s.Stat(ctx, "streams/v1/index.json")
+	if err != nil || obj.Size != int64(len(body)) || obj.ETag != tag2 {
+		t.Errorf("stat = %+v, %v; want %d bytes, ETag %s", obj, err, len(body), tag2)
+	}
+}

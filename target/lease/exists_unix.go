@@ -7,8 +7,8 @@ import (
 	"syscall"
 )
 
-// processAlive reports whether a process with this PID exists.
-func processAlive(pid int) bool {
+// exists reports whether a process with this PID exists.
+func exists(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
