@@ -9,6 +9,9 @@
 # equivalent.
 #
 # Usage: bench/mutation.sh [PKG...]   (default: all critical packages)
+# A TIMED OUT mutant made the package's tests run past 10 times their
+# normal time; on a loaded machine that happens without any mutation, so
+# they are counted apart (gremlins leaves them out of the efficacy).
 # Environment: GREMLINS (the binary; default: gremlins on PATH, then
 # ~/.cache/ssmirror/bin/gremlins, then $GOPATH/bin/gremlins, installed with
 # go install if none), OUT, and PER_PKG_TIMEOUT (default 3600 s).
@@ -35,6 +38,7 @@ if [ -z "$bin" ]; then
 	bin=$HOME/.cache/ssmirror/bin/gremlins
 fi
 
+commit=$(git rev-parse --short HEAD) # gremlins copies the tree as it is when each package starts
 out=${OUT:-/tmp/ssmirror-mutation}
 mkdir -p "$out"
 rows=()
@@ -65,7 +69,7 @@ for p in "${pkgs[@]}"; do
 done
 
 echo
-echo "$("$bin" --version 2>/dev/null | head -1), --workers 1 --timeout-coefficient 10, $(go version | cut -d' ' -f3), commit $(git rev-parse --short HEAD)"
+echo "$("$bin" --version 2>/dev/null | head -1), --workers 1 --timeout-coefficient 10, $(go version | cut -d' ' -f3), commit $commit"
 echo
 echo "| package | killed | lived | timed out | not covered | efficacy | time |"
 echo "|---|---|---|---|---|---|---|"
