@@ -9,6 +9,8 @@
 # equivalent.
 #
 # Usage: bench/mutation.sh [PKG...]   (default: all critical packages)
+# With REPORT_ONLY=1 it runs nothing and prints the table from the logs in
+# $OUT of an earlier run.
 # A TIMED OUT mutant made the package's tests run past 10 times their
 # normal time; on a loaded machine that happens without any mutation, so
 # they are counted apart (gremlins leaves them out of the efficacy).
@@ -39,19 +41,24 @@ if [ -z "$bin" ]; then
 fi
 
 commit=$(git rev-parse --short HEAD) # gremlins copies the tree as it is when each package starts
+[ -n "${REPORT_ONLY:-}" ] && commit="(logs in $OUT)"
 out=${OUT:-/tmp/ssmirror-mutation}
 mkdir -p "$out"
 rows=()
 for p in "${pkgs[@]}"; do
 	name=${p#./}
 	log="$out/${name//\//_}.txt"
-	start=$(date +%s)
 	rc=0
-	# gremlins mutates every file under the directory; the exclusion (a
-	# regexp on the path relative to it) keeps it to the package itself, so
-	# that each package is measured by its own tests.
-	timeout "${PER_PKG_TIMEOUT:-3600}" "$bin" unleash --workers 1 --timeout-coefficient 10 -E '^[^/]+/' "$p" >"$log" 2>&1 || rc=$?
-	secs=$(($(date +%s) - start))
+	if [ -z "${REPORT_ONLY:-}" ]; then
+		# gremlins mutates every file under the directory; the exclusion (a
+		# regexp on the path relative to it) keeps it to the package itself,
+		# so that each package is measured by its own tests.
+		timeout "${PER_PKG_TIMEOUT:-3600}" "$bin" unleash --workers 1 --timeout-coefficient 10 -E '^[^/]+/' "$p" >"$log" 2>&1 || rc=$?
+	elif [ ! -f "$log" ]; then
+		rows+=("| $name | – | – | – | – | not run | – |")
+		continue
+	fi
+	took=$(sed -n 's/^Mutation testing completed in //p' "$log")
 	k=$(grep -c '^ *KILLED' "$log" || true)
 	l=$(grep -c '^ *LIVED' "$log" || true)
 	to=$(grep -c '^ *TIMED OUT' "$log" || true)
@@ -62,9 +69,10 @@ for p in "${pkgs[@]}"; do
 		eff="–"
 	fi
 	note=""
+	[ -z "$took" ] && note=" (incomplete)"
 	[ "$rc" -eq 124 ] && note=" (stopped by the timeout: incomplete)"
 	[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && note=" (gremlins exit $rc)"
-	rows+=("| $name | $k | $l | $to | $nc | $eff$note | ${secs} s |")
+	rows+=("| $name | $k | $l | $to | $nc | $eff$note | ${took:-–} |")
 	grep '^ *LIVED' "$log" | sed "s|^ *|$name: |" || true
 done
 
