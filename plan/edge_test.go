@@ -97,6 +97,18 @@ func TestValidListMarksLimit(t *testing.T) {
 	if validListMarks(marks) {
 		t.Errorf("%d marks accepted", len(marks))
 	}
+	long := strings.Repeat("k", 1024)
+	for _, c := range []struct {
+		marks []string
+		ok    bool
+	}{
+		{[]string{"a", long}, true}, {[]string{"a", long + "x"}, false},
+		{[]string{"a", "a"}, false}, {[]string{"b", "a"}, false}, {[]string{""}, false},
+	} {
+		if got := validListMarks(c.marks); got != c.ok {
+			t.Errorf("validListMarks(%d marks ending in a %d-byte one) = %v", len(c.marks), len(c.marks[len(c.marks)-1]), got)
+		}
+	}
 }
 
 // TestListMarks: a target that holds ListPage keys or more after the plan
@@ -127,6 +139,14 @@ func TestListMarks(t *testing.T) {
 	small := &Plan{state: State{}, landed: keys[:ListPage-1]}
 	if got := small.listMarks(); got != nil {
 		t.Errorf("%d keys: marks %v, want none", ListPage, got)
+	}
+	// No mark at the last key: the range after it would be empty.
+	two := make([]string, 2*ListPage-1) // with the state key, 2*ListPage keys
+	for i := range two {
+		two[i] = fmt.Sprintf("k%04d", i)
+	}
+	if got := (&Plan{state: State{}, landed: two}).listMarks(); !reflect.DeepEqual(got, []string{two[ListPage-2]}) {
+		t.Errorf("%d keys: marks %v, want [%s]", 2*ListPage, got, two[ListPage-2])
 	}
 }
 
