@@ -7,6 +7,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +36,15 @@ type Sync struct {
 	Filters filter.Set `mapstructure:"-" json:"filters"`
 	Max     int        `mapstructure:"max" json:"max"`
 	Keep    bool       `mapstructure:"keep" json:"keep"`
+
+	// ItemMirrors are other places to fetch items from, at the same
+	// relative paths, tried in order when the source fails (metadata
+	// always comes from Source).
+	ItemMirrors []string `mapstructure:"item_mirrors" json:"item_mirrors"`
+	// UpstreamProxy is the proxy for http(s) sources and mirrors only (the
+	// store does not use it); empty means the HTTPS_PROXY, HTTP_PROXY and
+	// NO_PROXY environment variables decide, as for the store.
+	UpstreamProxy string `mapstructure:"upstream_proxy" json:"upstream_proxy"`
 
 	Keyrings  []string `mapstructure:"keyrings" json:"keyrings"`
 	NoVerify  bool     `mapstructure:"no_verify" json:"no_verify"`
@@ -66,6 +78,12 @@ type Sync struct {
 	Retries     int      `mapstructure:"retries" json:"retries"`
 	RetryDelay  Duration `mapstructure:"retry_delay" json:"retry_delay"`
 	IdleTimeout Duration `mapstructure:"idle_timeout" json:"idle_timeout"`
+	// LowSpeed cuts and retries (resuming) a transfer that arrives slower
+	// than a rate over a window; the zero value disables it.
+	LowSpeed LowSpeed `mapstructure:"low_speed" json:"low_speed"`
+	// BWLimit caps the total rate of upstream reads, all transfers
+	// together; it may change with the time of day.
+	BWLimit Timetable `mapstructure:"bwlimit" json:"bwlimit"`
 
 	S3        S3   `mapstructure:"s3" json:"s3"`
 	Transfers int  `mapstructure:"transfers" json:"transfers"`
@@ -73,7 +91,29 @@ type Sync struct {
 	// VerifyExisting reads back every selected object the target already
 	// holds and checks its checksum; damaged ones are copied again.
 	VerifyExisting bool `mapstructure:"verify_existing" json:"verify_existing"`
+	// SingleWriter is the operator's promise that only one publisher of
+	// the target ever runs: a store that ignores conditional writes is
+	// then published to, with an advisory lease, instead of refused.
+	SingleWriter bool `mapstructure:"single_writer" json:"single_writer"`
+
+	// Path is the start file, relative to Source (sstream-mirror's
+	// --path): streams/v1/NAME.sjson or .json. Empty: the one Source
+	// names, else streams/v1/index.sjson.
+	Path string `mapstructure:"path" json:"path,omitempty"`
+	// NoItemDownload copies no item: the published metadata advance only
+	// for what the target already holds (sstream-mirror's
+	// --no-item-download, within the invariant).
+	NoItemDownload bool `mapstructure:"no_item_download" json:"no_item_download"`
+	// MetricsFile is where a run writes Prometheus text-format metrics
+	// (for node_exporter's textfile collector); empty: none.
+	MetricsFile string `mapstructure:"metrics_file" json:"metrics_file,omitempty"`
+	// NoBrowsePage leaves out the browse page (index.html at the mirror
+	// root).
+	NoBrowsePage bool `mapstructure:"no_browse_page" json:"no_browse_page"`
 }
+
+// startPathRE is what Path may be.
+var startPathRE = regexp.MustCompile(`^streams/v1/[A-Za-z0-9._:-]+\.(sjson|json)$`)
 
 // Secret is a value that never appears in output: it prints, formats and
 // marshals as "REDACTED" (or "" when empty).
@@ -137,6 +177,64 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // String implements fmt.Stringer.
 func (d Duration) String() string { return time.Duration(d).String() }
 
+// LowSpeed is a minimum rate over a window, written RATE/DURATION
+// ("10K/30s": at least 10 KiB a second over 30 seconds), as curl's
+// --speed-limit and --speed-time. The zero value (written "" or "off")
+// disables it.
+type LowSpeed struct {
+	Rate   Size // bytes per second
+	Window Duration
+}
+
+// ParseLowSpeed parses RATE/DURATION, or "" or "off" for none.
+func ParseLowSpeed(s string) (LowSpeed, error) {
+	t := strings.TrimSpace(s)
+	if t == "" || t == "off" {
+		return LowSpeed{}, nil
+	}
+	bad := func(why string) (LowSpeed, error) {
+		return LowSpeed{}, fmt.Errorf("%w: low speed %q: %s; want RATE/DURATION, e.g. 10K/30s", ErrInvalid, s, why)
+	}
+	rate, window, ok := strings.Cut(t, "/")
+	if !ok {
+		return bad("no /")
+	}
+	r, err := ParseSize(rate)
+	if err != nil || r == 0 {
+		return bad("the rate is not a positive number of bytes a second")
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(window))
+	if err != nil || d <= 0 {
+		return bad("the duration is not positive")
+	}
+	return LowSpeed{Rate: r, Window: Duration(d)}, nil
+}
+
+// String implements fmt.Stringer: RATE/DURATION, or "off".
+func (l LowSpeed) String() string {
+	if l == (LowSpeed{}) {
+		return "off"
+	}
+	return FormatSize(l.Rate) + "/" + l.Window.String()
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (l LowSpeed) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// FormatSize writes a byte count as ParseSize reads it, with the largest
+// binary unit that divides it: "16M", "1536K", "1000".
+func FormatSize(n Size) string {
+	for _, u := range []struct {
+		suffix string
+		mult   Size
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(int64(n/u.mult), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(n), 10)
+}
+
 // Default returns a Sync with default settings.
 func Default() Sync {
 	return Sync{Transfers: DefaultTransfers, GCGrace: DefaultGCGrace,
@@ -153,6 +251,10 @@ func (s *Sync) Validate() error {
 		return bad("source", "missing")
 	case strings.TrimSpace(s.Target) == "":
 		return bad("target", "missing")
+	case slices.Contains(s.ItemMirrors, ""):
+		return bad("item_mirrors", "an empty location")
+	case s.UpstreamProxy != "" && !validProxy(s.UpstreamProxy):
+		return bad("upstream_proxy", "%q is not an http://, https:// or socks5:// URL with a host", s.UpstreamProxy)
 	case s.Max < 0:
 		return bad("max", "%d is negative", s.Max)
 	case s.S3.PartSize != 0 && (s.S3.PartSize < 5<<20 || s.S3.PartSize > 5<<30):
@@ -181,8 +283,16 @@ func (s *Sync) Validate() error {
 		return bad("signed_metadata", "resign needs sign_key (--sign-key)")
 	case s.SignKey != "" && (s.SignedMetadata == "upstream" || s.SignedMetadata == "none"):
 		return bad("sign_key", "is only used with signed_metadata resign")
+	case s.Path != "" && !startPathRE.MatchString(s.Path):
+		return bad("path", "%q is not a start file streams/v1/NAME.sjson or .json, relative to the source", s.Path)
 	}
 	return s.S3.Validate()
+}
+
+// validProxy reports whether u is a proxy URL net/http can use.
+func validProxy(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host != "" && (p.Scheme == "http" || p.Scheme == "https" || p.Scheme == "socks5")
 }
 
 // Validate checks the S3 settings and names the first bad one.

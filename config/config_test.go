@@ -54,3 +54,56 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLowSpeed(t *testing.T) {
+	ok := map[string]LowSpeed{
+		"":          {},
+		"off":       {},
+		"10K/30s":   {Rate: 10 << 10, Window: Duration(30 * time.Second)},
+		"1000/1m":   {Rate: 1000, Window: Duration(time.Minute)},
+		" 1M / 5s ": {Rate: 1 << 20, Window: Duration(5 * time.Second)},
+	}
+	for in, want := range ok {
+		got, err := ParseLowSpeed(in)
+		if err != nil || got != want {
+			t.Errorf("ParseLowSpeed(%q) = %v, %v; want %v", in, got, err, want)
+			continue
+		}
+		if back, err := ParseLowSpeed(got.String()); err != nil || back != got {
+			t.Errorf("ParseLowSpeed(%q) = %v, %v: does not read back its String %q", in, back, err, got.String())
+		}
+	}
+	for in, why := range map[string]string{
+		"10K":     "no /",
+		"0/30s":   "rate",
+		"x/30s":   "rate",
+		"10K/0s":  "duration",
+		"10K/-1s": "duration",
+		"10K/abc": "duration",
+	} {
+		_, err := ParseLowSpeed(in)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "RATE/DURATION") {
+			t.Errorf("ParseLowSpeed(%q) = %v, want ErrInvalid naming the %s", in, err, why)
+		}
+	}
+}
+
+// FuzzParseLowSpeed: parsing never panics, errors wrap ErrInvalid, and
+// what parses reads back from its String as the same setting.
+func FuzzParseLowSpeed(f *testing.F) {
+	for _, s := range []string{"", "off", "10K/30s", "1000/1m", "0/1s", "1M/0s", "x/y", "1/1ns"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLowSpeed(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error without ErrInvalid: %v", err)
+			}
+			return
+		}
+		if back, err := ParseLowSpeed(l.String()); err != nil || back != l {
+			t.Fatalf("%q parsed as %v, whose String %q reads back as %v, %v", s, l, l.String(), back, err)
+		}
+	})
+}

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target"
 )
 
@@ -25,10 +27,28 @@ const DefaultGrace = 24 * time.Hour
 // with the time since when, so that they are deleted only after the grace
 // period. It is a hint, never trusted blindly: a path is deleted only if
 // the new publication does not reference it.
+//
+// It is also the record of provenance. Published identifies the .json
+// publications this tool wrote that may be live; a key enters Pending only
+// when it leaves a publication the target holds and Published proves
+// ours, and NamedBy says which file named it. Only such keys are ever
+// deleted: objects no published metadata named (another application's
+// files, a nested mirror) are never candidates, and a state that was lost
+// cannot prove anything, so a rebuilt one deletes nothing.
 type GCState struct {
 	Version int `json:"version"`
 	// Pending maps a key to the time it stopped being referenced.
 	Pending map[string]time.Time `json:"pending"`
+	// NamedBy maps each pending key to the metadata file this tool
+	// published that named it (the key itself for a metadata file this
+	// tool published). A pending key without one is not proven ours and
+	// is never deleted.
+	NamedBy map[string]string `json:"named_by,omitempty"`
+	// Published lists the publication digests (SHA-256 over index.json
+	// and its products files) of what this tool published and may be
+	// live: the publication the state was written for, and the one it
+	// replaces.
+	Published []string `json:"published,omitempty"`
 	// ListMarks are every ListPage-th key (in lexical order) of what the
 	// target held when the state was written, so that the next run can
 	// list the target in ranges at once, a page each (see
@@ -57,46 +77,73 @@ func DecodeGCState(data []byte) (*GCState, error) {
 	if st.Pending == nil {
 		st.Pending = map[string]time.Time{}
 	}
+	if st.NamedBy == nil {
+		st.NamedBy = map[string]string{}
+	}
 	if !validListMarks(st.ListMarks) {
 		st.ListMarks = nil // a hint only: list the target in one range
 	}
 	return &st, nil
 }
 
-// collect decides what of gone (keys leaving the mirror with this plan)
-// and of the pending keys of the state is deleted now, and renders the new
-// state. A key referenced by the new publication (keep) is never deleted.
-// A key still referenced by the published metadata starts its grace period
-// now, since it stops being referenced only when this plan publishes. When
-// the state was lost, objects that no published metadata references are
-// adopted as pending from now (rebuilt from the listing), never deleted
-// at once. Without deletes, due keys stay pending.
-func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
+// collect decides what of gone (keys leaving the mirror with this plan,
+// each with the published metadata file that named it) and of the pending
+// keys of the state is deleted now, and renders the new state. A key
+// referenced by the new publication (keep) is never deleted. A key still
+// referenced by any published metadata file, signed or not, starts its
+// grace period now, since it stops being referenced only when this plan
+// publishes. Only keys that metadata this tool published named are
+// candidates: keys leaving a publication that the state proves this tool
+// wrote, and pending keys the state says one named. A key without that
+// proof, and any object no published metadata names, is kept and
+// reported (Plan.Kept); so a lost state deletes nothing. Without deletes,
+// due keys stay pending.
+func (p *Plan) collect(gone map[string]string, keep map[string]bool, deletes bool) {
 	now := p.state.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	grace := p.opts.Grace
-	old := map[string]time.Time{}
+	var old map[string]time.Time
+	var oldBy map[string]string
+	live := p.liveDigest()
+	proven := false
 	if p.state.GC != nil {
-		old = p.state.GC.Pending
+		old, oldBy = p.state.GC.Pending, p.state.GC.NamedBy
+		proven = live != "" && slices.Contains(p.state.GC.Published, live)
 	}
+	published := slices.Clone(p.digests)
+	if proven {
+		published = append(published, live)
+	}
+	slices.Sort(published)
+	published = slices.Compact(published)
 	referenced := p.publishedKeys()
-	candidates := map[string]bool{}
-	for k := range gone {
-		candidates[k] = true
-	}
-	for k := range old {
-		candidates[k] = true
-	}
-	if p.state.GC == nil && p.state.Published != nil {
-		for k := range p.state.Objects {
-			if !referenced[k] && !Internal(k) {
-				candidates[k] = true
+	signedDone := false
+	withSigned := func() {
+		if !signedDone {
+			signedDone = true
+			for k := range p.signedReferences() {
+				referenced[k] = true
 			}
 		}
 	}
+	candidates := map[string]string{}
+	for k := range old {
+		if by := oldBy[k]; by != "" {
+			candidates[k] = by
+		}
+	}
+	if proven {
+		for k, by := range gone {
+			candidates[k] = by
+		}
+	}
+	if len(candidates) > 0 {
+		withSigned()
+	}
 	pending := map[string]time.Time{}
+	namedBy := map[string]string{}
 	for _, k := range catalog.SortedKeys(candidates) {
 		obj, present := p.state.Objects[k]
 		if keep[k] || !present {
@@ -116,7 +163,7 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 		// Keys deleted now stay in the state written before the deletes,
 		// so a run killed while deleting leaves no orphans: the next run
 		// deletes what is left and drops what is gone.
-		pending[k] = since
+		pending[k], namedBy[k] = since, candidates[k]
 		if deletes && now.Sub(since) >= grace {
 			reason := "unreferenced since " + since.UTC().Format(time.RFC3339)
 			if grace == 0 {
@@ -125,27 +172,93 @@ func (p *Plan) collect(gone, keep map[string]bool, deletes bool) {
 			p.Deletes = append(p.Deletes, Delete{Path: k, Size: obj.Size, Reason: reason})
 		}
 	}
+	p.Kept = p.foreign(keep, referenced, pending, withSigned)
 	marks := p.listMarks()
-	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil && slices.Equal(marks, p.state.GC.ListMarks) {
+	if len(pending) == 0 && len(old) == 0 && p.state.GC != nil && slices.Equal(marks, p.state.GC.ListMarks) &&
+		slices.Equal(published, p.state.GC.Published) {
 		return
 	}
-	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending, ListMarks: marks}, "", " ")
+	body, _ := json.MarshalIndent(GCState{Version: 1, Pending: pending, NamedBy: namedBy, Published: published, ListMarks: marks}, "", " ")
 	body = append(body, '\n')
 	if prev, ok := p.state.Metadata[StateKey]; ok && string(prev) == string(body) {
 		return
 	}
-	// The state goes before the index files: a run killed in between
-	// leaves pending keys that the published index still names, and the
-	// next run restarts their grace period (see above).
-	m := Meta{Key: StateKey, Body: body, Size: int64(len(body))}
-	at := len(p.Publish)
-	for i, x := range p.Publish {
-		if x.Key == IndexJSON || x.Key == p.src.StartPath && p.opts.Signed == SignedUpstream || x.Key == IndexSJSON {
-			at = i
-			break
+	// The state goes first, before any products file or index changes
+	// what the published metadata names: a run killed after it leaves
+	// pending keys that the published metadata still names, and the next
+	// run restarts their grace period (see above); a run killed before it
+	// leaves the published metadata as it was.
+	p.Publish = append([]Meta{{Key: StateKey, Body: body, Size: int64(len(body))}}, p.Publish...)
+}
+
+// Kept is an object in the target that no metadata this tool published
+// named: another application's file, a nested mirror, or one whose
+// provenance was lost with the state. It is never deleted.
+type Kept struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason"`
+}
+
+const reasonNotOurs = "kept, not ours: no metadata this tool published named it"
+
+// foreign lists the objects of the target that are neither part of the new
+// publication, nor named by the published metadata (signed or not), nor
+// pending, nor this tool's own objects (state, lease, browse page), nor
+// written by this run.
+func (p *Plan) foreign(keep, referenced map[string]bool, pending map[string]time.Time, withSigned func()) []Kept {
+	ours := make(map[string]bool, len(p.Transfers)+len(p.landed))
+	for _, t := range p.Transfers {
+		ours[t.Path] = true
+	}
+	for _, k := range p.landed {
+		ours[k] = true
+	}
+	var keys []string
+	for k := range p.state.Objects {
+		if _, ok := pending[k]; !ok && !keep[k] && !referenced[k] && !ours[k] && !ToolObject(k) {
+			keys = append(keys, k)
 		}
 	}
-	p.Publish = append(p.Publish[:at], append([]Meta{m}, p.Publish[at:]...)...)
+	if len(keys) == 0 {
+		return nil
+	}
+	withSigned()
+	slices.Sort(keys)
+	var kept []Kept
+	for _, k := range keys {
+		if !referenced[k] {
+			kept = append(kept, Kept{Path: k, Size: p.state.Objects[k].Size, Reason: reasonNotOurs})
+		}
+	}
+	return kept
+}
+
+// signedReferences returns the item paths that the signed products files
+// in the target name. In upstream mode they are the upstream's, and a
+// partial run leaves them live while index.json advances: what they name
+// is still referenced.
+func (p *Plan) signedReferences() map[string]bool {
+	keys := map[string]bool{}
+	for k, body := range p.state.Metadata {
+		if !strings.HasSuffix(k, ".sjson") || k == IndexSJSON || k == p.src.StartPath {
+			continue
+		}
+		payload, err := gpg.ExtractClearsigned(k, body)
+		if err != nil {
+			continue
+		}
+		doc, err := catalog.DecodeProducts(k, payload)
+		if err != nil {
+			continue
+		}
+		eachItem(doc, func(_, _, _ string, it *catalog.Item) {
+			if it.Path != "" {
+				keys[it.Path] = true
+			}
+		})
+	}
+	return keys
 }
 
 // listMarks returns the list marks of the target as this plan leaves it:
@@ -239,6 +352,9 @@ func GC(st State, grace time.Duration) *Plan {
 		p.Catalog = st.Published.Products
 	}
 	keep := p.publishedKeys()
-	p.collect(map[string]bool{}, keep, true)
+	for k := range p.signedReferences() {
+		keep[k] = true
+	}
+	p.collect(map[string]string{}, keep, true)
 	return p
 }

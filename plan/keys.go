@@ -11,13 +11,22 @@ import (
 
 // ErrReserved means a catalog names, as an item or a products file, a key
 // the tool itself writes (its state and lease, the index, a products file,
-// the published key).
+// the published key, the browse page).
 var ErrReserved = errors.New("path reserved for the mirror's own files")
 
 // Internal reports whether key is one of the tool's own objects under
 // StateDir (the garbage collection state, the lease): never part of what
 // the mirror serves.
 func Internal(key string) bool { return strings.HasPrefix(key, StateDir) }
+
+// BrowsePage is the mirror's browse page (see Options.Browse), at the
+// mirror root.
+const BrowsePage = "index.html"
+
+// ToolObject reports whether key is one of the tool's own objects that no
+// metadata names: an internal object or the browse page. Garbage
+// collection leaves them alone, and does not report them as foreign.
+func ToolObject(key string) bool { return Internal(key) || key == BrowsePage }
 
 // MetadataKey reports whether key is a metadata file of streams/v1: index
 // and products files, signed or not, detached signatures and keys.
@@ -32,9 +41,9 @@ func MetadataKey(key string) bool {
 	return false
 }
 
-// Ours reports whether key is the tool's own: an internal object or a
-// metadata file. No catalog item may take such a key.
-func Ours(key string) bool { return Internal(key) || MetadataKey(key) }
+// Ours reports whether key is the tool's own: an internal object, a
+// metadata file or the browse page. No catalog item may take such a key.
+func Ours(key string) bool { return ToolObject(key) || MetadataKey(key) }
 
 // checkPaths refuses a catalog that names the tool's own keys: a products
 // file under StateDir or at the index, the published key or another

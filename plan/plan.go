@@ -12,6 +12,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -53,6 +54,10 @@ type Options struct {
 	Signed SignedMode
 	// Resign describes the operator's key for SignedResign.
 	Resign *ResignKey
+	// Browse, when set, renders the browse page (BrowsePage), published
+	// after the products files, before the index, whenever a plan
+	// publishes anything or the target lacks the page.
+	Browse func(Publication) ([]byte, error)
 }
 
 // SignedMode says which signed metadata a mirror publishes.
@@ -91,6 +96,23 @@ type ResignKey struct {
 	Public   []byte       // binary public keyring (published as mirror-keyring.gpg)
 	Armored  []byte       // the same, armored (mirror-keyring.asc)
 	Verifier *gpg.Keyring // the public key, to check existing .sjson files
+}
+
+// Publication is what a browse page shows of the mirror a plan publishes.
+type Publication struct {
+	// Catalog is what the published metadata describe, by content id,
+	// and Paths the products file of each content id.
+	Catalog map[string]*catalog.Products
+	Paths   map[string]string
+	// Index is the index clients start from; SignedIndex the signed one,
+	// or "" (signed-metadata mode none).
+	Index, SignedIndex string
+	// Keyring is the published public key (resign mode), or "".
+	Keyring string
+	// Source is the upstream; Signed the signed-metadata mode.
+	Source, Signed string
+	// Published is the time of the run.
+	Published time.Time
 }
 
 // Keys of the published public key in resign mode.
@@ -171,6 +193,10 @@ type Transfer struct {
 	// previous publication recorded (a run stopped before publishing): the
 	// executor keeps it if the checksum it was stored with matches.
 	Adopt bool `json:"adopt,omitempty"`
+	// Overwrite marks a path the published metadata names with other
+	// bytes (upstream changed them in place): Plan.Retract withdraws it
+	// from the published metadata before it is written.
+	Overwrite bool `json:"overwrite,omitempty"`
 }
 
 // Meta is one metadata file to publish.
@@ -205,10 +231,19 @@ type Plan struct {
 	Target    string     `json:"target"`
 	Changes   []Change   `json:"changes"`
 	Transfers []Transfer `json:"transfers"`
-	// Publish lists changed metadata in publish order: products files,
-	// then the index.
+	// Retract lists metadata to publish before any transfer, when some
+	// transfer overwrites a path the published metadata names (see
+	// Transfer.Overwrite): the garbage collection state, then the
+	// published catalog without the versions that name such a path. So
+	// the published metadata never names bytes it does not describe.
+	Retract []Meta `json:"retract,omitempty"`
+	// Publish lists changed metadata in publish order: the garbage
+	// collection state, products files, then the index.
 	Publish []Meta   `json:"publish"`
 	Deletes []Delete `json:"deletes"`
+	// Kept lists objects of the target that no metadata this tool
+	// published named; they are never deleted.
+	Kept []Kept `json:"kept,omitempty"`
 	// Warnings name selections a consumer may not be able to use, such
 	// as a version whose items the filters split.
 	Warnings []string `json:"warnings"`
@@ -222,6 +257,20 @@ type Plan struct {
 	// landed are the objects a degraded plan's original transferred (see
 	// Without): the target holds them, no transfer of this plan names them.
 	landed []string
+	// paths are the products files of the new publication, by content id
+	// (set by render).
+	paths map[string]string
+	// base is the published catalog as the transfers find it (after
+	// Retract), which a product whose transfer failed falls back to.
+	base map[string]*catalog.Products
+	// written is the metadata the target holds after Retract, by key; nil
+	// when there is no Retract (then it is state.Metadata).
+	written map[string][]byte
+	// digest is the publication digest of what render rendered last;
+	// digests are those of every publication this plan may leave live
+	// (the retraction's, then its own), which the state records.
+	digest  string
+	digests []string
 }
 
 // Totals summarises a plan.
@@ -235,7 +284,7 @@ type Totals struct {
 
 // Totals counts the plan's work.
 func (p *Plan) Totals() Totals {
-	t := Totals{TransferObjects: len(p.Transfers), DeleteObjects: len(p.Deletes), Metadata: len(p.Publish)}
+	t := Totals{TransferObjects: len(p.Transfers), DeleteObjects: len(p.Deletes), Metadata: len(p.Retract) + len(p.Publish)}
 	for _, x := range p.Transfers {
 		t.TransferBytes += x.Size
 	}
@@ -247,7 +296,7 @@ func (p *Plan) Totals() Totals {
 
 // Empty reports whether the plan has nothing to do.
 func (p *Plan) Empty() bool {
-	return len(p.Transfers) == 0 && len(p.Publish) == 0 && len(p.Deletes) == 0
+	return len(p.Transfers) == 0 && len(p.Retract) == 0 && len(p.Publish) == 0 && len(p.Deletes) == 0
 }
 
 // Build plans a sync of src into a target in state st.
@@ -288,8 +337,82 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 	if renderErr != nil {
 		return nil, renderErr
 	}
+	if prev != nil {
+		p.base = prev.Products
+	}
+	retracted, err := p.retract()
+	if err != nil {
+		return nil, err
+	}
+	if retracted != "" {
+		if keys, err = p.render(true); err != nil {
+			return nil, err
+		}
+		p.digests = []string{retracted}
+	}
+	p.digests = append(p.digests, p.digest)
 	p.planDeletes(keys, true)
+	if len(p.Retract) > 0 {
+		// The state goes first: what the retraction withdraws is pending
+		// from now, named by what it was published in.
+		if i := slices.IndexFunc(p.Publish, func(m Meta) bool { return m.Key == StateKey }); i >= 0 {
+			p.Retract = append([]Meta{p.Publish[i]}, p.Retract...)
+			p.Publish = slices.Delete(p.Publish, i, i+1)
+		}
+	}
+	if err := p.addBrowsePage(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// retract plans Retract when some transfer overwrites a path that the
+// published metadata names with other bytes: the published catalog
+// without every version that names such a path becomes the base that
+// failed products fall back to, and what the main publication compares
+// against. It returns the retraction's publication digest, or "" when
+// there is none.
+func (p *Plan) retract() (string, error) {
+	over := map[string]bool{}
+	for _, t := range p.Transfers {
+		if t.Overwrite {
+			over[t.Path] = true
+		}
+	}
+	if len(over) == 0 {
+		return "", nil
+	}
+	base := map[string]*catalog.Products{}
+	for cid, doc := range p.state.Published.Products {
+		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		for pname, prod := range doc.Products {
+			np := &catalog.Product{Fields: prod.Fields, Versions: map[string]*catalog.Version{}}
+			for vname, v := range prod.Versions {
+				if !versionReferences(v, over) {
+					np.Versions[vname] = v
+				}
+			}
+			if len(np.Versions) > 0 {
+				nd.Products[pname] = np
+			}
+		}
+		if len(nd.Products) > 0 {
+			base[cid] = nd
+		}
+	}
+	r := &Plan{Catalog: base, src: p.src, state: p.state, opts: p.opts}
+	if _, err := r.render(false); err != nil {
+		return "", err
+	}
+	p.base, p.Retract = base, r.Publish
+	p.written = maps.Clone(p.state.Metadata)
+	for _, m := range r.Publish {
+		p.written[m.Key] = m.Body
+	}
+	for _, path := range catalog.SortedKeys(over) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s changes in place (upstream replaced its bytes at the same path): it is withdrawn from the published metadata before it is overwritten, but a client holding an older index may read the new bytes against the old checksum, and a cache holding the old bytes (items are served as immutable) may serve them against the new one", path))
+	}
+	return r.digest, nil
 }
 
 // Without returns the plan to publish after the transfers of the paths in
@@ -299,10 +422,7 @@ func Build(src *source.Mirror, st State, opts Options) (*Plan, error) {
 // the mirror enters the garbage collection state). The result has no
 // transfers.
 func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
-	var prev map[string]*catalog.Products
-	if p.state.Published != nil {
-		prev = p.state.Published.Products
-	}
+	prev := p.base
 	cat := map[string]*catalog.Products{}
 	for cid, doc := range p.Catalog {
 		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
@@ -318,7 +438,8 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 		}
 	}
 	q := &Plan{Source: p.Source, Target: p.Target, Catalog: cat, src: p.src, state: p.state, opts: p.opts,
-		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings}
+		Changes: []Change{}, Transfers: []Transfer{}, Deletes: []Delete{}, Warnings: p.Warnings,
+		base: p.base, written: p.written, digests: slices.Clone(p.digests[:len(p.digests)-1])}
 	for _, t := range p.Transfers {
 		if !failed[t.Path] {
 			q.landed = append(q.landed, t.Path)
@@ -328,16 +449,68 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.digests = append(q.digests, q.digest)
 	q.planDeletes(keys, false)
+	if err := q.addBrowsePage(); err != nil {
+		return nil, err
+	}
 	return q, nil
+}
+
+// addBrowsePage adds the browse page to the publication, before the
+// index files, when the plan publishes (or retracts) anything or the
+// target lacks it.
+func (p *Plan) addBrowsePage() error {
+	if p.opts.Browse == nil {
+		return nil
+	}
+	if _, present := p.state.Objects[BrowsePage]; present && len(p.Publish) == 0 && len(p.Retract) == 0 {
+		return nil
+	}
+	now := p.state.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	pub := Publication{Catalog: p.Catalog, Paths: p.paths, Index: IndexJSON, Source: p.Source, Signed: p.opts.Signed.String(), Published: now}
+	switch p.opts.Signed {
+	case SignedUpstream:
+		pub.SignedIndex = p.src.StartPath
+	case SignedResign:
+		pub.SignedIndex, pub.Keyring = IndexSJSON, KeyringGPG
+	}
+	body, err := p.opts.Browse(pub)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", BrowsePage, err)
+	}
+	at := p.indexAt()
+	p.Publish = append(p.Publish[:at], append([]Meta{{Key: BrowsePage, Body: body, Size: int64(len(body))}}, p.Publish[at:]...)...)
+	return nil
+}
+
+// indexAt returns the position of the first index file in p.Publish (the
+// end if none): what must be published before the index goes there.
+func (p *Plan) indexAt() int {
+	for i, x := range p.Publish {
+		if x.Key == IndexJSON || x.Key == p.src.StartPath && p.opts.Signed == SignedUpstream || x.Key == IndexSJSON {
+			return i
+		}
+	}
+	return len(p.Publish)
 }
 
 func references(prod *catalog.Product, paths map[string]bool) bool {
 	for _, v := range prod.Versions {
-		for _, it := range v.Items {
-			if it.Path != "" && paths[it.Path] {
-				return true
-			}
+		if versionReferences(v, paths) {
+			return true
+		}
+	}
+	return false
+}
+
+func versionReferences(v *catalog.Version, paths map[string]bool) bool {
+	for _, it := range v.Items {
+		if it.Path != "" && paths[it.Path] {
+			return true
 		}
 	}
 	return false
@@ -378,9 +551,10 @@ func (p *Plan) planTransfers() error {
 				seen[it.Path] = it
 				if reason := needTransfer(it, p.state, recorded); reason != "" {
 					transfer[it.Path] = len(p.Transfers)
+					old := recorded[it.Path]
 					p.Transfers = append(p.Transfers, Transfer{
 						Path: it.Path, Size: it.Size, Sum: it.Strongest(), SHA256: it.SHA256, Reason: reason,
-						Adopt: reason == reasonUnrecorded,
+						Adopt: reason == reasonUnrecorded, Overwrite: old != nil && !old.SameContent(it),
 					})
 				}
 			}
@@ -450,22 +624,26 @@ func (p *Plan) planDeletes(newMeta map[string]bool, deletes bool) {
 	for _, doc := range p.Catalog {
 		eachItem(doc, func(_, _, _ string, it *catalog.Item) { keep[it.Path] = true })
 	}
-	gone := map[string]bool{}
+	gone := map[string]string{} // key -> the published file that named it
 	if prev := p.state.Published; prev != nil {
 		for _, cid := range catalog.SortedKeys(prev.Products) {
+			var namedBy string
+			if e := prev.Index.Entries[cid]; e != nil {
+				namedBy = jsonPath(e.Path)
+			}
 			eachItem(prev.Products[cid], func(pname, vname, iname string, it *catalog.Item) {
 				if p.hasItem(cid, pname, vname, iname) {
 					return
 				}
 				p.Changes = append(p.Changes, Change{Remove, cid, pname, vname, iname, it.Path, it.Size, "no longer selected"})
-				if it.Path != "" && !keep[it.Path] {
-					gone[it.Path] = true
+				if it.Path != "" && !keep[it.Path] && namedBy != "" {
+					gone[it.Path] = namedBy
 				}
 			})
 		}
 		for key := range p.previousMetaKeys() {
 			if !keep[key] {
-				gone[key] = true
+				gone[key] = key
 			}
 		}
 	}

@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -18,14 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/golden"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const cid = "com.example:test"
 
@@ -396,7 +393,7 @@ func TestWithout(t *testing.T) {
 	for _, m := range q.Publish {
 		keys = append(keys, m.Key)
 	}
-	if want := []string{"streams/v1/" + cid + ".json", StateKey}; !reflect.DeepEqual(keys, want) {
+	if want := []string{StateKey, "streams/v1/" + cid + ".json"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("publish = %v, want %v", keys, want)
 	}
 	if m := stateOf(q); m == nil || !strings.Contains(string(m.Body), `"b/1/f"`) {
@@ -433,30 +430,12 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "maas-plan.txt", text.Bytes())
-	golden(t, "maas-plan.json", append(js, '\n'))
+	golden.Check(t, "maas-plan.txt", text.Bytes())
+	golden.Check(t, "maas-plan.json", append(js, '\n'))
 	for _, m := range p.Publish {
 		if m.Key == IndexJSON {
-			golden(t, "maas-index.json", m.Body)
+			golden.Check(t, "maas-index.json", m.Body)
 		}
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (run go test -update after checking):\n%s", name, got)
 	}
 }
 
@@ -547,17 +526,19 @@ func TestDeferredGC(t *testing.T) {
 	if q, _ := Build(newer, after, opts); len(q.Deletes) != 0 || strings.Contains(string(stateOf(q).Body), "p/1/f") {
 		t.Errorf("after the delete: deletes %v, state %s", q.Deletes, stateOf(q).Body)
 	}
-	// A lost state is rebuilt from the listing: unreferenced objects
-	// start their grace period now.
+	// A lost state cannot prove that p/1/f was published: it is kept
+	// and reported, never pending again.
 	lost := st
 	lost.GC = nil
 	p = build(newer, lost, t0.Add(48*time.Hour))
 	if len(p.Deletes) != 0 {
 		t.Errorf("lost state caused deletes: %v", p.Deletes)
 	}
-	gc, _ := DecodeGCState(stateOf(p).Body)
-	if since := gc.Pending["p/1/f"]; !since.Equal(t0.Add(48 * time.Hour)) {
-		t.Errorf("rebuilt pending = %v", gc.Pending)
+	if len(p.Kept) != 1 || p.Kept[0].Path != "p/1/f" {
+		t.Errorf("kept = %v, want p/1/f", p.Kept)
+	}
+	if m := stateOf(p); m != nil && strings.Contains(string(m.Body), "p/1/f") {
+		t.Errorf("rebuilt state names p/1/f: %s", m.Body)
 	}
 	// A pending path that upstream references again is not deleted.
 	p = build(both, st, t0.Add(48*time.Hour))
@@ -600,7 +581,7 @@ func TestGCOnly(t *testing.T) {
 	st.GC = &GCState{Version: 1, Pending: map[string]time.Time{
 		"old/file": t0.Add(-48 * time.Hour),
 		"p/1/f":    t0.Add(-48 * time.Hour), // referenced: must stay
-	}}
+	}, NamedBy: map[string]string{"old/file": "streams/v1/" + cid + ".json", "p/1/f": "streams/v1/" + cid + ".json"}}
 	delete(st.Metadata, StateKey) // the bytes behind st.GC differ from the first run's
 	st.Now = t0
 	p := GC(st, 24*time.Hour)
@@ -641,6 +622,7 @@ func TestReservedPaths(t *testing.T) {
 		{name: "item at a streams/v1 metadata name", item: "streams/v1/extra.sjson", want: "streams/v1/extra.sjson"},
 		{name: "item at the metadata directory", item: "streams/v1", want: "streams/v1"},
 		{name: "item at the tool's directory", item: ".ssmirror", want: ".ssmirror"},
+		{name: "item at the browse page", item: BrowsePage, file: "streams/v1/" + cid + ".json", want: BrowsePage},
 		{name: "item at a products file's directory", item: "meta", prodCID: other, prod: "meta/other.json", want: "meta"},
 		{name: "products at the state", item: "p/1/f", prodCID: other, prod: ".ssmirror/state.json", file: IndexJSON, want: ".ssmirror/state.json"},
 		{name: "products at the lease", item: "p/1/f", prodCID: other, prod: lease.Key, file: IndexJSON, want: lease.Key},
@@ -681,7 +663,7 @@ func TestReservedPaths(t *testing.T) {
 // TestOurs: the one answer to "is this key the tool's own?".
 func TestOurs(t *testing.T) {
 	for key, want := range map[string]bool{
-		StateKey: true, lease.Key: true, ".ssmirror/other": true, IndexJSON: true, IndexSJSON: true,
+		StateKey: true, lease.Key: true, ".ssmirror/other": true, IndexJSON: true, IndexSJSON: true, BrowsePage: true, "p/index.html": false,
 		KeyringGPG: true, KeyringASC: true, "streams/v1/com.example:x.json": true, "streams/v1/x.json.gpg": true,
 		"streams/v1/x.tar.xz": false, "p/.ssmirror/state.json": false, "streams/v1/a/b.json": false, "p/1/f": false,
 	} {

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 
@@ -21,6 +23,7 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 	sidx := &catalog.Index{Fields: idx.Fields, Entries: map[string]*catalog.IndexEntry{}}
 	keys := map[string]bool{IndexJSON: true}
 	var products, signed []Meta
+	p.paths = make(map[string]string, len(p.Catalog))
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		doc := p.Catalog[cid]
 		e := src.Index.Entries[cid]
@@ -35,7 +38,7 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", path, err)
 		}
-		keys[path] = true
+		keys[path], p.paths[cid] = true, path
 		products = append(products, Meta{Key: path, Body: body})
 		idx.Entries[cid] = &catalog.IndexEntry{Fields: e.Fields, Path: path, Products: catalog.SortedKeys(doc.Products)}
 		sidx.Entries[cid] = &catalog.IndexEntry{Fields: e.Fields, Path: SignedPath(path), Products: idx.Entries[cid].Products}
@@ -48,6 +51,11 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", IndexJSON, err)
 	}
+	files := map[string][]byte{IndexJSON: index}
+	for _, m := range products {
+		files[m.Key] = m.Body
+	}
+	p.digest = publicationDigest(files)
 	var last []Meta
 	switch p.opts.Signed {
 	case SignedUpstream:
@@ -94,11 +102,41 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 	return keys, nil
 }
 
+// publicationDigest identifies a publication of the .json metadata: the
+// SHA-256 over the keys and SHA-256 digests of index.json and the products
+// files it names, in key order.
+func publicationDigest(files map[string][]byte) string {
+	h := sha256.New()
+	for _, k := range catalog.SortedKeys(files) {
+		sum := sha256.Sum256(files[k])
+		fmt.Fprintf(h, "%s\x00%x\n", k, sum)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// liveDigest returns the publication digest of the .json metadata the
+// target holds, or "" when it holds none.
+func (p *Plan) liveDigest() string {
+	prev := p.state.Published
+	if prev == nil {
+		return ""
+	}
+	files := map[string][]byte{IndexJSON: p.state.Metadata[IndexJSON]}
+	for _, e := range prev.Index.Entries {
+		files[jsonPath(e.Path)] = p.state.Metadata[jsonPath(e.Path)]
+	}
+	return publicationDigest(files)
+}
+
 // unchanged reports whether the target already holds m: the same bytes,
 // or, for a file to sign, a signature by the operator's key over the same
 // payload.
 func (p *Plan) unchanged(m Meta) bool {
-	old, ok := p.state.Metadata[m.Key]
+	held := p.written
+	if held == nil {
+		held = p.state.Metadata
+	}
+	old, ok := held[m.Key]
 	if !ok {
 		return false
 	}

@@ -11,7 +11,8 @@ import (
 
 // WriteText prints the plan for a person: one line per item added (+) or
 // removed (-) with content id, product, version, item, path, size and the
-// reason, then the metadata to publish and the totals.
+// reason, the deletes, the metadata to publish, the objects kept because
+// this tool did not write them, then the warnings and the totals.
 func (p *Plan) WriteText(out io.Writer) error {
 	// tabwriter writes every cell separately: buffer them.
 	w := bufio.NewWriterSize(out, 64<<10)
@@ -29,12 +30,18 @@ func (p *Plan) WriteText(out io.Writer) error {
 	for _, d := range p.Deletes {
 		fmt.Fprintf(tw, "delete %s\t%s\t(%s)\n", d.Path, Bytes(d.Size), d.Reason)
 	}
+	for _, m := range p.Retract {
+		fmt.Fprintf(tw, "publish %s\t%s\t(first: withdraws what is overwritten in place)\n", m.Key, Bytes(m.Size))
+	}
 	for _, m := range p.Publish {
 		kind := "rewritten"
 		if m.Verbatim {
 			kind = "upstream, verbatim"
 		}
 		fmt.Fprintf(tw, "publish %s\t%s\t(%s)\n", m.Key, Bytes(m.Size), kind)
+	}
+	for _, k := range p.Kept {
+		fmt.Fprintf(tw, "keep %s\t%s\t(%s)\n", k.Path, Bytes(k.Size), k.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

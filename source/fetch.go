@@ -115,6 +115,13 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 
 // Fetch implements Fetcher.
 func (h *HTTP) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
+	return h.get(ctx, p, nil, nil)
+}
+
+// get sends a GET of p, prepared by prepare (if set); check (if set) sees
+// the response first and may take it, returning an error (it then closes
+// the body).
+func (h *HTTP) get(ctx context.Context, p string, prepare func(*http.Request), check func(*url.URL, *http.Response) error) (io.ReadCloser, int64, error) {
 	if err := catalog.ValidPath(p); err != nil {
 		return nil, 0, err
 	}
@@ -125,9 +132,17 @@ func (h *HTTP) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error
 	}
 	// Ask for the bytes as stored: sizes and checksums are of those.
 	req.Header.Set("Accept-Encoding", "identity")
+	if prepare != nil {
+		prepare(req)
+	}
 	resp, err := h.do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("GET %s: %w", redactURL(u), err)
+	}
+	if check != nil {
+		if err := check(u, resp); err != nil {
+			return nil, 0, err
+		}
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
@@ -267,3 +282,22 @@ func (s Store) fetch(ctx context.Context, p string, offset int64) (io.ReadCloser
 
 // String implements Fetcher.
 func (s Store) String() string { return s.Store.String() }
+
+// ReadStored reads a metadata object of dst, refusing one larger than
+// DefaultMaxMetadata. A missing key gives the store's error (wrapping
+// target.ErrNotExist).
+func ReadStored(ctx context.Context, dst target.Store, key string) ([]byte, error) {
+	rc, _, err := dst.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, DefaultMaxMetadata+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", dst, key, err)
+	}
+	if len(data) > DefaultMaxMetadata {
+		return nil, fmt.Errorf("%s/%s: %w: larger than %d bytes", dst, key, catalog.ErrInvalid, DefaultMaxMetadata)
+	}
+	return data, nil
+}

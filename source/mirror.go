@@ -30,6 +30,10 @@ type Options struct {
 	NoVerify    bool         // accept .sjson without checking signatures (still must be clearsigned)
 	AllowSHA1   bool         // accept SHA-1 signature digests (some old streams)
 	MaxMetadata int64        // bytes per document; 0 means DefaultMaxMetadata
+	// Cache, when set, makes every index and products document a
+	// conditional fetch on the validators it holds; a document that did
+	// not change is read from the cache, and verified as if fetched.
+	Cache MetadataCache
 	// MaxMetadataTotal bounds the bytes of all documents together; 0
 	// means DefaultMaxMetadataTotal.
 	MaxMetadataTotal int64
@@ -50,6 +54,11 @@ type Mirror struct {
 	// Raw holds the exact bytes of every document read (signed or not), by
 	// path, so they can be republished verbatim or compared.
 	Raw map[string][]byte
+	// Validators holds the validators of the documents read (those the
+	// source sent, or those a not-modified answer confirmed), by path.
+	Validators map[string]Validators
+	// Unchanged lists the documents read from Options.Cache.
+	Unchanged map[string]bool
 }
 
 // Read reads and verifies the index at start and every products document
@@ -65,6 +74,9 @@ func Read(ctx context.Context, f Fetcher, start string, opts Options) (*Mirror, 
 		Detached:  !strings.HasSuffix(start, ".sjson") && opts.Keyring != nil && !opts.NoVerify,
 		Products:  map[string]*catalog.Products{},
 		Raw:       map[string][]byte{},
+
+		Validators: map[string]Validators{},
+		Unchanged:  map[string]bool{},
 	}
 	if m.Signed && opts.Keyring == nil && !opts.NoVerify {
 		return nil, fmt.Errorf("%s/%s: %w (give --keyring, or --no-verify)", m.Root, start, ErrNoKeyring)
@@ -144,18 +156,10 @@ func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
 			r.name(p), catalog.ErrInvalid, map[bool]string{true: "signed", false: "unsigned"}[r.m.Signed],
 			map[bool]string{true: ".sjson", false: ".json"}[r.m.Signed])
 	}
-	rc, size, err := r.f.Fetch(ctx, p)
+	data, err := r.fetch(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	data, err := r.readAll(p, rc, size)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.m.Raw[p] = data
-	r.mu.Unlock()
 	if r.m.Detached {
 		if err := r.detached(ctx, p, data); err != nil {
 			return nil, err
@@ -171,9 +175,59 @@ func (r *reader) document(ctx context.Context, p string) ([]byte, error) {
 		payload, _, err = r.opts.Keyring.VerifyClearsigned(r.name(p), data, gpg.Options{AllowSHA1: r.opts.AllowSHA1})
 	}
 	if err != nil {
+		r.mu.Lock()
+		unchanged := r.m.Unchanged[p]
+		r.mu.Unlock()
+		if unchanged {
+			return nil, fmt.Errorf("%w (read from the copy kept in the target: the upstream answered not modified)", err)
+		}
 		return nil, err
 	}
 	return payload, nil
+}
+
+// fetch reads the bytes of p: conditionally when the cache has validators
+// for it, from the cache when they still hold, else from the source.
+func (r *reader) fetch(ctx context.Context, p string) ([]byte, error) {
+	var v Validators
+	if r.opts.Cache != nil {
+		v, _ = r.opts.Cache.Validators(p)
+	}
+	rc, size, got, err := fetchIfChanged(ctx, r.f, p, v)
+	unchanged := false
+	var data []byte
+	switch {
+	case errors.Is(err, ErrNotModified):
+		if data, err = r.opts.Cache.Held(ctx, p); err == nil {
+			// The same limits as for a download.
+			if data, err = r.readAll(p, bytes.NewReader(data), int64(len(data))); err != nil {
+				return nil, err
+			}
+			got, unchanged = v, true
+			break
+		}
+		// The copy is unusable: fetch the file whole.
+		rc, size, got, err = fetchIfChanged(ctx, r.f, p, Validators{})
+		fallthrough
+	default:
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		if data, err = r.readAll(p, rc, size); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m.Raw[p] = data
+	if !got.Zero() {
+		r.m.Validators[p] = got
+	}
+	if unchanged {
+		r.m.Unchanged[p] = true
+	}
+	return data, nil
 }
 
 // readAll reads a metadata file, refusing one larger than the limit.

@@ -15,9 +15,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ssmirror/ssmirror/source/bwlimit"
 	"github.com/ssmirror/ssmirror/source/catalog"
 )
 
@@ -26,6 +28,9 @@ var (
 	// ErrStalled is wrapped when a response or a body makes no progress for
 	// the idle timeout. It is transient.
 	ErrStalled = errors.New("stalled")
+	// ErrTooSlow is wrapped when a body arrives slower than the policy's
+	// LowSpeed rate over its window. It is transient.
+	ErrTooSlow = errors.New("below the minimum rate")
 	// ErrNoResume is wrapped when a source cannot continue a file from an
 	// offset (it ignored the Range request, or answered another range or
 	// total size). The whole file must be fetched again.
@@ -211,7 +216,8 @@ const (
 type RetryPolicy struct {
 	// Attempts is the number of tries in a row that may fail before the
 	// fetch gives up (the first try included); a body that makes progress
-	// between failures starts a new count. <1 means DefaultAttempts.
+	// between failures starts a new count (with LowSpeed, progress is at
+	// least its window's worth of bytes: a trickle does not count). <1 means DefaultAttempts.
 	Attempts int
 	// BaseDelay and MaxDelay bound the wait before retry n:
 	// min(MaxDelay, BaseDelay*2^(n-1)), of which a uniformly random part
@@ -222,6 +228,10 @@ type RetryPolicy struct {
 	// this long (ErrStalled, transient). 0 means DefaultIdleTimeout;
 	// negative disables it.
 	IdleTimeout time.Duration
+	// LowSpeed, when set, fails a body that arrives slower than its rate
+	// over its window (ErrTooSlow, transient), as curl's --speed-limit and
+	// --speed-time do; the zero value disables it.
+	LowSpeed LowSpeed
 
 	// Sleep waits d or until ctx is done (then returns ctx's error); nil
 	// uses a timer. Tests replace it.
@@ -233,6 +243,21 @@ type RetryPolicy struct {
 	// the error that caused it. It may be called from several goroutines.
 	Notify func(path string, attempt int, wait time.Duration, err error)
 }
+
+// LowSpeed is a minimum transfer rate: a body that delivers fewer than
+// Rate bytes a second over Window of time spent waiting for it is cut.
+// Time the caller spends between reads (writing to a store, waiting for a
+// bandwidth limit) does not count.
+type LowSpeed struct {
+	Rate   int64 // bytes per second
+	Window time.Duration
+}
+
+// on reports whether the check is enabled.
+func (l LowSpeed) on() bool { return l.Rate > 0 && l.Window > 0 }
+
+// need is the number of bytes a window must deliver.
+func (l LowSpeed) need() int64 { return max(int64(float64(l.Rate)*l.Window.Seconds()), 1) }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Attempts < 1 {
@@ -248,7 +273,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.IdleTimeout = DefaultIdleTimeout
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = bwlimit.Sleep
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
@@ -276,24 +301,10 @@ func (p RetryPolicy) Delay(n int, err error) time.Duration {
 	return d
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Classify reports whether err is transient: another attempt at the same
 // fetch (or, for a body that failed and could not be resumed, at the whole
 // file) may succeed. Transient: connection errors (refused, reset, broken
-// pipe), timeouts, stalls (ErrStalled), truncated bodies, HTTP 5xx
+// pipe), timeouts, stalls (ErrStalled), bodies below the minimum rate (ErrTooSlow), truncated bodies, HTTP 5xx
 // (including 503 SlowDown), 429 and 408. Not transient: nil, missing files
 // (ErrNotExist), other statuses (403, 401, 400...), unsafe paths, invalid
 // catalogs, integrity failures, TLS certificate errors, context
@@ -321,7 +332,7 @@ func Classify(err error) bool {
 		errors.Is(err, catalog.ErrUnsafePath),
 		errors.Is(err, catalog.ErrInvalid):
 		return false
-	case errors.Is(err, ErrStalled):
+	case errors.Is(err, ErrStalled), errors.Is(err, ErrTooSlow):
 		return true
 	case errors.Is(err, context.Canceled), inChain(err, context.DeadlineExceeded):
 		return false // the caller's context, not the network
@@ -393,11 +404,32 @@ func (r *retrying) stalled() error {
 	return fmt.Errorf("%w: no data for %v", ErrStalled, r.p.IdleTimeout)
 }
 
+func (r *retrying) tooSlow(n int64, d time.Duration) error {
+	return fmt.Errorf("%w: %d bytes in %v, want at least %d bytes/s", ErrTooSlow, n, d.Round(time.Millisecond), r.p.LowSpeed.Rate)
+}
+
 func (r *retrying) name(p string) string { return strings.TrimSuffix(r.f.String(), "/") + "/" + p }
 
 // Fetch implements Fetcher.
 func (r *retrying) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
 	b := &body{r: r, ctx: ctx, path: p, size: -1}
+	if err := b.open(nil); err != nil {
+		return nil, 0, err
+	}
+	return b, b.size, nil
+}
+
+// FetchRange implements RangeFetcher when the wrapped fetcher does: the
+// file from offset on, retried and resumed as Fetch is; otherwise it
+// refuses with ErrNoResume.
+func (r *retrying) FetchRange(ctx context.Context, p string, offset int64) (io.ReadCloser, int64, error) {
+	if _, ok := r.f.(RangeFetcher); !ok || offset < 0 {
+		return nil, 0, fmt.Errorf("%s: %w: ranged reads not supported", r.name(p), ErrNoResume)
+	}
+	if offset == 0 {
+		return r.Fetch(ctx, p)
+	}
+	b := &body{r: r, ctx: ctx, path: p, size: -1, off: offset, failOff: offset}
 	if err := b.open(nil); err != nil {
 		return nil, 0, err
 	}
@@ -417,6 +449,15 @@ type body struct {
 	cancel context.CancelCauseFunc
 	actx   context.Context // the current attempt's context
 	timer  *time.Timer     // idle timer of the current attempt; nil if disabled
+	slow   *time.Timer     // low-speed timer of the current attempt; nil if disabled
+
+	// The current low-speed window: time spent in reads, bytes they gave.
+	winWaited  time.Duration
+	winBytes   int64
+	armedBytes atomic.Int64 // winBytes, for the low-speed timer
+
+	cond *Validators // the first try is conditional on these, if set
+	got  Validators  // the validators of what the first try opened
 
 	off      int64 // bytes delivered
 	failures int   // failed tries in a row without progress
@@ -453,9 +494,12 @@ func (b *body) open(cause error) error {
 			size int64
 			err  error
 		)
-		if b.off == 0 {
+		switch {
+		case b.off == 0 && b.cond != nil:
+			rc, size, b.got, err = b.r.f.(ConditionalFetcher).FetchIfChanged(actx, b.path, *b.cond)
+		case b.off == 0:
 			rc, size, err = b.r.f.Fetch(actx, b.path)
-		} else {
+		default:
 			rc, size, err = rf.FetchRange(actx, b.path, b.off)
 		}
 		if timer != nil {
@@ -465,7 +509,7 @@ func (b *body) open(cause error) error {
 			rc.Close()
 			err = fmt.Errorf("%s: size changed from %d to %d bytes between attempts", b.r.name(b.path), b.size, size)
 		}
-		if err == nil && b.off > 0 && size != b.size {
+		if err == nil && b.off > 0 && b.size >= 0 && size != b.size {
 			rc.Close()
 			err = fmt.Errorf("%s: %w: the file now has %d bytes, not %d", b.r.name(b.path), ErrNoResume, size, b.size)
 		}
@@ -487,6 +531,13 @@ func (b *body) open(cause error) error {
 			continue
 		}
 		b.rc, b.size, b.actx, b.cancel, b.timer = rc, size, actx, cancel, timer
+		b.slow, b.winWaited, b.winBytes = nil, 0, 0
+		if ls := b.r.p.LowSpeed; ls.on() {
+			b.slow = time.AfterFunc(time.Hour, func() {
+				cancel(b.r.tooSlow(b.armedBytes.Load(), ls.Window))
+			})
+			b.slow.Stop()
+		}
 		return nil
 	}
 }
@@ -502,11 +553,33 @@ func (b *body) Read(p []byte) (int, error) {
 		if b.timer != nil {
 			b.timer.Reset(b.r.p.IdleTimeout)
 		}
+		ls := b.r.p.LowSpeed
+		slowArmed := b.slow != nil && b.winBytes < ls.need()
+		if slowArmed {
+			b.armedBytes.Store(b.winBytes)
+			// Nothing more can arrive in this window while the read
+			// blocks: cut it when the window is over.
+			b.slow.Reset(ls.Window - b.winWaited)
+		}
+		began := time.Now()
 		n, err := b.rc.Read(p)
 		if b.timer != nil && !b.timer.Stop() && err == nil {
 			err = b.r.stalled() // it fired: this attempt is being cancelled
 		}
+		if slowArmed && !b.slow.Stop() && err == nil {
+			err = b.r.tooSlow(b.winBytes, ls.Window)
+		}
 		b.off += int64(n)
+		if b.slow != nil {
+			b.winWaited += time.Since(began)
+			b.winBytes += int64(n)
+			if b.winWaited >= ls.Window {
+				if b.winBytes < ls.need() && err == nil && (b.size < 0 || b.off < b.size) {
+					err = b.r.tooSlow(b.winBytes, b.winWaited)
+				}
+				b.winWaited, b.winBytes = 0, 0
+			}
+		}
 		switch {
 		case err == nil:
 			return n, nil
@@ -519,8 +592,8 @@ func (b *body) Read(p []byte) (int, error) {
 		case err == io.EOF:
 			err = fmt.Errorf("body ended early: %w", io.ErrUnexpectedEOF)
 		}
-		if stall := context.Cause(b.actx); errors.Is(stall, ErrStalled) && b.ctx.Err() == nil {
-			err = stall
+		if cause := context.Cause(b.actx); (errors.Is(cause, ErrStalled) || errors.Is(cause, ErrTooSlow)) && b.ctx.Err() == nil {
+			err = cause
 		}
 		b.failed = err
 		if n > 0 {
@@ -544,7 +617,11 @@ func (b *body) resume(cause error) error {
 	if _, ok := b.r.f.(RangeFetcher); b.off > 0 && (!ok || b.size < 0) {
 		return fmt.Errorf("%s: %w (%s cannot resume a file of unknown size or without ranged reads)", where, cause, b.r.f)
 	}
-	if b.off > b.failOff {
+	progress := int64(1)
+	if ls := b.r.p.LowSpeed; ls.on() {
+		progress = ls.need() // a trickle is no progress
+	}
+	if b.off-b.failOff >= progress {
 		b.failures = 0 // progress since the last failure
 	}
 	b.failOff = b.off
@@ -560,6 +637,9 @@ func (b *body) closeAttempt() error {
 	}
 	if b.timer != nil {
 		b.timer.Stop()
+	}
+	if b.slow != nil {
+		b.slow.Stop()
 	}
 	err := b.rc.Close()
 	b.cancel(nil)

@@ -125,3 +125,65 @@ type RangeLister interface {
 	// ListAfter is List restricted to the keys that sort after after.
 	ListAfter(ctx context.Context, prefix, after string, fn func(Object) error) error
 }
+
+// Capabilities says what a store was found to honour, as a Probe tried
+// it. Callers branch on these fields; a store that is not a Prober
+// honours everything (Full).
+type Capabilities struct {
+	// ConditionalWrites: a Put with IfAbsent is refused when the key
+	// exists, and one with IfMatch when the key is missing or has another
+	// ETag. The lease and the index swap rest on it.
+	ConditionalWrites bool `json:"conditional_writes"`
+	// ChecksumSHA256: a single PUT carrying x-amz-checksum-sha256 is
+	// accepted, and refused when the body does not match it.
+	ChecksumSHA256 bool `json:"checksum_sha256"`
+	// ContentMD5: a PUT whose body does not match its Content-MD5 is
+	// refused.
+	ContentMD5 bool `json:"content_md5"`
+	// StartAfter: a listing given a key to start after starts there.
+	StartAfter bool `json:"start_after"`
+	// Metadata: user metadata and Cache-Control are kept with an object.
+	Metadata bool `json:"metadata"`
+}
+
+// Full is what a store honours when nothing was found missing.
+var Full = Capabilities{ConditionalWrites: true, ChecksumSHA256: true, ContentMD5: true, StartAfter: true, Metadata: true}
+
+// Check is one request of a probe and what the store answered.
+type Check struct {
+	Name string `json:"name"` // what was tried
+	Want string `json:"want"` // the answer a store that honours it gives
+	Got  string `json:"got"`  // the answer it gave
+	OK   bool   `json:"ok"`   // Got is Want
+}
+
+// Probe is what probing a store found.
+type Probe struct {
+	Store    string    `json:"store"`              // String() of the store
+	Endpoint string    `json:"endpoint,omitempty"` // where it was reached
+	Server   string    `json:"server,omitempty"`   // the identity it gives (S3: the Server header)
+	Time     time.Time `json:"time"`               // when the checks ran
+	// Cached is set when the result was read back from the store instead
+	// of running the checks again (same endpoint and server).
+	Cached       bool    `json:"cached"`
+	Checks       []Check `json:"checks,omitempty"`
+	Capabilities `json:"capabilities"`
+}
+
+// A Prober finds out what a store honours by trying it on scratch keys
+// under .ssmirror/, and from then on writes and lists only in the ways
+// the store honours (e.g. Content-MD5 where the SHA-256 checksum header is
+// rejected). It keeps the result in the store and reuses it while the
+// endpoint and the server's identity stay the same, unless fresh is set.
+type Prober interface {
+	Probe(ctx context.Context, fresh bool) (Probe, error)
+}
+
+// ProbeStore probes st if it is a Prober; any other store honours
+// everything it is asked (Full).
+func ProbeStore(ctx context.Context, st Store, fresh bool) (Probe, error) {
+	if p, ok := st.(Prober); ok {
+		return p.Probe(ctx, fresh)
+	}
+	return Probe{Store: st.String(), Capabilities: Full}, nil
+}

@@ -357,7 +357,11 @@ func TestCrashConsistency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills many processes")
 	}
-	srv := s3test.Shared(t)
+	s3test.Each(t, testCrashConsistency)
+}
+
+// testCrashConsistency is TestCrashConsistency on one server.
+func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 	setS3Env(t, srv)
 	f := newFixture(t)
 	// One item big enough for a multipart upload in 5 MiB parts.

@@ -16,8 +16,10 @@ import (
 // and the mirror completes; an item that keeps failing is reported, the
 // rest is published, its product keeps its previous state, and the exit
 // status says which kind of failure it was.
-func TestFaults(t *testing.T) {
-	srv := s3test.Shared(t)
+func TestFaults(t *testing.T) { s3test.Each(t, testFaults) }
+
+// testFaults is TestFaults on one server.
+func testFaults(t *testing.T, srv *s3test.Server) {
 	setS3Env(t, srv)
 	const squash = "noble/amd64/20250709/squashfs"
 	squashRE := regexp.MustCompile(regexp.QuoteMeta(squash) + "$") // not the .manifest

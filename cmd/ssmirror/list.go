@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,8 @@ type listOptions struct {
 	allowSHA1 bool
 	max       int
 	json      bool
+	pretty    bool
+	format    string
 	s3        config.S3
 }
 
@@ -35,6 +38,8 @@ func (o *listOptions) AddFlags(f *pflag.FlagSet) {
 	addSignatureFlags(f, &o.keyrings, &o.noVerify, &o.allowSHA1)
 	f.IntVar(&o.max, "max", 0, "list only the newest N versions of each product, after filtering (0: all)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per item and line")
+	f.BoolVar(&o.pretty, "pretty", false, "print every item as one indented JSON array, keys sorted")
+	f.StringVarP(&o.format, "output-format", "o", "", "print a line per item in this Python %-style format over the --json attributes: '%(path)s %(sha256)s' (sstream-query's)")
 	addS3Flags(f, &o.s3)
 }
 
@@ -42,7 +47,7 @@ func (o *listOptions) AddFlags(f *pflag.FlagSet) {
 // checked, with the same names and meanings in sync and list.
 func addSignatureFlags(f *pflag.FlagSet, keyrings *[]string, noVerify, allowSHA1 *bool) {
 	f.StringArrayVar(keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
-	f.BoolVar(noVerify, "no-verify", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
+	f.BoolVarP(noVerify, "no-verify", "U", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
 	f.BoolVar(allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
 }
 
@@ -89,6 +94,10 @@ appear under several content ids (daily and released streams), a CONTENT ID
 column comes first. --json prints one object per item and line instead: every
 flattened attribute (content_id, product_name, version_name, item_name and the
 inherited fields, as strings), with path, size (a number) and sha256.
+--pretty prints the same objects as one indented JSON array. --output-format
+(-o) prints a line per item in a Python %-style format over the same keys, as
+sstream-query does: '%(path)s %(sha256)s', '%(size)d'; an item without a key
+the format names is an error (exit 1).
 
 ` + listExitHelp,
 		Example: `  ssmirror list https://images.maas.io/ephemeral-v3/stable/ arch=amd64 release=noble --max 1
@@ -104,6 +113,16 @@ inherited fields, as strings), with path, size (a number) and sha256.
 
 func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer) error {
 	args = restoreOr(args)
+	if n := btoi(o.json) + btoi(o.pretty) + btoi(o.format != ""); n > 1 {
+		return fmt.Errorf("%w: --json, --pretty and --output-format: give one", errUsage)
+	}
+	var format *catalog.Format
+	if o.format != "" {
+		var err error
+		if format, err = catalog.ParseFormat(o.format); err != nil {
+			return fmt.Errorf("%w: --output-format: %w", errUsage, err)
+		}
+	}
 	loc := args[0]
 	fs, err := filter.ParseArgs(args[1:])
 	if err != nil {
@@ -118,7 +137,7 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 	if err := o.s3.Validate(); err != nil {
 		return err
 	}
-	fetcher, start, err := openSource(ctx, loc, o.s3, source.RetryPolicy{})
+	fetcher, start, err := openSource(ctx, loc, o.s3, "", source.RetryPolicy{}, nil)
 	if err != nil {
 		return err
 	}
@@ -134,8 +153,20 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 		return err
 	}
 	rows := listItems(m, fs, o.max)
-	if o.json {
+	switch {
+	case o.json:
 		return writeListJSON(stdout, rows)
+	case o.pretty:
+		recs := make([]map[string]any, len(rows))
+		for i, fl := range rows {
+			recs[i] = listRecord(fl)
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(recs)
+	case format != nil:
+		return writeListFormat(stdout, rows, format)
 	}
 	return writeListTable(stdout, rows)
 }
@@ -208,6 +239,29 @@ func listRecord(fl catalog.Flat) map[string]any {
 		rec["sha256"] = fl.Item.SHA256
 	}
 	return rec
+}
+
+// writeListFormat prints a line per item in format; an item the format
+// does not fit stops the listing, naming the item.
+func writeListFormat(w io.Writer, rows []catalog.Flat, format *catalog.Format) error {
+	bw := bufio.NewWriter(w)
+	for _, fl := range rows {
+		line, err := format.Execute(listRecord(fl))
+		if err != nil {
+			bw.Flush()
+			return fmt.Errorf("item %s %s %s: %w", fl.Product, fl.Version, fl.Name, err)
+		}
+		bw.WriteString(line)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func writeListJSON(w io.Writer, rows []catalog.Flat) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -209,5 +210,47 @@ func TestListTableContentID(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "CONTENT ID") || !strings.HasPrefix(lines[1], "daily ") || !strings.HasPrefix(lines[2], "released ") ||
 		!strings.Contains(lines[1], "2.0 KiB") {
 		t.Errorf("repeated product: want a CONTENT ID column:\n%s", b.String())
+	}
+}
+
+// TestListOutputFormat checks sstream-query's --output-format and --pretty
+// against --json.
+func TestListOutputFormat(t *testing.T) {
+	f := newFixture(t)
+	args := append([]string{"--keyring", f.keyring, f.srv.Root()}, maasFilter...)
+	recs := listJSON(t, args...)
+	var want strings.Builder
+	for _, r := range recs {
+		want.WriteString(r["path"].(string) + " " + r["sha256"].(string) + "\n")
+	}
+	out, errOut, code := run(t, append([]string{"list", "--output-format", "%(path)s %(sha256)s"}, args...)...)
+	if code != 0 || out != want.String() {
+		t.Errorf("--output-format: exit %d\n%s%s\nwant\n%s", code, out, errOut, want.String())
+	}
+	out, _, code = run(t, append([]string{"list", "-o", "%(size)d"}, args...)...)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != len(recs) || lines[0] != fmt.Sprint(recs[0]["size"]) {
+		t.Errorf("-o %%(size)d: exit %d\n%s", code, out)
+	}
+
+	out, errOut, code = run(t, append([]string{"list", "--pretty"}, args...)...)
+	var pretty []map[string]any
+	if err := json.Unmarshal([]byte(out), &pretty); code != 0 || err != nil || !reflect.DeepEqual(pretty, recs) || !strings.Contains(out, "\n  {\n    \"") {
+		t.Errorf("--pretty: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+
+	for _, tc := range []struct {
+		flags []string
+		code  int
+		want  string
+	}{
+		{[]string{"-o", "%s"}, exitUsage, "--output-format: bad output format"},
+		{[]string{"-o", "%(nokey)s"}, exitError, `no key "nokey"`},
+		{[]string{"--pretty", "--json"}, exitUsage, "give one"},
+		{[]string{"-o", "%(path)s", "--json"}, exitUsage, "give one"},
+	} {
+		_, errOut, code := run(t, append(append([]string{"list"}, tc.flags...), args...)...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: exit %d, want %d and %q\n%s", tc.flags, code, tc.code, tc.want, errOut)
+		}
 	}
 }

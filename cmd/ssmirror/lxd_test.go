@@ -35,11 +35,13 @@ type lxdImage struct {
 	fingerprint      string
 }
 
-// lxdStream builds an LXD image stream shaped like images.linuxcontainers.org
-// (products os:release:arch:variant, versions YYYYMMDD_HH:MM, lxd.tar.xz
-// with combined_squashfs_sha256 plus a squashfs rootfs) for amd64 and
-// arm64, two versions each.
-func lxdStream(t *testing.T) (*upstream.Tree, []lxdImage) {
+// lxdStream builds an image stream shaped like images.linuxcontainers.org
+// (products os:release:arch:variant, versions YYYYMMDD_HH:MM, a metadata
+// tarball with combined_squashfs_sha256 plus a squashfs rootfs) for amd64
+// and arm64, two versions each. meta is the tarball's ftype and name:
+// lxd.tar.xz for LXD, incus.tar.xz for Incus (whose products also carry
+// requirements).
+func lxdStream(t *testing.T, meta string) (*upstream.Tree, []lxdImage) {
 	t.Helper()
 	products := map[string]any{}
 	items := map[string][]byte{}
@@ -50,23 +52,27 @@ func lxdStream(t *testing.T) (*upstream.Tree, []lxdImage) {
 		for i, v := range []string{"20250101_07:42", "20250102_07:42"} {
 			dir := "images/ubuntu/jammy/" + arch + "/default/" + v + "/"
 			img := lxdImage{product: pname, version: v,
-				meta: upstream.Payload(dir+"lxd.tar.xz", 700+int64(i)),
+				meta: upstream.Payload(dir+meta, 700+int64(i)),
 				root: upstream.Payload(dir+"rootfs.squashfs", 5000+int64(i))}
 			sum := sha256.Sum256(append(append([]byte{}, img.meta...), img.root...))
 			img.fingerprint = hex.EncodeToString(sum[:])
-			items[dir+"lxd.tar.xz"], items[dir+"rootfs.squashfs"] = img.meta, img.root
+			items[dir+meta], items[dir+"rootfs.squashfs"] = img.meta, img.root
 			versions[v] = map[string]any{"items": map[string]any{
-				"lxd.tar.xz": map[string]any{"ftype": "lxd.tar.xz", "path": dir + "lxd.tar.xz",
+				meta: map[string]any{"ftype": meta, "path": dir + meta,
 					"combined_squashfs_sha256": img.fingerprint},
 				"root.squashfs": map[string]any{"ftype": "squashfs", "path": dir + "rootfs.squashfs"},
 			}}
 			images = append(images, img)
 		}
-		products[pname] = map[string]any{
+		prod := map[string]any{
 			"aliases": "ubuntu/jammy,ubuntu/22.04",
 			"arch":    arch, "os": "Ubuntu", "release": "jammy", "release_title": "22.04",
 			"variant": "default", "versions": versions,
 		}
+		if meta == "incus.tar.xz" {
+			prod["requirements"] = map[string]any{"cgroup": "v2"}
+		}
+		products[pname] = prod
 	}
 	doc := upstream.Doc{"content_id": "images", "datatype": "image-downloads",
 		"format": "products:1.0", "updated": upstream.Updated, "products": products}
@@ -96,11 +102,21 @@ func storeServer(t *testing.T, st target.Store) *httptest.Server {
 			io.Copy(w, rc)
 		}
 	}))
-	// lxc closes connections without a word; that is not worth a log line.
+	// lxc and incus close connections without a word; that is not worth a log line.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// imageClient is a command-line client of LXD's image protocol: lxc
+// (Debian's lxd-client) or incus (incus-client).
+type imageClient struct {
+	program string // lxc or incus
+	meta    string // the metadata tarball it reads: lxd.tar.xz or incus.tar.xz
+	conf    string // the environment variable naming its config directory
+	require string // the environment variable that makes the client required
+	pkg     string // the Debian package, for messages
 }
 
 // TestLXDClient publishes an LXD image stream into the real S3 server and
@@ -109,14 +125,25 @@ func storeServer(t *testing.T, st target.Store) *httptest.Server {
 // recipe does: remote add, image list, and image export, which checks the
 // bytes of both halves of an image against its fingerprint.
 func TestLXDClient(t *testing.T) {
-	lxc, err := exec.LookPath("lxc")
+	testImageClient(t, imageClient{program: "lxc", meta: "lxd.tar.xz", conf: "LXD_CONF", require: "SSMIRROR_REQUIRE_LXC", pkg: "lxd-client"})
+}
+
+// TestIncusClient is TestLXDClient with an Incus image stream
+// (incus.tar.xz and rootfs, products with requirements) and the real Incus
+// client (incus, Debian's incus-client from bookworm-backports).
+func TestIncusClient(t *testing.T) {
+	testImageClient(t, imageClient{program: "incus", meta: "incus.tar.xz", conf: "INCUS_CONF", require: "SSMIRROR_REQUIRE_INCUS", pkg: "incus-client"})
+}
+
+func testImageClient(t *testing.T, c imageClient) {
+	lxc, err := exec.LookPath(c.program)
 	if err != nil {
-		if os.Getenv("SSMIRROR_REQUIRE_LXC") != "" {
-			t.Fatal("SSMIRROR_REQUIRE_LXC is set but lxc is not installed")
+		if os.Getenv(c.require) != "" {
+			t.Fatalf("%s is set but %s is not installed", c.require, c.program)
 		}
-		t.Skip("lxc is not installed (Debian's lxd-client; .ci/run installs it)")
+		t.Skipf("%s is not installed (Debian's %s; .ci/run installs it)", c.program, c.pkg)
 	}
-	tree, images := lxdStream(t)
+	tree, images := lxdStream(t, c.meta)
 	up := upstream.Serve(t, tree)
 
 	s3 := s3test.Shared(t)
@@ -133,7 +160,7 @@ func TestLXDClient(t *testing.T) {
 	}
 	web := storeServer(t, st)
 
-	// lxc trusts the web server the way a machine trusts its CA: through
+	// The client trusts the web server the way a machine trusts its CA: through
 	// the system certificate pool, here SSL_CERT_FILE.
 	conf := t.TempDir()
 	ca := filepath.Join(conf, "ca.pem")
@@ -143,11 +170,11 @@ func TestLXDClient(t *testing.T) {
 	lxcRun := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(lxc, args...)
-		cmd.Env = append(os.Environ(), "LXD_CONF="+conf, "HOME="+conf, "SSL_CERT_FILE="+ca)
+		cmd.Env = append(os.Environ(), c.conf+"="+conf, "HOME="+conf, "SSL_CERT_FILE="+ca)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("lxc %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+			t.Fatalf("%s %s: %v\n%s%s", c.program, strings.Join(args, " "), err, stdout.String(), stderr.String())
 		}
 		return stdout.String()
 	}
@@ -163,11 +190,11 @@ func TestLXDClient(t *testing.T) {
 		} `json:"aliases"`
 	}
 	if err := json.Unmarshal([]byte(lxcRun("image", "list", "mirror:", "--format", "json")), &listed); err != nil {
-		t.Fatalf("lxc image list: %v", err)
+		t.Fatalf("%s image list: %v", c.program, err)
 	}
 	want := images[1] // amd64, 20250102_07:42
 	if len(listed) != 1 || listed[0].Fingerprint != want.fingerprint {
-		t.Fatalf("lxc image list mirror: shows %+v, want only %s (%s %s)", listed, want.fingerprint, want.product, want.version)
+		t.Fatalf("%s image list mirror: shows %+v, want only %s (%s %s)", c.program, listed, want.fingerprint, want.product, want.version)
 	}
 	if got := listed[0].Size; got != int64(len(want.meta)+len(want.root)) {
 		t.Errorf("listed size %d, want %d", got, len(want.meta)+len(want.root))
@@ -180,12 +207,12 @@ func TestLXDClient(t *testing.T) {
 		aliases = append(aliases, a.Name)
 	}
 	sort.Strings(aliases)
-	// lxc adds the architecture-qualified forms itself.
+	// The client adds the architecture-qualified forms itself.
 	if fmt.Sprint(aliases) != "[ubuntu/22.04 ubuntu/22.04/amd64 ubuntu/jammy ubuntu/jammy/amd64]" {
 		t.Errorf("aliases %v", aliases)
 	}
 
-	// Export by alias: lxc downloads both files from the mirror and checks
+	// Export by alias: the client downloads both files from the mirror and checks
 	// them against the fingerprint.
 	dir := t.TempDir()
 	lxcRun("image", "export", "mirror:ubuntu/jammy", dir+"/")

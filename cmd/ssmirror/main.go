@@ -35,7 +35,8 @@ const (
 const exitHelp = `Exit status:
   0    done (also when there was nothing to do)
   1    error (source unreachable, target refused, bad catalog, ...)
-  2    bad usage or configuration
+  2    bad usage or configuration, or a store that lacks what publishing
+       safely needs (conditional writes, without --single-writer)
   3    partial: some items failed; the published index did not advance
        for the products that need them, and nothing was deleted
   4    signature or integrity failure: a signature or keyring is bad or
@@ -68,7 +69,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.Is(err, errUsage), errors.Is(err, config.ErrInvalid),
+	case errors.Is(err, errUsage), errors.Is(err, errUnsafeStore), errors.Is(err, config.ErrInvalid),
 		errors.Is(err, filter.ErrSyntax), errors.Is(err, source.ErrNoKeyring):
 		return exitUsage
 	case errors.Is(err, gpg.ErrVerification), errors.Is(err, gpg.ErrMalformed), errors.Is(err, source.ErrIntegrity):

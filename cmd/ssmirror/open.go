@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/bwlimit"
 	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/dirstore"
@@ -50,16 +52,69 @@ func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 
 // openSource opens a SOURCE argument and returns the fetcher for its
 // mirror root, which retries transient failures as retry says, and the
-// start path.
-func openSource(ctx context.Context, loc string, s3cfg config.S3, retry source.RetryPolicy) (source.Fetcher, string, error) {
-	f, start, err := openFetcher(ctx, loc, s3cfg)
+// start path. meter, if set, counts every request and the bytes read;
+// proxy, if set, is the proxy of an http(s) source (else the environment's).
+func openSource(ctx context.Context, loc string, s3cfg config.S3, proxy string, retry source.RetryPolicy, meter *source.Meter) (source.Fetcher, string, error) {
+	f, start, err := openFetcher(ctx, loc, s3cfg, proxy)
 	if err != nil {
 		return nil, "", err
+	}
+	if meter != nil {
+		f = meter.Fetcher(f)
 	}
 	return source.NewRetrying(f, retry), start, nil
 }
 
-func openFetcher(ctx context.Context, loc string, s3cfg config.S3) (source.Fetcher, string, error) {
+// upstreamReaders are how a sync reads its upstream.
+type upstreamReaders struct {
+	meta  source.Fetcher // the metadata: SOURCE only
+	items source.Fetcher // the items: SOURCE, then the --mirror locations
+	start string
+	meter *source.Meter    // every request to SOURCE and the mirrors
+	fail  *source.Failover // nil without --mirror
+	limit *bwlimit.Limiter // nil without --bwlimit
+}
+
+// openUpstream opens SOURCE and the --mirror locations of cfg, each
+// retrying as retry says and counted by one meter, under one --bwlimit
+// limiter; notify is told when an item comes from another mirror.
+func openUpstream(ctx context.Context, cfg config.Sync, retry source.RetryPolicy, notify func(path, from string, err error)) (*upstreamReaders, error) {
+	up := &upstreamReaders{meter: &source.Meter{}}
+	var err error
+	if up.meta, up.start, err = openSource(ctx, cfg.Source, cfg.S3, cfg.UpstreamProxy, retry, up.meter); err != nil {
+		return nil, err
+	}
+	up.items = up.meta
+	if len(cfg.ItemMirrors) > 0 {
+		sources := []source.Fetcher{up.meta}
+		for _, loc := range cfg.ItemMirrors {
+			f, _, err := openSource(ctx, loc, cfg.S3, cfg.UpstreamProxy, retry, up.meter)
+			if err != nil {
+				return nil, fmt.Errorf("--mirror %s: %w", loc, err)
+			}
+			sources = append(sources, f)
+		}
+		up.fail = source.NewFailover(sources...)
+		up.fail.Notify = notify
+		up.items = up.fail
+	}
+	if !cfg.BWLimit.Off() {
+		up.limit = bwlimit.New(cfg.BWLimit.At, bwlimit.Clock{})
+		up.meta, up.items = source.NewLimited(up.meta, up.limit), source.NewLimited(up.items, up.limit)
+	}
+	return up, nil
+}
+
+// sourceBytes is the summary's account of the item bytes each source
+// gave, with --mirror; nil without.
+func (up *upstreamReaders) sourceBytes() []source.SourceBytes {
+	if up.fail == nil {
+		return nil
+	}
+	return up.fail.Bytes()
+}
+
+func openFetcher(ctx context.Context, loc string, s3cfg config.S3, proxy string) (source.Fetcher, string, error) {
 	root, start := source.SplitStart(loc)
 	switch {
 	case strings.HasPrefix(loc, "http://"), strings.HasPrefix(loc, "https://"):
@@ -68,7 +123,15 @@ func openFetcher(ctx context.Context, loc string, s3cfg config.S3) (source.Fetch
 		if err != nil {
 			return nil, "", err
 		}
-		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: s3cfg.InsecureTLS}
+		tr := client.Transport.(*http.Transport)
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: s3cfg.InsecureTLS}
+		if proxy != "" {
+			u, err := url.Parse(proxy)
+			if err != nil {
+				return nil, "", fmt.Errorf("%w: --upstream-proxy: %w", errUsage, err)
+			}
+			tr.Proxy = http.ProxyURL(u)
+		}
 		f, err := source.NewHTTP(root, client)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %w", errUsage, err)

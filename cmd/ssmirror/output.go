@@ -17,6 +17,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/source"
 )
 
 // outputMode says how sync talks to the operator.
@@ -49,6 +50,36 @@ type summary struct {
 	Duration         time.Duration
 	ExitStatus       int
 	Err              error
+	Degraded         []string // what the store lacks and ssmirror does instead, in short
+	// BWLimit is the bandwidth limit the run had (--bwlimit), "" for none.
+	BWLimit string
+	// The requests sent to the upstream (each try counts) and the body
+	// bytes read from it, metadata and items.
+	UpstreamRequests, UpstreamBytes int64
+	// Sources are the item bytes each source gave, with --mirror.
+	Sources []source.SourceBytes
+}
+
+// upstreamString is the summary's account of the upstream traffic.
+func (s summary) upstreamString() string {
+	line := fmt.Sprintf("upstream: %d requests, %s", s.UpstreamRequests, plan.Bytes(s.UpstreamBytes))
+	if len(s.Sources) > 0 {
+		parts := make([]string, len(s.Sources))
+		for i, sb := range s.Sources {
+			parts[i] = fmt.Sprintf("%s from %s", plan.Bytes(sb.Bytes), sb.Source)
+		}
+		line += " (items: " + strings.Join(parts, ", ") + ")"
+	}
+	return line
+}
+
+// rate is the mean rate of the transfers, in bytes a second (0 when
+// nothing was transferred).
+func (s summary) rate() float64 {
+	if s.Duration <= 0 || s.TransferredBytes <= 0 {
+		return 0
+	}
+	return float64(s.TransferredBytes) / s.Duration.Seconds()
 }
 
 // output reports a sync run. Its apply.Reporter methods may be called
@@ -141,9 +172,17 @@ func summaryLine(s summary) string {
 	if s.IndexPublished {
 		index = "updated"
 	}
-	return fmt.Sprintf("transferred %d objects (%s) in %s%s, %d failed; published %d metadata files (index %s); deleted %d objects",
-		s.Transferred, plan.Bytes(s.TransferredBytes), s.Duration.Round(time.Millisecond), adopted, s.Failed,
-		s.Published, index, s.Deleted)
+	degraded := ""
+	if len(s.Degraded) > 0 {
+		degraded = "; store degraded: " + strings.Join(s.Degraded, ", ")
+	}
+	limited := ""
+	if s.BWLimit != "" {
+		limited = fmt.Sprintf(" (%s, --bwlimit %s)", rateString(s.rate()), s.BWLimit)
+	}
+	return fmt.Sprintf("transferred %d objects (%s) in %s%s%s, %d failed; published %d metadata files (index %s); deleted %d objects; %s%s",
+		s.Transferred, plan.Bytes(s.TransferredBytes), s.Duration.Round(time.Millisecond), limited, adopted, s.Failed,
+		s.Published, index, s.Deleted, s.upstreamString(), degraded)
 }
 
 // textOutput writes for a person: log lines (or progress bars) on stderr,
@@ -256,7 +295,11 @@ func (o *textOutput) Summary(s summary) {
 	case !o.planned:
 		// The run did not start; the command prints the error.
 	case o.emptyPlan && s.Err == nil:
-		fmt.Fprintf(o.stdout, "%s is up to date with %s: nothing to do\n", s.Target, s.Source)
+		degraded := ""
+		if len(s.Degraded) > 0 {
+			degraded = "; store degraded: " + strings.Join(s.Degraded, ", ")
+		}
+		fmt.Fprintf(o.stdout, "%s is up to date with %s: nothing to do (%s%s)\n", s.Target, s.Source, s.upstreamString(), degraded)
 	default:
 		fmt.Fprintln(o.stdout, summaryLine(s))
 	}
@@ -324,9 +367,18 @@ type summaryEvent struct {
 	Published        int    `json:"published"`
 	Deleted          int    `json:"deleted"`
 	DurationMS       int64  `json:"duration_ms"`
-	ExitStatus       int    `json:"exit_status"`
-	IndexPublished   bool   `json:"index_published"`
-	Error            string `json:"error,omitempty"`
+	BytesPerSecond   int64  `json:"bytes_per_second"` // the mean rate of the transfers
+	BWLimit          string `json:"bwlimit,omitempty"`
+	UpstreamRequests int64  `json:"upstream_requests"`
+	UpstreamBytes    int64  `json:"upstream_bytes"`
+	// BytesBySource: with --mirror, the item bytes each source gave.
+	BytesBySource  []source.SourceBytes `json:"bytes_by_source,omitempty"`
+	ExitStatus     int                  `json:"exit_status"`
+	IndexPublished bool                 `json:"index_published"`
+	Error          string               `json:"error,omitempty"`
+	// Degraded names what the store lacks and ssmirror does instead
+	// ("advisory lease", "Content-MD5 uploads", "sequential listing").
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 func errString(err error) string {
@@ -414,7 +466,9 @@ func (o *jsonOutput) Summary(s summary) {
 	o.emitLocked(summaryEvent{Type: "summary", Source: s.Source, Target: s.Target,
 		Transferred: s.Transferred, TransferredBytes: s.TransferredBytes, Adopted: s.Adopted, Failed: s.Failed,
 		Published: s.Published, Deleted: s.Deleted, DurationMS: s.Duration.Milliseconds(),
-		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err)})
+		BytesPerSecond: int64(s.rate()), BWLimit: s.BWLimit,
+		UpstreamRequests: s.UpstreamRequests, UpstreamBytes: s.UpstreamBytes, BytesBySource: s.Sources,
+		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err), Degraded: s.Degraded})
 }
 
 func (o *jsonOutput) Close() {}
@@ -425,6 +479,7 @@ func (o *jsonOutput) Close() {}
 // ticks and mpb's output.
 type displayConfig struct {
 	now   func() time.Time
+	limit func() int64     // the bandwidth limit in effect (bytes/s, 0: none); nil: none
 	ticks <-chan time.Time // refresh requests; nil: every refreshInterval
 	opts  []mpb.ContainerOption
 }
@@ -447,6 +502,7 @@ type progressDisplay struct {
 	p        *mpb.Progress
 	overall  *mpb.Bar
 	now      func() time.Time
+	limit    func() int64
 	refresh  chan any
 	shutdown chan any // closed when mpb has stopped
 	stopTick chan struct{}
@@ -482,6 +538,7 @@ type transferBar struct {
 func (c *displayConfig) start(t plan.Totals) *progressDisplay {
 	d := &progressDisplay{
 		now:        c.now,
+		limit:      c.limit,
 		refresh:    make(chan any),
 		shutdown:   make(chan any),
 		stopTick:   make(chan struct{}),
@@ -720,8 +777,14 @@ func (d *progressDisplay) objectsDecor(decor.Statistics) string {
 
 func (d *progressDisplay) rateDecor(decor.Statistics) string {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.rateLabel
+	label := d.rateLabel
+	d.mu.Unlock()
+	if d.limit != nil {
+		if l := d.limit(); l > 0 {
+			label += " (limit " + rateString(float64(l)) + ")"
+		}
+	}
+	return label
 }
 
 func (d *progressDisplay) etaDecor(decor.Statistics) string {

@@ -111,6 +111,7 @@ func scriptSummary() summary {
 		Transferred: 2, TransferredBytes: tSquash.Size + tInitrd.Size, Adopted: 1, Failed: 1,
 		Published: 2, Deleted: 1, IndexPublished: true, Duration: 15432 * time.Millisecond,
 		ExitStatus: exitPartial, Err: fmt.Errorf("%w\n%w", errors.New("some items were not mirrored"), errIntegrity),
+		UpstreamRequests: 9, UpstreamBytes: tSquash.Size + tInitrd.Size + tKernel.Size/2 + 3000,
 	}
 }
 
@@ -176,7 +177,7 @@ func TestOutputSummaryCases(t *testing.T) {
 	o.Summary(s)
 	o.Close()
 	o.Close()
-	if got, want := stdout.String(), "/srv/mirror is up to date with https://example.com/: nothing to do\n"; got != want {
+	if got, want := stdout.String(), "/srv/mirror is up to date with https://example.com/: nothing to do (upstream: 0 requests, 0 B)\n"; got != want {
 		t.Errorf("empty plan: stdout %q, want %q", got, want)
 	}
 	if stderr.Len() != 0 {
@@ -196,7 +197,7 @@ func TestOutputSummaryCases(t *testing.T) {
 	o.Summary(s)
 	o.Close()
 	want := `{"type":"error","message":"source unreachable"}
-{"type":"summary","source":"https://example.com/","target":"/srv/mirror","transferred":0,"transferred_bytes":0,"adopted":0,"failed":0,"published":0,"deleted":0,"duration_ms":0,"exit_status":1,"index_published":false,"error":"source unreachable"}
+{"type":"summary","source":"https://example.com/","target":"/srv/mirror","transferred":0,"transferred_bytes":0,"adopted":0,"failed":0,"published":0,"deleted":0,"duration_ms":0,"bytes_per_second":0,"upstream_requests":0,"upstream_bytes":0,"exit_status":1,"index_published":false,"error":"source unreachable"}
 `
 	if stdout.String() != want {
 		t.Errorf("JSON, run that never started:\n got %s\nwant %s", stdout.String(), want)

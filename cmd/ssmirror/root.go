@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,8 @@ import (
 type globalOptions struct {
 	logFormat string
 	verbose   int
+	logPath   string        // --log-file
+	logFile   *os.File      // opened from logPath, if given
 	log       *slog.Logger  // set before a command runs
 	logOut    *lockedWriter // where log's lines go
 }
@@ -36,6 +39,14 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	g.logOut = &lockedWriter{w: cmd.ErrOrStderr()}
+	if g.logPath != "" {
+		f, err := os.OpenFile(g.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("%w: --log-file: %w", errUsage, err)
+		}
+		g.logFile = f
+		g.logOut = &lockedWriter{w: f}
+	}
 	switch g.logFormat {
 	case "text":
 		g.log = slog.New(slog.NewTextHandler(g.logOut, opts))
@@ -101,8 +112,9 @@ files last, so the target always serves a consistent mirror.
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "format of log lines on stderr: text or json")
-	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more: why each object is transferred, lease and state events")
-	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand())
+	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more: why each object is transferred, lease and state events (-vv: the same)")
+	root.PersistentFlags().StringVar(&g.logPath, "log-file", "", "append log lines to this file instead of stderr")
+	root.AddCommand(newSyncCommand(g), newPlanCommand(g), newVerifySignatureCommand(), newListCommand(), newVerifyCommand(), newVersionCommand(root), newCompletionCommand(), newDocsCommand(), newGCCommand(), newConfigCommand(), newStatusCommand(), newDoctorCommand())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	})

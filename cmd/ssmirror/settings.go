@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"sort"
@@ -27,13 +28,19 @@ const envPrefix = "SSMIRROR"
 var flagKeys = map[string]string{
 	"keyring": "keyrings", "no-verify": "no_verify", "allow-sha1": "allow_sha1",
 	"max": "max", "keep": "keep", "dry-run": "dry_run", "transfers": "transfers", "verify-existing": "verify_existing",
-	"endpoint": "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
+	"single-writer": "single_writer",
+	"endpoint":      "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
 	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "cacert": "s3.cacert", "part-size": "s3.part_size",
 	"part-uploads": "s3.part_uploads", "upload-memory": "s3.upload_memory",
 	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
 	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
 	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
+	"low-speed": "low_speed", "bwlimit": "bwlimit", "mirror": "item_mirrors",
+	"upstream-proxy":     "upstream_proxy",
 	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
+	// sstream-mirror's options and the run's reports.
+	"path": "path", "no-item-download": "no_item_download", "metrics-file": "metrics_file",
+	"no-browse-page": "no_browse_page",
 }
 
 // configKeys returns every key of config.Sync, dotted ("s3.endpoint"),
@@ -48,7 +55,7 @@ func configKeys() []string {
 			if tag == "" || tag == "-" {
 				continue
 			}
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
+			if f.Type.Kind() == reflect.Struct && !f.Type.Implements(textMarshaler) && f.Type != reflect.TypeOf(time.Time{}) {
 				walk(f.Type, prefix+tag+".")
 				continue
 			}
@@ -59,6 +66,10 @@ func configKeys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// textMarshaler is implemented by struct-typed settings written as one
+// string (config.LowSpeed): keys, not sections.
+var textMarshaler = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 
 // configFile is a parsed config file: a "defaults" section and named
 // mirrors.
@@ -233,6 +244,10 @@ func unitHook(from, to reflect.Type, data any) (any, error) {
 			return nil, fmt.Errorf("duration %q: want e.g. 90s, 30m or 24h", data)
 		}
 		return config.Duration(d), nil
+	case reflect.TypeOf(config.LowSpeed{}):
+		return config.ParseLowSpeed(data.(string))
+	case reflect.TypeOf(config.Timetable(nil)):
+		return config.ParseTimetable(data.(string))
 	}
 	return data, nil
 }

@@ -74,6 +74,16 @@ mirrors:
 		{"env part uploads", map[string]string{"SSMIRROR_S3_PART_UPLOADS": "2"}, nil, "s3.part_uploads", 2.0},
 		{"env list", map[string]string{"SSMIRROR_KEYRINGS": "a.gpg,b.gpg"}, nil, "keyrings", []any{"a.gpg", "b.gpg"}},
 		{"env filters", map[string]string{"SSMIRROR_FILTERS": "arch=amd64 --or os~grub"}, nil, "filters", []any{[]any{"arch=amd64"}, []any{"os~grub"}}},
+		{"built-in low speed", nil, nil, "low_speed", "off"},
+		{"flag low speed", nil, []string{"--low-speed", "10K/30s"}, "low_speed", "10K/30s"},
+		{"env low speed", map[string]string{"SSMIRROR_LOW_SPEED": "1M/1m"}, nil, "low_speed", "1M/1m0s"},
+		{"built-in bwlimit", nil, nil, "bwlimit", "off"},
+		{"flag bwlimit timetable", nil, []string{"--bwlimit", "08:00,1M 18:00,off"}, "bwlimit", "08:00,1M 18:00,off"},
+		{"env bwlimit", map[string]string{"SSMIRROR_BWLIMIT": "512k"}, nil, "bwlimit", "512K"},
+		{"flag mirrors", nil, []string{"--mirror", "https://a.example/", "--mirror", "/srv/b"}, "item_mirrors", []any{"https://a.example/", "/srv/b"}},
+		{"env mirrors", map[string]string{"SSMIRROR_ITEM_MIRRORS": "https://a.example/,https://b.example/"}, nil, "item_mirrors", []any{"https://a.example/", "https://b.example/"}},
+		{"flag upstream proxy", nil, []string{"--upstream-proxy", "http://proxy.example:3128"}, "upstream_proxy", "http://proxy.example:3128"},
+		{"env upstream proxy", map[string]string{"SSMIRROR_UPSTREAM_PROXY": "socks5://127.0.0.1:1080"}, nil, "upstream_proxy", "socks5://127.0.0.1:1080"},
 		{"unset flag does not override", map[string]string{"SSMIRROR_TRANSFERS": "11"}, nil, "transfers", 11.0},
 	}
 	for _, c := range cases {
@@ -114,6 +124,11 @@ func TestConfigErrors(t *testing.T) {
 		{"mirrors:\n  m: {source: a, target: b, s3: {part_size: 1KiB}}\n", "s3.part_size"},
 		{"mirrors:\n  m: {source: a, target: b, s3: {part_uploads: 100}}\n", "s3.part_uploads"},
 		{"mirrors:\n  m: {source: a, target: b, s3: {upload_memory: lots}}\n", "s3.upload_memory"},
+		{"mirrors:\n  m: {source: a, target: b, low_speed: fast}\n", "low_speed"},
+		{"mirrors:\n  m: {source: a, target: b, bwlimit: fast}\n", "bwlimit"},
+		{"mirrors:\n  m: {source: a, target: b, bwlimit: \"18:00,1M 08:00,off\"}\n", "not later"},
+		{"mirrors:\n  m: {source: a, target: b, upstream_proxy: proxy.example}\n", "upstream_proxy"},
+		{"mirrors:\n  m: {source: a, target: b, item_mirrors: [\"\"]}\n", "item_mirrors"},
 		{"mirrors: {}\n", "no mirrors"},
 		{"mirrors: [\n", "config"},
 	}

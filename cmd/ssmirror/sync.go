@@ -15,11 +15,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/plan/browse"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
+	"github.com/ssmirror/ssmirror/source/metacache"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/lease"
 	"github.com/ssmirror/ssmirror/target/s3store"
@@ -33,6 +36,7 @@ type syncOptions struct {
 	cfg        config.Sync
 	json       bool
 	quiet      bool
+	progress   bool
 	configFile string
 }
 
@@ -57,6 +61,10 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.Int("retries", 5, "tries of a failing upstream request, and of a whole item, before it counts as failed")
 	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
 	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
+	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
+	f.StringArray("mirror", nil, "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails; repeatable (metadata always comes from SOURCE, items are verified against it)")
+	f.String("upstream-proxy", "", "proxy URL (http://, https://, socks5://) for an http(s) SOURCE and --mirror only; the store does not use it (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY decide, for both)")
+	f.String("bwlimit", "", `cap the total upstream read rate, bytes a second with K, M, G suffixes (1M), or a timetable of the time of day ("08:00,1M 18:00,off"); default off`)
 	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
 	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
@@ -65,6 +73,14 @@ func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
 	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger --part-size part is still uploaded, alone; an item that needs parts larger than both is refused)")
 	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
 	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
+	f.Bool("single-writer", false, "promise that no other publisher of the target runs: publish to a store that ignores conditional writes, with an advisory lease, instead of refusing it")
+	// sstream-mirror's options and the run's reports.
+	f.String("path", "", "start file relative to SOURCE: streams/v1/NAME.sjson or .json (sstream-mirror's --path; default streams/v1/index.sjson)")
+	f.Bool("no-item-download", false, "copy no item: publish the metadata of what the target already holds (products whose new versions need items keep their published version)")
+	f.BoolVar(&o.progress, "progress", false, "report progress: bars on a terminal, else a line per finished object (the default; accepted for sstream-mirror)")
+	f.Bool("no-checksumming-reader", false, "accepted for sstream-mirror; items are verified as they stream all the same")
+	f.Bool("no-browse-page", false, "do not publish the browse page (index.html at the mirror root)")
+	f.String("metrics-file", "", "write Prometheus text-format metrics of the run to this file, atomically (for node_exporter's textfile collector: name it *.prom)")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -109,8 +125,9 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Use:   "plan [flags] SOURCE TARGET [FILTER...] [--or FILTER...]",
 		Short: "Print what sync would do (sync --dry-run)",
 		Long: `Print what sync would do, and change nothing: one line per item to add (+) or
-remove (-) with product, version, item, path, size and reason, the metadata to
-publish, and the totals.
+remove (-) with product, version, item, path, size and reason, the deletes, the
+metadata to publish, the objects kept because no metadata ssmirror published
+named them ("keep PATH SIZE (kept, not ours: ...)"), and the totals.
 
 ` + syncArgs + `
 
@@ -183,6 +200,12 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	if err != nil {
 		return err
 	}
+	if flags.Changed("no-checksumming-reader") {
+		fmt.Fprintln(stderr, "note: --no-checksumming-reader is accepted for sstream-mirror; items are verified as they stream all the same")
+	}
+	if o.progress && (o.json || o.quiet) {
+		return fmt.Errorf("%w: --progress contradicts --json and --quiet: give one", errUsage)
+	}
 	mode := outputText
 	switch {
 	case o.json:
@@ -197,6 +220,14 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	f, ok := under.(*os.File)
 	tty := ok && isTerminal(f)
 	var errs []error
+	runs := map[string][]monitor.Run{} // by metrics file
+	defer func() {
+		for _, path := range catalog.SortedKeys(runs) {
+			if err := monitor.WriteMetrics(path, runs[path]); err != nil {
+				g.log.Error("writing the metrics file", "err", err)
+			}
+		}
+	}()
 	for i, cfg := range cfgs {
 		if names[i] != "" {
 			fmt.Fprintf(stderr, "mirror %s: %s -> %s\n", names[i], cfg.Source, cfg.Target)
@@ -205,7 +236,17 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 		if names[i] != "" {
 			log = log.With("mirror", names[i])
 		}
-		if err := syncOne(ctx, log, g.logOut, cfg, mode, tty, stdout, stderr); err != nil {
+		logOut := g.logOut
+		if g.logFile != nil {
+			logOut = nil // lines go to the file, not above the progress bars
+		}
+		rec := monitor.Run{Mirror: names[i], Target: cfg.Target, Start: time.Now()}
+		err := syncOne(ctx, log, logOut, cfg, mode, tty, stdout, stderr, &rec)
+		rec.End, rec.ExitStatus = time.Now(), exitCode(ctx, err)
+		if cfg.MetricsFile != "" && !cfg.DryRun {
+			runs[cfg.MetricsFile] = append(runs[cfg.MetricsFile], rec)
+		}
+		if err != nil {
 			if names[i] != "" {
 				err = fmt.Errorf("mirror %s: %w", names[i], err)
 			}
@@ -239,11 +280,43 @@ func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg confi
 	return plan.Build(src, st, popts)
 }
 
+// publishedBytes returns what the target will publish at a key once p is
+// applied (nil for none): a file published byte for byte is its own kept
+// copy for conditional fetches (the upstream's signed files, in upstream
+// mode). If the run does not get that far, the copy's digest shows it and
+// the next run fetches the file whole.
+func publishedBytes(st plan.State, p *plan.Plan) func(key string) []byte {
+	will := map[string][]byte{}
+	for _, m := range p.Publish {
+		if !m.Sign {
+			will[m.Key] = m.Body
+		}
+	}
+	for _, d := range p.Deletes {
+		will[d.Path] = nil
+	}
+	return func(key string) []byte {
+		if b, ok := will[key]; ok {
+			return b
+		}
+		return st.Metadata[key]
+	}
+}
+
+// bwlimitString is the summary's account of --bwlimit: "" for none.
+func bwlimitString(t config.Timetable) string {
+	if t.Off() {
+		return ""
+	}
+	return t.String()
+}
+
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
-func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer) (err error) {
+// It fills rec with what the run did.
+func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
 	out := newOutput(mode, stdout, stderr, tty)
-	if to, ok := out.(*textOutput); ok {
+	if to, ok := out.(*textOutput); ok && logOut != nil {
 		defer logOut.redirect(to)() // log lines above the progress bars
 	}
 	defer out.Close()
@@ -261,13 +334,26 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}
 	retry := source.RetryPolicy{
 		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
+		LowSpeed: source.LowSpeed{Rate: int64(cfg.LowSpeed.Rate), Window: time.Duration(cfg.LowSpeed.Window)},
 		Notify: func(path string, attempt int, wait time.Duration, err error) {
 			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},
 	}
-	fetcher, start, err := openSource(ctx, cfg.Source, cfg.S3, retry)
+	up, err := openUpstream(ctx, cfg, retry, func(path, from string, err error) {
+		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
+	})
 	if err != nil {
 		return err
+	}
+	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
+	if to, ok := out.(*textOutput); ok && to.display != nil && up.limit != nil {
+		to.display.limit = up.limit.Rate
+	}
+	if cfg.Path != "" {
+		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
+			return fmt.Errorf("%w: path %s: the source already names its start file %s", config.ErrInvalid, cfg.Path, named)
+		}
+		start = cfg.Path
 	}
 	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
@@ -277,8 +363,23 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if err != nil {
 		return err
 	}
+	var degraded []degradation
+	caps := target.Full
 	guarded := dst // what the run writes through: only while the lease is held
 	if !cfg.DryRun {
+		// What the store honours, before the first write.
+		probe, err := target.ProbeStore(ctx, dst, false)
+		if err != nil {
+			return err
+		}
+		if !probe.ConditionalWrites && !cfg.SingleWriter {
+			return fmt.Errorf("%w: %s ignores conditional writes (If-None-Match: * and If-Match on PUT; see ssmirror doctor): "+
+				"the lease could not keep two publishers apart; pass --single-writer if only one publisher ever runs", errUnsafeStore, storeName(probe))
+		}
+		caps, degraded = probe.Capabilities, degradations(probe)
+		for _, d := range degraded {
+			log.Info("store degraded", "target", dst.String(), "what", d.Short)
+		}
 		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(cfg.Wait), Clock: leaseClock})
 		if err != nil {
 			return err
@@ -302,6 +403,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 			}
 		}()
 	}
+	// The upstream metadata an earlier run kept: fetched only if changed.
+	cache, err := metacache.Load(ctx, guarded) // Save writes only while the lease is held
+	if err != nil {
+		return err
+	}
+	if cache.Err != nil {
+		out.Warning(cache.Err.Error())
+	}
 	// Read the upstream catalog while the target is listed: one is mostly
 	// the upstream's time and our CPU, the other the store's.
 	var (
@@ -311,11 +420,11 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	)
 	go func() {
 		defer close(read)
-		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1})
+		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1, Cache: cache})
 	}()
 	// The upstream's signed files are what the target holds when nothing
 	// changed: their listed ETags (MD5) spare reading them back.
-	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{Expect: func() map[string][]byte {
+	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{Sequential: !caps.StartAfter, Expect: func() map[string][]byte {
 		<-read
 		if srcErr != nil {
 			return nil
@@ -333,6 +442,14 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		out.Warning(fmt.Sprintf("%s/%s is unusable (%v); rebuilt from the published metadata and a listing", dst, plan.StateKey, st.GCErr))
 	}
 	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: time.Duration(cfg.GCGrace)}
+	url := publicURL(cfg.PublicURL, dst)
+	if !cfg.NoBrowsePage {
+		page := browse.Page{Generator: "ssmirror " + buildVersion().Version, URL: url}
+		popts.Browse = func(pub plan.Publication) ([]byte, error) {
+			page.Publication = pub
+			return browse.Render(page)
+		}
+	}
 	signer, err := signing(&cfg, src.Signed, &popts)
 	if err != nil {
 		return err
@@ -343,6 +460,15 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	}
 	if cfg.VerifyExisting {
 		if p, err = verifyExisting(ctx, log, out, cfg, dst, src, st, popts, p); err != nil {
+			return err
+		}
+	}
+	if cfg.NoItemDownload && len(p.Transfers) > 0 {
+		skipped := make(map[string]bool, len(p.Transfers))
+		for _, x := range p.Transfers {
+			skipped[x.Path] = true
+		}
+		if p, err = p.Without(skipped); err != nil {
 			return err
 		}
 	}
@@ -359,11 +485,34 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		}
 		return p.WriteText(stdout)
 	}
+	for _, d := range degraded {
+		p.Warnings = append(p.Warnings, d.Message)
+	}
+	if err := cache.Save(ctx, src, publishedBytes(st, p)); err != nil {
+		// It costs the next run a full fetch, nothing else.
+		out.Warning(fmt.Sprintf("keeping the upstream metadata for conditional fetches: %v", err))
+	}
 	out.Plan(p)
+	// The status record of a successful run.
+	status := func(indexPublished bool) error {
+		s := monitor.Status{Synced: time.Now(), Published: st.Objects[plan.IndexJSON].ModTime,
+			Ssmirror: buildVersion().Version, Source: cfg.Source, SignedMetadata: popts.Signed.String()}
+		if indexPublished {
+			s.Published = s.Synced
+		}
+		s.Objects, s.Bytes = rec.Objects, rec.Bytes
+		return monitor.WriteStatus(ctx, guarded, s) // under the lease, as the run's other writes
+	}
 	if p.Empty() {
-		out.Summary(summary{Source: p.Source, Target: p.Target})
+		rec.MirrorKnown = true
+		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
+		if err := status(false); err != nil {
+			return err
+		}
+		out.Summary(summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: shorts(degraded)})
+		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
-			handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
+			handOff(handOffW, url, signer)
 		}
 		return nil
 	}
@@ -373,19 +522,36 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if signer != nil {
 		aopts.Signer = signer
 	}
-	res, err := apply.Run(ctx, p, fetcher, guarded, aopts)
+	res, err := apply.Run(ctx, p, items, guarded, aopts)
 	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
 		err = fmt.Errorf("%w (stopped: %w)", err, cause)
+	}
+	rec.Transferred, rec.TransferredBytes, rec.Failed, rec.Deleted = res.Transferred, res.TransferredBytes, len(res.Failed), res.Deleted
+	if err == nil {
+		rec.MirrorKnown = true
+		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
+		err = status(res.IndexPublished)
 	}
 	out.Summary(summary{Source: p.Source, Target: p.Target,
 		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
 		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
-		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err})
+		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: shorts(degraded)})
 	if err == nil && signer != nil {
-		handOff(handOffW, publicURL(cfg.PublicURL, dst), signer)
+		handOff(handOffW, url, signer)
 	}
 	if _, existed := st.Objects[plan.IndexJSON]; res.IndexPublished && !existed {
-		readable(handOffW, dst, publicURL(cfg.PublicURL, dst))
+		readable(handOffW, dst, url)
+	}
+	if err == nil {
+		browsable(handOffW, cfg, mode, url)
 	}
 	return err
+}
+
+// browsable prints where people browse the mirror, unless quiet.
+func browsable(w io.Writer, cfg config.Sync, mode outputMode, url string) {
+	if !cfg.NoBrowsePage && mode != outputQuiet {
+		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
+	}
 }

@@ -338,7 +338,7 @@ func (a *audit) incomplete(ctx context.Context, st plan.State, err error) error 
 	if !errors.Is(err, source.ErrNotExist) {
 		return err
 	}
-	data, rerr := readMeta(ctx, a.dst, plan.IndexJSON)
+	data, rerr := source.ReadStored(ctx, a.dst, plan.IndexJSON)
 	if rerr != nil {
 		return err
 	}
@@ -458,7 +458,7 @@ func (a *audit) signatures(ctx context.Context) error {
 	data, ok := a.state.Metadata[plan.IndexSJSON]
 	if !ok {
 		var err error
-		if data, err = readMeta(ctx, a.dst, plan.IndexSJSON); err != nil {
+		if data, err = source.ReadStored(ctx, a.dst, plan.IndexSJSON); err != nil {
 			return err
 		}
 	}
@@ -492,7 +492,7 @@ func (a *audit) signatures(ctx context.Context) error {
 			a.sum.Missing++
 			continue
 		}
-		data, err := readMeta(ctx, a.dst, e.Path)
+		data, err := source.ReadStored(ctx, a.dst, e.Path)
 		if errors.Is(err, target.ErrNotExist) {
 			a.add(finding{Type: findMissing, Path: e.Path})
 			a.sum.Missing++
@@ -577,7 +577,7 @@ func (a *audit) unreferenced(items map[string]*catalog.Item) {
 		obj := a.state.Objects[key]
 		f := finding{Type: findUnreferenced, Path: key, Size: int64p(obj.Size)}
 		if gc := a.state.GC; gc != nil {
-			if since, ok := gc.Pending[key]; ok {
+			if since, ok := gc.Pending[key]; ok && gc.NamedBy[key] != "" { // else never deleted
 				f.PendingSince = &since
 				a.sum.PendingDeletion++
 			}
@@ -586,24 +586,6 @@ func (a *audit) unreferenced(items map[string]*catalog.Item) {
 		a.sum.Unreferenced++
 		a.sum.UnreferencedBytes += obj.Size
 	}
-}
-
-// readMeta reads a metadata file of dst, at most source.DefaultMaxMetadata
-// bytes of it.
-func readMeta(ctx context.Context, dst target.Store, key string) ([]byte, error) {
-	rc, _, err := dst.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, source.DefaultMaxMetadata+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s/%s: %w", dst, key, err)
-	}
-	if len(data) > source.DefaultMaxMetadata {
-		return nil, fmt.Errorf("%s/%s: %w: larger than %d bytes", dst, key, catalog.ErrInvalid, source.DefaultMaxMetadata)
-	}
-	return data, nil
 }
 
 // write prints the findings, notes first, then problems and warnings by

@@ -24,16 +24,26 @@ type versionInfo struct {
 // readBuildInfo is debug.ReadBuildInfo; tests replace it.
 var readBuildInfo = debug.ReadBuildInfo
 
+// version is the release a packager stamps into the binary with
+//
+//	go build -ldflags "-X main.version=1.2.0" ./cmd/ssmirror
+//
+// It wins over the module version of the build information.
+var version string
+
 // buildVersion reads the version from the build information the Go
 // toolchain embeds: the main module's version ("devel" for a build from a
 // source tree) and the vcs.* settings (absent with -buildvcs=false).
 func buildVersion() versionInfo {
 	v := versionInfo{Version: "devel", GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if version != "" {
+		v.Version = version
+	}
 	bi, ok := readBuildInfo()
 	if !ok {
 		return v
 	}
-	if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
+	if mv := bi.Main.Version; version == "" && mv != "" && mv != "(devel)" {
 		v.Version = mv
 	}
 	if bi.GoVersion != "" {
@@ -94,8 +104,8 @@ func newVersionCommand(root *cobra.Command) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of ssmirror",
-		Long: `Print the version of ssmirror: the module version ("devel" for a build from a
-source tree), the commit and its time when the build recorded them, and the Go
+		Long: `Print the version of ssmirror: the release stamped in by the packager, else the
+module version ("devel" for a build from a source tree), the commit and its time when the build recorded them, and the Go
 version and platform. --json prints them as one JSON object with the fields
 version, revision, time, modified, go_version and platform.
 ssmirror --version prints the same line.

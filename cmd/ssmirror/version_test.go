@@ -65,3 +65,15 @@ func TestVersionDevel(t *testing.T) {
 		t.Errorf("no build info: exit %d, %q", code, out)
 	}
 }
+
+// TestVersionStamped: the release a packager stamps in with -ldflags
+// "-X main.version=..." wins over the module version.
+func TestVersionStamped(t *testing.T) {
+	fakeBuildInfo(t, &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/ssmirror/ssmirror", Version: "v1.2.3"}})
+	saved := version
+	t.Cleanup(func() { version = saved })
+	version = "1.4.0-1"
+	if out, _, code := run(t, "version"); code != 0 || out != "ssmirror 1.4.0-1 (go1.26.8 "+runtime.GOOS+"/"+runtime.GOARCH+")\n" {
+		t.Errorf("stamped: exit %d, %q", code, out)
+	}
+}

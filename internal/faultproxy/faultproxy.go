@@ -20,12 +20,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7/pkg/signer"
 )
 
 // Fault is what a rule does to a request it selects.
@@ -60,9 +63,19 @@ const (
 	// HTML answers 200 OK with an HTML error page (a captive portal, a
 	// misconfigured CDN) without forwarding.
 	HTML
+	// Strip forwards the request without the headers Rule.Header and the
+	// query parameters Rule.Query name, signed again with
+	// Proxy.Credentials (S3 SigV4 covers both): the server sees a request
+	// that never carried them.
+	Strip
+	// CorruptRequest forwards the request with the byte of its body at
+	// offset Rule.After (the last one when the body is shorter) inverted:
+	// damage in transit that only the server's own check of the body can
+	// catch.
+	CorruptRequest
 )
 
-var faultNames = [...]string{"pass", "reset", "truncate", "stall-headers", "stall-body", "status", "corrupt", "html"}
+var faultNames = [...]string{"pass", "reset", "truncate", "stall-headers", "stall-body", "status", "corrupt", "html", "strip", "corrupt-request"}
 
 func (f Fault) String() string {
 	if f >= 0 && int(f) < len(faultNames) {
@@ -88,8 +101,17 @@ type Rule struct {
 	Nth   int // apply only to matching request Nth
 	Every int // apply to matching requests Every, 2*Every, ...
 
+	// Header, when set, restricts the rule to requests that carry at
+	// least one of these headers; Query, to requests with at least one of
+	// these query parameters. Strip removes them.
+	Header []string
+	Query  []string
+
 	Fault Fault
 	Code  int // Status: the status code; 0 means 503
+	// S3Code and Message, for Status, are the error document's code and
+	// message (default: by status, e.g. SlowDown for 503).
+	S3Code, Message string
 	// RetryAfter, for Status, is sent as a Retry-After header (whole
 	// seconds) when positive.
 	RetryAfter time.Duration
@@ -124,7 +146,9 @@ func (r *Rule) name() string {
 func (r *Rule) matches(req *http.Request) bool {
 	return (r.Method == "" || strings.EqualFold(r.Method, req.Method)) &&
 		(r.Path == "" || strings.Contains(req.URL.Path, r.Path)) &&
-		(r.PathRE == nil || r.PathRE.MatchString(req.URL.Path))
+		(r.PathRE == nil || r.PathRE.MatchString(req.URL.Path)) &&
+		(len(r.Header) == 0 || slices.ContainsFunc(r.Header, func(h string) bool { return req.Header.Get(h) != "" })) &&
+		(len(r.Query) == 0 || slices.ContainsFunc(r.Query, func(q string) bool { return req.URL.Query().Has(q) }))
 }
 
 // selects counts a matching request and reports whether the fault applies.
@@ -157,7 +181,7 @@ func (r *Rule) validate() error {
 	if r.After < 0 || r.Stall < 0 {
 		return fmt.Errorf("faultproxy: rule %s: negative After or Stall", r.name())
 	}
-	if r.Fault < Pass || r.Fault > HTML {
+	if r.Fault < Pass || r.Fault > CorruptRequest {
 		return fmt.Errorf("faultproxy: rule %s: unknown fault %d", r.name(), r.Fault)
 	}
 	return nil
@@ -189,6 +213,9 @@ type Proxy struct {
 	// delivers once the stall of d is over. nil means time.After. A test
 	// sets it (before the first request) to end stalls when it chooses.
 	After func(d time.Duration) <-chan time.Time
+	// Credentials sign the requests Strip changes (set before the first
+	// request).
+	Credentials *Credentials
 
 	upstream *url.URL
 	done     chan struct{} // closed by Close: releases stalled requests
@@ -199,6 +226,11 @@ type Proxy struct {
 	mu    sync.Mutex
 	rules []*Rule
 	log   []Request
+}
+
+// Credentials are an S3 server's keys and region, for signing again.
+type Credentials struct {
+	AccessKey, SecretKey, Region string
 }
 
 // New returns a proxy forwarding to upstream, an http(s) URL whose scheme
@@ -290,7 +322,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p.forward(w, req, nil, 0)
 	case Reset:
 		if rule.AfterForward {
-			if resp, err := p.roundTrip(req); err == nil {
+			if resp, err := p.roundTrip(req, nil); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
@@ -301,12 +333,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			p.forward(w, req, nil, 0)
 		}
 	case Status:
-		writeS3Error(w, req, rule.Code, rule.RetryAfter)
+		writeS3Error(w, req, rule)
 	case HTML:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, htmlPage)
-	default: // faults on the upstream's response body
+	default: // faults on the request or on the upstream's response body
 		p.forward(w, req, rule, rule.After)
 	}
 }
@@ -375,8 +407,9 @@ func removeHopHeaders(h http.Header) {
 }
 
 // roundTrip sends req upstream unchanged but for the connection-level
-// headers: same method, escaped path, query, body and Host header.
-func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
+// headers (same method, escaped path, query, body and Host header), and
+// for what rule's Strip or CorruptRequest changes.
+func (p *Proxy) roundTrip(req *http.Request, rule *Rule) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.RequestURI = ""
 	out.URL.Scheme = p.upstream.Scheme
@@ -389,13 +422,55 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // no Go default added
 	}
+	if rule != nil && rule.Fault == Strip {
+		if err := p.strip(out, rule); err != nil {
+			return nil, err
+		}
+	}
+	if rule != nil && rule.Fault == CorruptRequest && out.Body != nil {
+		at := rule.After
+		if out.ContentLength > 0 && at >= out.ContentLength {
+			at = out.ContentLength - 1
+		}
+		out.Body = struct {
+			io.Reader
+			io.Closer
+		}{&flipReader{r: out.Body, at: at}, out.Body}
+	}
 	return p.Transport.RoundTrip(out)
+}
+
+// strip removes rule's headers and query parameters from out and signs it
+// again.
+func (p *Proxy) strip(out *http.Request, rule *Rule) error {
+	c := p.Credentials
+	if c == nil {
+		return fmt.Errorf("faultproxy: rule %s: Strip needs Proxy.Credentials", rule.name())
+	}
+	if strings.HasPrefix(out.Header.Get("X-Amz-Content-Sha256"), "STREAMING-") {
+		// The body's chunk signatures chain from the header's.
+		return fmt.Errorf("faultproxy: rule %s: cannot sign a streaming-signed (aws-chunked) body again", rule.name())
+	}
+	for _, h := range rule.Header {
+		out.Header.Del(h)
+	}
+	if len(rule.Query) > 0 {
+		q := out.URL.Query()
+		for _, k := range rule.Query {
+			q.Del(k)
+		}
+		out.URL.RawQuery = q.Encode()
+	}
+	out.Header.Del("Authorization")
+	signed := signer.SignV4(*out, c.AccessKey, c.SecretKey, "", c.Region)
+	out.Header = signed.Header
+	return nil
 }
 
 // forward relays req upstream and the response back, applying rule's
 // body fault (Truncate, StallBody, Corrupt) at offset after.
 func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule, after int64) {
-	resp, err := p.roundTrip(req)
+	resp, err := p.roundTrip(req, rule)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return
@@ -410,7 +485,7 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule, af
 	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
-	if rule == nil || req.Method == http.MethodHead {
+	if rule == nil || req.Method == http.MethodHead || rule.Fault == Strip || rule.Fault == CorruptRequest {
 		io.Copy(w, resp.Body)
 		return
 	}
@@ -474,16 +549,21 @@ var s3Codes = map[int][2]string{
 	http.StatusTooManyRequests:     {"SlowDown", "Please reduce your request rate."},
 	http.StatusBadGateway:          {"BadGateway", "Bad gateway."},
 	http.StatusForbidden:           {"AccessDenied", "Access Denied"},
+	http.StatusConflict:            {"ConditionalRequestConflict", "A conflicting conditional operation is currently in progress against this resource. Please try again."},
 }
 
-// writeS3Error answers code with an S3-style XML error document.
-func writeS3Error(w http.ResponseWriter, req *http.Request, code int, retryAfter time.Duration) {
+// writeS3Error answers rule's status with an S3-style XML error document.
+func writeS3Error(w http.ResponseWriter, req *http.Request, rule *Rule) {
+	code, retryAfter := rule.Code, rule.RetryAfter
 	if code == 0 {
 		code = http.StatusServiceUnavailable
 	}
 	c, ok := s3Codes[code]
 	if !ok {
 		c = [2]string{strings.ReplaceAll(http.StatusText(code), " ", ""), http.StatusText(code)}
+	}
+	if rule.S3Code != "" {
+		c = [2]string{rule.S3Code, rule.Message}
 	}
 	w.Header().Set("Content-Type", "application/xml")
 	if retryAfter > 0 {

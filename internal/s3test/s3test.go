@@ -1,8 +1,11 @@
-// Package s3test runs a real S3 server for tests: the Versity S3 Gateway
-// (versitygw) with its posix backend on a temporary directory, listening on
-// a free loopback port.
+// Package s3test runs real S3 servers for tests, each on a temporary
+// directory and a free loopback port: the Versity S3 Gateway (versitygw)
+// with its posix backend, MinIO, and SeaweedFS ("weed mini", all of its
+// parts in one process). Versitygw is always there (it is built when
+// missing); MinIO and SeaweedFS take minutes to build, so tests run on
+// them when their binaries are present (see Kinds and Each).
 //
-// # The binary
+// # The binaries
 //
 // The versitygw binary (VersityVersion) is found, in order, at
 //
@@ -17,14 +20,22 @@
 //
 // If no server can be started the test fails (it is never skipped).
 //
+// The minio and weed binaries are found at the path in SSMIRROR_MINIO or
+// SSMIRROR_WEED, else in the same cache directory ($XDG_CACHE_HOME/
+// ssmirror/bin/minio and weed; .ci/run builds them there). A test of a
+// server whose binary is missing is skipped, unless the comma-separated
+// list in SSMIRROR_REQUIRE_SERVERS names it (or is "all"): then it fails.
+//
 // # Servers
 //
-// Start runs one server for one test and stops it in t.Cleanup; StartTLS
-// does the same with HTTPS and a self-signed certificate. Shared
-// starts a single server per test process on first use; it keeps running
-// until StopShared is called (typically from TestMain) or the process exits
-// (on Linux the server is killed when the test process dies). Tests that
-// share a server isolate themselves with NewBucket.
+// Start runs one versitygw for one test and stops it in t.Cleanup;
+// StartTLS does the same with HTTPS and a self-signed certificate. Shared
+// (versitygw) and SharedKind (any kind) start a single server of a kind
+// per test process on first use; it keeps running until StopShared is
+// called (typically from TestMain, see Main) or the process exits (on
+// Linux the server is killed when the test process dies). Tests that share
+// a server isolate themselves with NewBucket. Each runs a subtest on the
+// shared server of every kind.
 //
 // The gateway root must support user extended attributes (versitygw stores
 // object metadata in xattrs). If the temporary file system does not, the
@@ -71,14 +82,16 @@ const versityModule = "github.com/versity/versitygw"
 // Region is the region the server reports.
 const Region = "us-east-1"
 
-// Server is a running versitygw instance.
+// Server is a running S3 server.
 type Server struct {
+	Kind      Kind   // which implementation
+	Version   string // its module version, from the binary's build information
 	Endpoint  string // http://127.0.0.1:PORT (https:// for StartTLS)
 	AccessKey string
 	SecretKey string
 	Region    string
-	Dir       string // gateway root; each bucket is a directory in it
-	Args      string // the command line's options, without the root
+	Dir       string // data directory (versitygw: gateway root, each bucket a directory in it)
+	Args      string // versitygw: the command line's options, without the root
 	CertFile  string // StartTLS only: the server's self-signed certificate (PEM)
 
 	cmd    *exec.Cmd
@@ -112,49 +125,63 @@ func StartTLS(t testing.TB) *Server {
 }
 
 var shared struct {
-	mu  sync.Mutex
-	srv *Server
-	err error
+	mu   sync.Mutex
+	srvs map[Kind]*Server
+	errs map[Kind]error
 }
 
-// Shared returns the process-wide server, starting it on first use. It is
-// not stopped at the end of the test; call StopShared from TestMain (or let
-// it die with the process).
+// Shared returns the process-wide versitygw server, starting it on first
+// use. It is not stopped at the end of the test; call StopShared from
+// TestMain (or let it die with the process).
 func Shared(t testing.TB) *Server {
+	t.Helper()
+	return SharedKind(t, Versity)
+}
+
+// SharedKind is Shared for a server of kind. If its binary is missing, the
+// test is skipped, or fails when SSMIRROR_REQUIRE_SERVERS names it.
+func SharedKind(t testing.TB, kind Kind) *Server {
 	t.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.srv == nil && shared.err == nil {
+	if shared.srvs == nil {
+		shared.srvs, shared.errs = map[Kind]*Server{}, map[Kind]error{}
+	}
+	if shared.srvs[kind] == nil && shared.errs[kind] == nil {
 		dir, err := os.MkdirTemp("", "ssmirror-s3test-")
-		if err != nil {
-			shared.err = err
-		} else {
-			shared.srv, shared.err = start(dir, t.Logf, false)
-			if shared.err != nil {
+		if err == nil {
+			var srv *Server
+			srv, err = startKind(kind, dir, t.Logf)
+			if err != nil {
 				os.RemoveAll(dir)
 			} else {
-				shared.srv.tmp = dir
+				srv.tmp = dir
+				shared.srvs[kind] = srv
 			}
 		}
+		shared.errs[kind] = err
 	}
-	if shared.err != nil {
-		t.Fatalf("s3test: %v", shared.err)
+	if err := shared.errs[kind]; err != nil {
+		if errors.Is(err, ErrNoBinary) && !Required(kind) {
+			t.Skipf("s3test: %v (set SSMIRROR_REQUIRE_SERVERS=%s to fail instead)", err, kind)
+		}
+		t.Fatalf("s3test: %v", err)
 	}
-	return shared.srv
+	return shared.srvs[kind]
 }
 
-// StopShared stops the server started by Shared, if any, and removes its
-// files. It is safe to call more than once.
+// StopShared stops the servers started by Shared and SharedKind, if any,
+// and removes their files. It is safe to call more than once.
 func StopShared() {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.srv != nil {
-		shared.srv.stop()
-		shared.srv = nil
+	for _, srv := range shared.srvs {
+		srv.stop()
 	}
+	shared.srvs, shared.errs = nil, nil
 }
 
-// Main runs a package's tests and then stops the server Shared started,
+// Main runs a package's tests and then stops the servers Shared started,
 // if any: call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
@@ -166,26 +193,39 @@ func Main(m *testing.M) {
 // credentials.
 func (s *Server) Client(t testing.TB) *minio.Client {
 	t.Helper()
+	c, err := s.newClient()
+	if err != nil {
+		t.Fatalf("s3test: client: %v", err)
+	}
+	return c
+}
+
+// client is Client outside a test; it panics on a bad endpoint (ours).
+func (s *Server) client() *minio.Client {
+	c, err := s.newClient()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func (s *Server) newClient() (*minio.Client, error) {
 	host, secure := strings.CutPrefix(s.Endpoint, "https://")
 	host = strings.TrimPrefix(host, "http://")
 	tr, err := minio.DefaultTransport(secure)
 	if err != nil {
-		t.Fatalf("s3test: client: %v", err)
+		return nil, err
 	}
 	if secure {
 		tr.TLSClientConfig = s.tlsConfig()
 	}
-	c, err := minio.New(host, &minio.Options{
+	return minio.New(host, &minio.Options{
 		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
 		Secure:       secure,
 		Transport:    tr,
 		Region:       s.Region,
 		BucketLookup: minio.BucketLookupPath,
 	})
-	if err != nil {
-		t.Fatalf("s3test: client: %v", err)
-	}
-	return c
 }
 
 var bucketSeq atomic.Int64
@@ -276,22 +316,12 @@ func launch(bin, root string, global, backend []string, certFile string) (*Serve
 	if err != nil {
 		return nil, fmt.Errorf("finding a free port: %w", err)
 	}
-	key := make([]byte, 16)
-	rand.Read(key)
 	scheme := "http://"
 	if certFile != "" {
 		scheme = "https://"
 	}
-	s := &Server{
-		Endpoint:  scheme + port,
-		CertFile:  certFile,
-		AccessKey: "ssmirrortest",
-		SecretKey: hex.EncodeToString(key),
-		Region:    Region,
-		Dir:       root,
-		done:      make(chan struct{}),
-		output:    &syncBuffer{},
-	}
+	s := newServer(Versity, scheme+port, root)
+	s.CertFile = certFile
 	// Global options (including --cert/--key) precede the backend command;
 	// backend options (--sidecar) follow it.
 	args := append([]string{"--port", port, "--region", Region, "--quiet"}, global...)
@@ -299,40 +329,77 @@ func launch(bin, root string, global, backend []string, certFile string) (*Serve
 	args = append(args, backend...)
 	s.Args = strings.Join(args, " ")
 	args = append(args, root)
-	cmd := exec.Command(bin, args...)
 	// Credentials go through the environment so they do not show in ps.
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+	env := []string{"ROOT_ACCESS_KEY_ID=" + s.AccessKey, "ROOT_SECRET_ACCESS_KEY=" + s.SecretKey}
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: s.tlsConfig()}}
+	return s, s.exec(bin, args, env, func() error {
+		resp, err := hc.Get(s.Endpoint + "/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Server") == "" && resp.StatusCode != http.StatusForbidden {
+			return fmt.Errorf("answered %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// newServer describes a server of kind at endpoint with fresh root
+// credentials.
+func newServer(kind Kind, endpoint, dir string) *Server {
+	key := make([]byte, 16)
+	rand.Read(key)
+	return &Server{
+		Kind:      kind,
+		Endpoint:  endpoint,
+		AccessKey: "ssmirrortest",
+		SecretKey: hex.EncodeToString(key),
+		Region:    Region,
+		Dir:       dir,
+		done:      make(chan struct{}),
+		output:    &syncBuffer{},
+	}
+}
+
+// exec starts bin with args and extra environment, and waits until ready
+// succeeds (the server answers), the process exits, or startTimeout
+// passes.
+func (s *Server) exec(bin string, args, env []string, ready func() error) error {
+	s.Version = binaryVersion(bin)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = s.Dir
 	cmd.Stdout = s.output
 	cmd.Stderr = s.output
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return fmt.Errorf("starting %s: %w", bin, err)
 	}
 	s.cmd = cmd
 	go func() { cmd.Wait(); close(s.done) }()
 
-	deadline := time.Now().Add(30 * time.Second)
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: s.tlsConfig()}}
+	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("%s exited before answering (%v):\n%s", bin, cmd.ProcessState, s.output.String())
+			return fmt.Errorf("%s exited before answering (%v):\n%s", bin, cmd.ProcessState, s.output.String())
 		default:
 		}
-		resp, err := hc.Get(s.Endpoint + "/")
+		err := ready()
 		if err == nil {
-			resp.Body.Close()
-			if resp.Header.Get("Server") != "" || resp.StatusCode == http.StatusForbidden {
-				return s, nil
-			}
+			return nil
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("%s did not answer on %s within 30s (last error: %v):\n%s", bin, s.Endpoint, err, s.output.String())
+			return fmt.Errorf("%s did not answer on %s within %v (last error: %v):\n%s", bin, s.Endpoint, startTimeout, err, s.output.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// startTimeout bounds a server's start.
+const startTimeout = 60 * time.Second
 
 // Stop stops a server started with Run.
 func (s *Server) Stop() { s.stop() }

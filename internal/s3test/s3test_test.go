@@ -95,3 +95,34 @@ func TestSidecar(t *testing.T) {
 		t.Errorf("content type with sidecar metadata = %q", info.ContentType)
 	}
 }
+
+func TestEach(t *testing.T) {
+	Each(t, func(t *testing.T, s *Server) {
+		if s.Version == "" {
+			t.Errorf("%s: no version", s.Kind)
+		}
+		t.Logf("%s %s at %s", s.Kind, s.Version, s.Endpoint)
+		roundTrip(t, s)
+		if SharedKind(t, s.Kind) != s {
+			t.Errorf("SharedKind(%s) started a second server", s.Kind)
+		}
+	})
+}
+
+func TestRequired(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		kind Kind
+		want bool
+	}{
+		{"", MinIO, false},
+		{"all", SeaweedFS, true},
+		{"versitygw, minio", MinIO, true},
+		{"versitygw,minio", SeaweedFS, false},
+	} {
+		t.Setenv("SSMIRROR_REQUIRE_SERVERS", tc.env)
+		if got := Required(tc.kind); got != tc.want {
+			t.Errorf("SSMIRROR_REQUIRE_SERVERS=%q: Required(%s) = %v", tc.env, tc.kind, got)
+		}
+	}
+}

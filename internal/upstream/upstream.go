@@ -196,6 +196,7 @@ type Server struct {
 	mu       sync.Mutex
 	tree     *Tree
 	requests map[string]int
+	bytes    map[string]int64
 	total    atomic.Int64
 	hook     func(w http.ResponseWriter, r *http.Request) bool
 }
@@ -211,7 +212,7 @@ func (s *Server) SetHook(h func(w http.ResponseWriter, r *http.Request) bool) {
 
 // Serve starts a server for t, stopped when the test ends.
 func Serve(tb testing.TB, t *Tree) *Server {
-	s := &Server{tree: t, requests: map[string]int{}}
+	s := &Server{tree: t, requests: map[string]int{}, bytes: map[string]int64{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -234,6 +235,13 @@ func (s *Server) Requests(path string) int {
 	return s.requests[path]
 }
 
+// Bytes returns the number of body bytes sent for path.
+func (s *Server) Bytes(path string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes[path]
+}
+
 // Total returns the number of requests served.
 func (s *Server) Total() int64 { return s.total.Load() }
 
@@ -245,17 +253,83 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.tree.Files[p]
 	hook := s.hook
 	s.mu.Unlock()
-	if hook != nil && hook(w, r) {
+	cw := &countingWriter{ResponseWriter: w}
+	defer func() {
+		s.mu.Lock()
+		s.bytes[p] += cw.n
+		s.mu.Unlock()
+	}()
+	if hook != nil && hook(cw, r) {
 		return
 	}
 	if !ok {
-		http.NotFound(w, r)
+		http.NotFound(cw, r)
 		return
 	}
-	http.ServeContent(w, r, p, timeZero, bytes.NewReader(body))
+	// Validators as a web server sends them: conditional requests are
+	// answered 304 Not Modified.
+	sum := sha256.Sum256(body)
+	cw.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	http.ServeContent(cw, r, p, ModTime, bytes.NewReader(body))
 }
 
-var timeZero = time.Time{}
+// ModTime is the Last-Modified time of every served file.
+var ModTime = time.Date(2025, 7, 24, 8, 1, 49, 0, time.UTC)
+
+// countingWriter counts the body bytes written.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (Flush,
+// Hijack).
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// File returns the served content of path, or nil.
+func (s *Server) File(path string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tree.Files[path]
+}
+
+// Trickle answers r with body (from N on for a "bytes=N-" Range) one byte
+// every gap, until the client goes away: every byte comes well inside any
+// idle timeout, so only a minimum rate can cut the body. It is meant for
+// hooks.
+func Trickle(w http.ResponseWriter, r *http.Request, body []byte, gap time.Duration) {
+	var off int
+	if rng := r.Header.Get("Range"); rng != "" {
+		if _, err := fmt.Sscanf(rng, "bytes=%d-", &off); err != nil || off < 0 || off >= len(body) {
+			http.Error(w, "bad range", http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, len(body)-1, len(body)))
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)-off))
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.WriteHeader(http.StatusOK)
+	}
+	rc := http.NewResponseController(w)
+	for i := off; i < len(body); i++ {
+		if _, err := w.Write(body[i : i+1]); err != nil {
+			return
+		}
+		rc.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(gap):
+		}
+	}
+}
 
 // AddVersion copies version from of product in doc to a new version to,
 // with every item path's "/from/" segment replaced by "/to/" (so the new

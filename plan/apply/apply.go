@@ -1,7 +1,9 @@
 // Package apply executes a plan: it streams every planned transfer from the
 // source into the target through a verifying reader, concurrently, then
 // publishes the metadata in order (products files, then the index), then
-// deletes what left the mirror. When some transfers fail it publishes only
+// deletes what left the mirror. When a transfer overwrites a path the
+// published metadata names, the plan's retraction is published first. When
+// some transfers fail it publishes only
 // the products that are complete, keeps the previously published state of
 // the others and deletes nothing.
 //
@@ -110,6 +112,12 @@ func Run(ctx context.Context, p *plan.Plan, src source.Fetcher, dst target.Store
 		opts.MetadataCacheControl = MetadataCacheControl
 	}
 	res := &Result{}
+	// The ETags this run wrote: a conditional write of a key this run
+	// already replaced (the index after the retraction) names its own.
+	etags := map[string]string{}
+	if err := publish(ctx, p.Retract, dst, opts, res, etags); err != nil {
+		return res, err
+	}
 	failed := transferAll(ctx, p.Transfers, src, dst, opts, res)
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -125,12 +133,12 @@ func Run(ctx context.Context, p *plan.Plan, src source.Fetcher, dst target.Store
 		if err != nil {
 			return res, err
 		}
-		if err := publish(ctx, q.Publish, dst, opts, res); err != nil {
+		if err := publish(ctx, q.Publish, dst, opts, res, etags); err != nil {
 			return res, errors.Join(append(errs, err)...)
 		}
 		return res, errors.Join(errs...)
 	}
-	if err := publish(ctx, p.Publish, dst, opts, res); err != nil {
+	if err := publish(ctx, p.Publish, dst, opts, res, etags); err != nil {
 		return res, err
 	}
 	for _, d := range p.Deletes {
@@ -276,8 +284,10 @@ func adoptable(ctx context.Context, t plan.Transfer, dst target.Store) bool {
 }
 
 // publish writes metadata files in order, stopping at the first failure so
-// that an index is never written before the products files it names.
-func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options, res *Result) error {
+// that an index is never written before the products files it names. A
+// conditional write of a key that this run wrote before is made on the
+// ETag it wrote (etags, which publish updates).
+func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options, res *Result, etags map[string]string) error {
 	for _, m := range ms {
 		if m.Sign {
 			if opts.Signer == nil {
@@ -292,13 +302,18 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 		sum := sha256.Sum256(m.Body)
 		opt := target.PutOptions{ContentType: "application/json", CacheControl: opts.MetadataCacheControl, SHA256: sum[:],
 			IfMatch: m.IfMatch, IfAbsent: m.IfAbsent}
+		if etag, ok := etags[m.Key]; ok && (opt.IfMatch != "" || opt.IfAbsent) {
+			opt.IfMatch, opt.IfAbsent = etag, false
+		}
 		switch {
 		case strings.HasSuffix(m.Key, ".sjson"), strings.HasSuffix(m.Key, ".asc"):
 			opt.ContentType = "text/plain; charset=utf-8"
 		case strings.HasSuffix(m.Key, ".gpg"):
 			opt.ContentType = "application/pgp-keys"
+		case strings.HasSuffix(m.Key, ".html"):
+			opt.ContentType = "text/html; charset=utf-8"
 		}
-		_, err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
+		etag, err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
 		opts.Report.Published(m, err)
 		if errors.Is(err, target.ErrPrecondition) {
 			return fmt.Errorf("publish %s: %w: another publisher changed it during this run; nothing of this run's index was published, run again", m.Key, ErrConcurrent)
@@ -307,6 +322,7 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 			return fmt.Errorf("publish %s: %w", m.Key, err)
 		}
 		res.Published++
+		etags[m.Key] = etag
 		if m.Index {
 			res.IndexPublished = true
 		}

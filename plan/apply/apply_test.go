@@ -22,7 +22,7 @@ type setup struct {
 	srv  *upstream.Server
 	tree *upstream.Tree
 	src  source.Fetcher
-	dst  *dirstore.Store
+	dst  target.Store // a directory unless a test sets another
 }
 
 func newSetup(t *testing.T) *setup {

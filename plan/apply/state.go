@@ -48,6 +48,9 @@ func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.St
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reading.Go(func() { pub, pubErr = source.Read(rctx, source.Store{Store: dst}, plan.IndexJSON, source.Options{}) })
+	if opts.Sequential {
+		marks = nil // one pass
+	}
 	objs, err := listTarget(ctx, dst, marks)
 	if err != nil {
 		cancel()
@@ -119,6 +122,9 @@ type LoadOptions struct {
 	// the expected bytes (as S3 reports for an object stored with a
 	// single PUT); any other is read.
 	Expect func() map[string][]byte
+	// Sequential lists the target in one pass even when it is a
+	// target.RangeLister: its store ignores start-after (a probe found).
+	Sequential bool
 }
 
 // etagIsMD5 reports whether etag is the MD5 of body, in hex.

@@ -78,13 +78,17 @@ func TestLoadStateListRanges(t *testing.T) {
 		marks []string
 		// wantLists is the number of listing requests, or 0 for "any".
 		wantLists int
+		// sequential: LoadOptions.Sequential (the store ignores
+		// start-after): one pass, no start-after sent.
+		sequential bool
 	}{
-		{"no marks", nil, 3},
-		{"marks where the pages end", []string{all[999], all[1999]}, 3},
-		{"more ranges than pages", []string{all[10], all[500], all[501], all[1500], all[2300]}, 0},
-		{"stale marks", []string{"d0/gone", "d3/item-99999.bin", "d5/", "zzz"}, 0},
-		{"marks before and after every key", []string{"a", "zz"}, 0},
-		{"out of order (ignored)", []string{all[1999], all[999]}, 3},
+		{"no marks", nil, 3, false},
+		{"marks where the pages end", []string{all[999], all[1999]}, 3, false},
+		{"more ranges than pages", []string{all[10], all[500], all[501], all[1500], all[2300]}, 0, false},
+		{"stale marks", []string{"d0/gone", "d3/item-99999.bin", "d5/", "zzz"}, 0, false},
+		{"marks before and after every key", []string{"a", "zz"}, 0, false},
+		{"out of order (ignored)", []string{all[1999], all[999]}, 3, false},
+		{"sequential", []string{all[10], all[500], all[501], all[1500], all[2300]}, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state, _ := json.Marshal(plan.GCState{Version: 1, Pending: nil, ListMarks: tc.marks})
@@ -92,7 +96,8 @@ func TestLoadStateListRanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := listRequests()
-			got, err := apply.LoadState(ctx, st, apply.LoadOptions{})
+			seen := len(proxy.Requests())
+			got, err := apply.LoadState(ctx, st, apply.LoadOptions{Sequential: tc.sequential})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,6 +114,11 @@ func TestLoadStateListRanges(t *testing.T) {
 			}
 			if lists := listRequests() - before; tc.wantLists != 0 && lists != tc.wantLists {
 				t.Errorf("%d listing requests, want %d", lists, tc.wantLists)
+			}
+			for _, r := range proxy.Requests()[seen:] {
+				if tc.sequential && strings.Contains(r.RawQuery, "start-after") {
+					t.Errorf("a sequential listing sent start-after: %s", r.RawQuery)
+				}
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,7 +11,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -117,24 +120,29 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 	} else if extra {
 		return "", fmt.Errorf("s3store: put %s: body is longer than the declared %d bytes", s.objURL(key), size)
 	}
-	mopts := putObjectOptions(opts)
-	if opts.SHA256 != nil {
-		if !s.noLocalVerify {
-			if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
-				return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
-			}
+	if opts.SHA256 != nil && !s.noLocalVerify {
+		if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
 		}
-		// The server verifies the body against this header as well.
-		mopts.UserMetadata[checksumHeader] = base64.StdEncoding.EncodeToString(opts.SHA256)
 	}
-	// Core.PutObject sends exactly one PUT request (no automatic multipart
-	// upload, no extra trailing checksum).
-	// The body's SHA-256 is checked by the server against
-	// x-amz-checksum-sha256 when the catalog gives one, so the payload
-	// need not also be signed as an aws-chunked stream (which costs a
-	// second hash on both sides).
-	mopts.DisableContentSha256 = opts.SHA256 != nil
-	info, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), size, "", "", mopts)
+	// The server verifies the body as well: against the checksum header
+	// when the caller gave a digest and the store enforces the header,
+	// else against Content-MD5, which every S3 API checks. So the payload
+	// need not also be signed as an aws-chunked stream (a second hash on
+	// both sides), and a proxy may sign the request again.
+	mopts := putObjectOptions(opts)
+	mopts.DisableContentSha256 = true
+	var md5b64 string
+	if opts.SHA256 != nil && s.capabilities().ChecksumSHA256 {
+		mopts.UserMetadata[checksumHeader] = base64.StdEncoding.EncodeToString(opts.SHA256)
+	} else {
+		h := md5.Sum(buf)
+		md5b64 = base64.StdEncoding.EncodeToString(h[:])
+		if opts.SHA256 != nil {
+			mopts.UserMetadata[sha256Meta] = hex.EncodeToString(opts.SHA256) // for Stat
+		}
+	}
+	etag, err := s.putObject(ctx, name, buf, md5b64, mopts)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
@@ -144,7 +152,32 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 		}
 		return "", s.wrapErr("put", key, err)
 	}
-	return info.ETag, nil
+	return etag, nil
+}
+
+// conflictRetries bounds the tries of a conditional PUT the store answers
+// 409 ConditionalRequestConflict (another conditional write of the key
+// was in flight: AWS asks to try again).
+const conflictRetries = 5
+
+// putObject sends one PUT request of buf (Core.PutObject: no automatic
+// multipart upload, no extra trailing checksum), with Content-MD5 md5b64
+// when set, and tries again after a 409 conflict.
+func (s *Store) putObject(ctx context.Context, name string, buf []byte, md5b64 string, mopts minio.PutObjectOptions) (string, error) {
+	delay := 20 * time.Millisecond
+	for try := 1; ; try++ {
+		info, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
+		var er minio.ErrorResponse
+		if err == nil || try == conflictRetries || !errors.As(err, &er) || er.StatusCode != http.StatusConflict {
+			return info.ETag, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
 
 func checksumError(got, want []byte) error {
@@ -209,6 +242,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	if opts.SHA256 != nil {
 		h = sha256.New()
 	}
+	md5Parts := !s.capabilities().ChecksumSHA256
 	r := target.ContextReader(ctx, body)
 	var readErr error
 	for i := range nparts {
@@ -276,8 +310,16 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		go func(partNum int, buf []byte) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			var popts minio.PutObjectPartOptions
+			if md5Parts {
+				// The store does not enforce the SHA-256 checksum header:
+				// it verifies each part against its Content-MD5 instead.
+				h := md5.Sum(buf)
+				popts.Md5Base64 = base64.StdEncoding.EncodeToString(h[:])
+				popts.DisableContentSha256 = true
+			}
 			p, err := s.core.PutObjectPart(upctx, s.bucket, name, uploadID, partNum,
-				bytes.NewReader(buf), int64(len(buf)), minio.PutObjectPartOptions{})
+				bytes.NewReader(buf), int64(len(buf)), popts)
 			free <- buf[:cap(buf)]
 			if err != nil {
 				setErr(fmt.Errorf("uploading part %d of %d: %w", partNum, nparts, err))

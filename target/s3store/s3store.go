@@ -45,7 +45,16 @@
 // When PutOptions.SHA256 is set the request also carries the expected
 // digest as the x-amz-checksum-sha256 header (base64), so the server
 // verifies what it received and refuses a mismatch (S3 error BadDigest,
-// reported as target.ErrChecksum) without storing anything.
+// reported as target.ErrChecksum) without storing anything. Without a
+// digest, or on a store that rejects that header or does not enforce it
+// (see Probe), the request carries Content-MD5 instead, which every S3 API
+// verifies; so do the parts of a multipart upload on such a store. A
+// conditional PUT answered 409 ConditionalRequestConflict is tried again.
+//
+// # Capabilities
+//
+// Probe (target.Prober) finds out what the store honours and adapts the
+// store to it; until then it is assumed to honour everything.
 //
 // Larger bodies use a multipart upload driven here: parts are read one
 // after another into reusable buffers and up to Config.Concurrency of them
@@ -78,6 +87,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -149,6 +159,41 @@ type Store struct {
 	// noLocalVerify disables the client-side digest check of single PUTs,
 	// so tests can observe the server's own verification.
 	noLocalVerify bool
+
+	caps   atomic.Pointer[target.Capabilities] // what Probe found; nil: target.Full
+	server *serverID                           // the server's identity, as it answers
+}
+
+// capabilities returns what the store honours: what Probe found, or
+// everything before a probe.
+func (s *Store) capabilities() target.Capabilities {
+	if c := s.caps.Load(); c != nil {
+		return *c
+	}
+	return target.Full
+}
+
+// serverID keeps the first Server header the store answers with.
+type serverID struct {
+	rt http.RoundTripper
+	v  atomic.Pointer[string]
+}
+
+func (h *serverID) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := h.rt.RoundTrip(req)
+	if err == nil && h.v.Load() == nil {
+		if v := resp.Header.Get("Server"); v != "" {
+			h.v.Store(&v)
+		}
+	}
+	return resp, err
+}
+
+func (h *serverID) String() string {
+	if v := h.v.Load(); v != nil {
+		return *v
+	}
+	return ""
 }
 
 var _ target.Store = (*Store)(nil)
@@ -265,6 +310,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if wrapTransport != nil {
 		rt = wrapTransport(rt)
 	}
+	server := &serverID{rt: rt}
+	rt = server
 	lookup := minio.BucketLookupAuto
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
@@ -289,6 +336,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		concurrency: concurrency,
 		mem:         newBudget(cmp.Or(cfg.Memory, DefaultMemory)),
 		bufs:        &slabs{size: partSize},
+		server:      server,
 		virtualHost: !cfg.PathStyle && strings.HasSuffix(u.Hostname(), ".amazonaws.com") && !strings.Contains(cfg.Bucket, "."),
 	}
 
@@ -487,6 +535,9 @@ func (s *Store) ListAfter(ctx context.Context, prefix, after string, fn func(tar
 		key, ok := strings.CutPrefix(obj.Key, s.prefix)
 		if !ok || key == "" || strings.HasSuffix(key, "/") {
 			continue // directory markers are not objects
+		}
+		if after != "" && key <= after {
+			continue // a store that ignores StartAfter lists from the start
 		}
 		if err := fn(target.Object{
 			Key:     key,

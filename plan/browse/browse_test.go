@@ -1,0 +1,100 @@
+package browse
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/internal/golden"
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/source/catalog"
+)
+
+func page(t *testing.T, doc string, signed string) Page {
+	t.Helper()
+	d, err := catalog.DecodeProducts("streams/v1/images.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := plan.Publication{
+		Catalog: map[string]*catalog.Products{d.ContentID(): d}, Paths: map[string]string{d.ContentID(): "streams/v1/" + d.ContentID() + ".json"},
+		Index: plan.IndexJSON, Source: "https://images.example/", Signed: signed,
+		Published: time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC),
+	}
+	switch signed {
+	case "upstream":
+		pub.SignedIndex = plan.IndexSJSON
+	case "resign":
+		pub.SignedIndex, pub.Keyring = plan.IndexSJSON, plan.KeyringGPG
+	}
+	return Page{Publication: pub, Generator: "ssmirror v1.2.0", URL: "https://mirror.example/maas/"}
+}
+
+const doc = `{"format": "products:1.0", "content_id": "com.example:images", "datatype": "image-downloads",
+ "products": {
+  "ubuntu:noble:amd64": {"os": "ubuntu", "release": "noble", "arch": "amd64", "versions": {
+   "20250709": {"items": {
+    "squashfs": {"ftype": "squashfs", "path": "noble/amd64/20250709/squashfs", "size": 1363148,
+     "sha256": "527e1005cfba37b972fc6daa1553187dc32299992858aef5b2a4f1121ac13be1"},
+    "kernel": {"ftype": "boot-kernel", "path": "noble/amd64/20250709/boot-kernel", "size": 750,
+     "sha256": "5a2259c0910653d2bd6c2bf02dbb70ab3038cf23e250a26ba3ad58b1a7923778"}}}}}}}`
+
+// TestRenderGolden checks the page of a small catalog in each
+// signed-metadata mode against golden files (go test ./plan/browse
+// -update rewrites them).
+func TestRenderGolden(t *testing.T) {
+	for _, mode := range []string{"upstream", "resign", "none"} {
+		got, err := Render(page(t, doc, mode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.Check(t, "page-"+mode+".html", got)
+	}
+}
+
+// TestRenderHostile: markup in any catalog field, in the source or the
+// URL comes out escaped; the page has no script and no element the
+// catalog made.
+func TestRenderHostile(t *testing.T) {
+	const evil = `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	hostile := `{"format": "products:1.0", "content_id": "c<b>id</b>", "datatype": "<i>x</i>",
+ "products": {"p<script>alert(0)</script>": {"os": "` + `\"><img src=x onerror=alert(3)>` + `", "release": "` + evil + `", "versions": {
+  "v<style>": {"items": {"i<a href=javascript:alert(4)>": {"ftype": "` + evil + `", "path": "a/javascript:alert(5)", "size": 1,
+   "sha256": "527e1005cfba37b972fc6daa1553187dc32299992858aef5b2a4f1121ac13be1"}}}}}}}`
+	pg := page(t, hostile, "none")
+	pg.Source = evil
+	pg.URL = `javascript:alert(6)//"><script>`
+	got, err := Render(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(got)
+	// The only elements are the template's: those of a benign page.
+	benign, err := Render(page(t, doc, "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := func(html string) map[string]int {
+		m := map[string]int{}
+		for _, t := range regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9]*)`).FindAllStringSubmatch(html, -1) {
+			m[strings.ToLower(t[1])]++
+		}
+		return m
+	}
+	want := tags(string(benign))
+	for tag, n := range tags(out) {
+		if want[tag] == 0 || (tag == "script" || tag == "style" || tag == "img") && n > want[tag] {
+			t.Errorf("the hostile catalog made a <%s> element (%d, a benign page has %d)", tag, n, want[tag])
+		}
+	}
+	if ev := regexp.MustCompile(`<[^>]*\son[a-z]+=`).FindString(out); ev != "" {
+		t.Errorf("an element has an event handler: %s", ev)
+	}
+	if strings.Contains(out, `href="javascript`) {
+		t.Errorf("a link runs script:\n%s", out)
+	}
+	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("the catalog's text is not shown escaped:\n%s", out)
+	}
+}
