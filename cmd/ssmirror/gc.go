@@ -20,12 +20,13 @@ type gcOptions struct {
 	uploadsAge time.Duration
 	dryRun     bool
 	wait       time.Duration
+	config     string // --config
 }
 
 func newGCCommand() *cobra.Command {
 	var o gcOptions
 	cmd := &cobra.Command{
-		Use:   "gc [flags] TARGET",
+		Use:   "gc [flags] (TARGET | --config FILE MIRROR)",
 		Short: "Delete objects whose grace period is over, and abort stale multipart uploads",
 		Long: `Delete the objects that left a mirror more than --gc-grace ago (sync does this
 too, at the end of every run), and abort incomplete multipart uploads older than
@@ -35,6 +36,11 @@ metadata references are never deleted, whatever the state object says.
 ` + exitHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "target", targetOf)
+			if err != nil {
+				return err
+			}
+			o.s3, o.grace, o.dryRun, o.wait = cfg.S3, time.Duration(cfg.GCGrace), cfg.DryRun, time.Duration(cfg.Wait)
 			return runGC(cmd.Context(), o, args[0], cmd.OutOrStdout())
 		},
 	}
@@ -44,6 +50,7 @@ metadata references are never deleted, whatever the state object says.
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted, change nothing")
 	f.DurationVar(&o.wait, "wait", 0, "wait this long for another publisher of the target to finish")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
 

@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
-	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -32,6 +29,8 @@ type listOptions struct {
 	pretty    bool
 	format    string
 	s3        config.S3
+	filters   filter.Set // the settings' filters, used when no FILTER is given
+	config    string     // --config
 }
 
 func (o *listOptions) AddFlags(f *pflag.FlagSet) {
@@ -41,6 +40,7 @@ func (o *listOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.pretty, "pretty", false, "print every item as one indented JSON array, keys sorted")
 	f.StringVarP(&o.format, "output-format", "o", "", "print a line per item in this Python %-style format over the --json attributes: '%(path)s %(sha256)s' (sstream-query's)")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "source")
 }
 
 // addSignatureFlags adds the flags that say how a source's signatures are
@@ -71,7 +71,7 @@ const listExitHelp = `Exit status:
 func newListCommand() *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:   "list [flags] SOURCE [FILTER...] [--or FILTER...]",
+		Use:   "list [flags] (SOURCE | --config FILE MIRROR) [FILTER...] [--or FILTER...]",
 		Short: "List the items a source or a published mirror offers",
 		Long: `List the items a SimpleStreams source or a published mirror offers, after
 filtering: the equivalent of sstream-query. The catalog is read and verified as
@@ -104,6 +104,11 @@ the format names is an error (exit 1).
   ssmirror list /srv/mirror/streams/v1/index.json --json 'os~(grub|pxelinux)'`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "source", sourceOf)
+			if err != nil {
+				return err
+			}
+			o.keyrings, o.noVerify, o.allowSHA1, o.max, o.s3, o.filters = cfg.Keyrings, cfg.NoVerify, cfg.AllowSHA1, cfg.Max, cfg.S3, cfg.Filters
 			return runList(cmd.Context(), o, args, cmd.OutOrStdout())
 		},
 	}
@@ -123,10 +128,12 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 			return fmt.Errorf("%w: --output-format: %w", errUsage, err)
 		}
 	}
-	loc := args[0]
-	fs, err := filter.ParseArgs(args[1:])
-	if err != nil {
-		return err
+	loc, fs := args[0], o.filters
+	if len(args) > 1 {
+		var err error
+		if fs, err = filter.ParseArgs(args[1:]); err != nil {
+			return err
+		}
 	}
 	switch {
 	case o.max < 0:
@@ -155,20 +162,13 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 	rows := listItems(m, fs, o.max)
 	switch {
 	case o.json:
-		return writeListJSON(stdout, rows)
+		return ui.WriteListJSON(stdout, rows)
 	case o.pretty:
-		recs := make([]map[string]any, len(rows))
-		for i, fl := range rows {
-			recs[i] = listRecord(fl)
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+		return ui.WriteListPretty(stdout, rows)
 	case format != nil:
-		return writeListFormat(stdout, rows, format)
+		return ui.WriteListFormat(stdout, rows, format)
 	}
-	return writeListTable(stdout, rows)
+	return ui.WriteListTable(stdout, rows)
 }
 
 // listItems returns the items of m that match fs, in sorted content id,
@@ -224,93 +224,9 @@ func newestVersions(items []catalog.Flat, n int) map[string]bool {
 	return keep
 }
 
-// listRecord is the JSON form of one item: its flattened attributes with
-// path, size and sha256 from the item itself.
-func listRecord(fl catalog.Flat) map[string]any {
-	rec := make(map[string]any, len(fl.Attrs)+3)
-	for k, v := range fl.Attrs {
-		rec[k] = v
-	}
-	if fl.Item.Path != "" {
-		rec["path"] = fl.Item.Path
-		rec["size"] = fl.Item.Size
-	}
-	if fl.Item.SHA256 != "" {
-		rec["sha256"] = fl.Item.SHA256
-	}
-	return rec
-}
-
-// writeListFormat prints a line per item in format; an item the format
-// does not fit stops the listing, naming the item.
-func writeListFormat(w io.Writer, rows []catalog.Flat, format *catalog.Format) error {
-	bw := bufio.NewWriter(w)
-	for _, fl := range rows {
-		line, err := format.Execute(listRecord(fl))
-		if err != nil {
-			bw.Flush()
-			return fmt.Errorf("item %s %s %s: %w", fl.Product, fl.Version, fl.Name, err)
-		}
-		bw.WriteString(line)
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
-
 func btoi(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-func writeListJSON(w io.Writer, rows []catalog.Flat) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, fl := range rows {
-		if err := enc.Encode(listRecord(fl)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeListTable(w io.Writer, rows []catalog.Flat) error {
-	withCID := productsRepeat(rows)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "PRODUCT\tVERSION\tITEM\tFTYPE\tSIZE\tPATH"
-	if withCID {
-		header = "CONTENT ID\t" + header
-	}
-	fmt.Fprintln(tw, header)
-	for _, fl := range rows {
-		size, path := "-", "-"
-		if fl.Item.Path != "" {
-			size, path = plan.Bytes(fl.Item.Size), fl.Item.Path
-		}
-		ftype := fl.Attrs["ftype"]
-		if ftype == "" {
-			ftype = "-"
-		}
-		line := strings.Join([]string{fl.Product, fl.Version, fl.Name, ftype, size, path}, "\t")
-		if withCID {
-			line = fl.Attrs["content_id"] + "\t" + line
-		}
-		fmt.Fprintln(tw, line)
-	}
-	return tw.Flush()
-}
-
-// productsRepeat reports whether a product name appears under more than
-// one content id among rows.
-func productsRepeat(rows []catalog.Flat) bool {
-	cidOf := map[string]string{}
-	for _, fl := range rows {
-		cid := fl.Attrs["content_id"]
-		if prev, ok := cidOf[fl.Product]; ok && prev != cid {
-			return true
-		}
-		cidOf[fl.Product] = cid
-	}
-	return false
 }

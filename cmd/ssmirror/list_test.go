@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/source/catalog"
 )
 
@@ -196,14 +197,14 @@ func TestListTableContentID(t *testing.T) {
 			Attrs: map[string]string{"content_id": cid, "ftype": "disk1.img"}}
 	}
 	var b bytes.Buffer
-	if err := writeListTable(&b, []catalog.Flat{row("daily", "server:24.04:amd64"), row("released", "server:24.04:arm64")}); err != nil {
+	if err := ui.WriteListTable(&b, []catalog.Flat{row("daily", "server:24.04:amd64"), row("released", "server:24.04:arm64")}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "CONTENT ID") {
 		t.Errorf("distinct products: want no CONTENT ID column:\n%s", b.String())
 	}
 	b.Reset()
-	if err := writeListTable(&b, []catalog.Flat{row("daily", "server:24.04:amd64"), row("released", "server:24.04:amd64")}); err != nil {
+	if err := ui.WriteListTable(&b, []catalog.Flat{row("daily", "server:24.04:amd64"), row("released", "server:24.04:amd64")}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")

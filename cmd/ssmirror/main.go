@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/redact"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
@@ -69,7 +70,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.Is(err, errUsage), errors.Is(err, errUnsafeStore), errors.Is(err, config.ErrInvalid),
+	case errors.Is(err, errUsage), errors.Is(err, mirror.ErrUnsafeStore), errors.Is(err, config.ErrInvalid),
 		errors.Is(err, filter.ErrSyntax), errors.Is(err, source.ErrNoKeyring):
 		return exitUsage
 	case errors.Is(err, gpg.ErrVerification), errors.Is(err, gpg.ErrMalformed), errors.Is(err, source.ErrIntegrity):

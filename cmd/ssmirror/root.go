@@ -5,21 +5,20 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ssmirror/ssmirror/internal/redact"
+	"github.com/ssmirror/ssmirror/internal/ui"
 )
 
 // globalOptions are the flags every command has.
 type globalOptions struct {
 	logFormat string
 	verbose   int
-	logPath   string        // --log-file
-	logFile   *os.File      // opened from logPath, if given
-	log       *slog.Logger  // set before a command runs
-	logOut    *lockedWriter // where log's lines go
+	logPath   string           // --log-file
+	logFile   *os.File         // opened from logPath, if given
+	log       *slog.Logger     // set before a command runs
+	logOut    *ui.LockedWriter // where log's lines go
 }
 
 // setup builds the logger: text or JSON lines on stderr, at Info level, or
@@ -27,25 +26,25 @@ type globalOptions struct {
 // stderr from several goroutines, so stderr becomes a lockedWriter that
 // all of them share.
 func (g *globalOptions) setup(cmd *cobra.Command) error {
-	if _, ok := cmd.ErrOrStderr().(*lockedWriter); !ok {
-		cmd.Root().SetErr(&lockedWriter{w: cmd.ErrOrStderr()})
+	if _, ok := cmd.ErrOrStderr().(*ui.LockedWriter); !ok {
+		cmd.Root().SetErr(ui.NewLockedWriter(cmd.ErrOrStderr()))
 	}
-	if _, ok := cmd.OutOrStdout().(*lockedWriter); !ok {
-		cmd.Root().SetOut(&lockedWriter{w: cmd.OutOrStdout()})
+	if _, ok := cmd.OutOrStdout().(*ui.LockedWriter); !ok {
+		cmd.Root().SetOut(ui.NewLockedWriter(cmd.OutOrStdout()))
 	}
 	level := slog.LevelInfo
 	if g.verbose > 0 {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	g.logOut = &lockedWriter{w: cmd.ErrOrStderr()}
+	g.logOut = ui.NewLockedWriter(cmd.ErrOrStderr())
 	if g.logPath != "" {
 		f, err := os.OpenFile(g.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("%w: --log-file: %w", errUsage, err)
 		}
 		g.logFile = f
-		g.logOut = &lockedWriter{w: f}
+		g.logOut = ui.NewLockedWriter(f)
 	}
 	switch g.logFormat {
 	case "text":
@@ -58,43 +57,8 @@ func (g *globalOptions) setup(cmd *cobra.Command) error {
 	return nil
 }
 
-// lockedWriter serializes the writes of several goroutines to one writer,
-// which redirect can replace for a while, and redacts every URL written
-// through it (redact.Text: passwords, signed-URL tokens). stdout and
-// stderr are two; the logger writes to a third, that a sync run points at
-// its text output so that log lines go above the progress bars instead of
-// through them. Every line the commands print goes through one of them
-// (main's last error line through errorLine), so none shows a secret
-// that a URL carried.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := io.WriteString(l.w, redact.Text(string(p))); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// redirect sends the writes to w until the returned function is called.
-func (l *lockedWriter) redirect(w io.Writer) (restore func()) {
-	l.mu.Lock()
-	prev := l.w
-	l.w = w
-	l.mu.Unlock()
-	return func() {
-		l.mu.Lock()
-		l.w = prev
-		l.mu.Unlock()
-	}
-}
-
 func newRootCommand() *cobra.Command {
-	g := &globalOptions{log: slog.New(slog.DiscardHandler), logOut: &lockedWriter{w: io.Discard}}
+	g := &globalOptions{log: slog.New(slog.DiscardHandler), logOut: ui.NewLockedWriter(io.Discard)}
 	root := &cobra.Command{
 		Use:   "ssmirror",
 		Short: "Publish SimpleStreams image mirrors into S3 or a directory",

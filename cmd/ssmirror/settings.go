@@ -304,3 +304,42 @@ func deepCopy(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// addConfigFlag adds --config to a command over one SOURCE or TARGET
+// (what names which).
+func addConfigFlag(f *pflag.FlagSet, path *string, what string) {
+	f.StringVar(path, "config", "", "YAML config file of named mirrors; then the first argument names the mirror whose settings and "+what+" apply")
+}
+
+// locationSettings resolves the settings of a command over one SOURCE or
+// TARGET (list, verify, gc, status, doctor) as sync's are resolved: the
+// flags that were given over the SSMIRROR_* environment over built-in
+// defaults and, with --config FILE, over the sections of the mirror that
+// args[0] names, whose location (loc picks its source or target) then
+// takes the place of args[0].
+func locationSettings(configPath string, flags *pflag.FlagSet, args []string, what string, loc func(config.Sync) string) (config.Sync, []string, error) {
+	if configPath == "" {
+		cfg, err := resolve(flags)
+		return cfg, args, err
+	}
+	cf, err := readConfigFile(configPath)
+	if err != nil {
+		return config.Sync{}, nil, err
+	}
+	name := args[0]
+	if _, err := cf.names([]string{name}); err != nil {
+		return config.Sync{}, nil, err
+	}
+	cfg, err := resolve(flags, cf.merged(name)...)
+	if err != nil {
+		return config.Sync{}, nil, fmt.Errorf("mirror %s: %w", name, err)
+	}
+	l := loc(cfg)
+	if l == "" {
+		return config.Sync{}, nil, fmt.Errorf("%w: config %s: mirrors.%s has no %s", config.ErrInvalid, configPath, name, what)
+	}
+	return cfg, append([]string{l}, args[1:]...), nil
+}
+
+func sourceOf(c config.Sync) string { return c.Source }
+func targetOf(c config.Sync) string { return c.Target }

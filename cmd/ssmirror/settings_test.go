@@ -191,3 +191,96 @@ mirrors:
 		t.Error("the boot mirror holds images: its filters were not applied")
 	}
 }
+
+// TestEveryCommandReadsSettings: every command that reads a source or a
+// target takes its settings from the one table (resolve), as sync does:
+// from SSMIRROR_* variables, from the mirror --config FILE MIRROR names
+// (whose source or target it then reads), and from its flags over both.
+// The setting shown is s3.cacert, which each command loads before it
+// reaches the store and names when the file is missing (exit 2).
+func TestEveryCommandReadsSettings(t *testing.T) {
+	dir := t.TempDir()
+	pem := func(name string) string { return filepath.Join(dir, name+".pem") }
+	file := writeConfig(t, "mirrors:\n  m:\n    source: s3://bucket/up/\n    target: s3://bucket/mirror\n    s3: {cacert: "+pem("config")+"}\n")
+	locs := map[string][]string{
+		"verify": {"s3://bucket/mirror"}, "gc": {"s3://bucket/mirror"}, "status": {"s3://bucket/mirror"},
+		"doctor": {"s3://bucket/mirror"}, "list": {"s3://bucket/up/"},
+		"plan": {"s3://bucket/up/", "s3://bucket/mirror"}, "sync": {"s3://bucket/up/", "s3://bucket/mirror"},
+	}
+	for _, command := range []string{"verify", "list", "gc", "status", "doctor", "plan", "sync"} {
+		for _, c := range []struct {
+			name string
+			env  string // SSMIRROR_S3_CACERT
+			args []string
+			want string // the file the error names
+		}{
+			{"environment", pem("env"), locs[command], pem("env")},
+			{"config file", "", []string{"--config", file, "m"}, pem("config")},
+			{"config file under the environment", pem("env"), []string{"--config", file, "m"}, pem("env")},
+			{"flag over the environment", pem("env"), append([]string{"--cacert", pem("flag")}, locs[command]...), pem("flag")},
+			{"flag over the config file", "", []string{"--config", file, "--cacert", pem("flag"), "m"}, pem("flag")},
+		} {
+			t.Run(command+"/"+c.name, func(t *testing.T) {
+				t.Setenv("SSMIRROR_S3_CACERT", c.env)
+				if c.env == "" {
+					os.Unsetenv("SSMIRROR_S3_CACERT")
+				}
+				out, errOut, code := run(t, append([]string{command}, c.args...)...)
+				if code != 2 || !strings.Contains(errOut, c.want) {
+					t.Errorf("%s %q: exit %d, want 2 naming %s\n%s%s", command, c.args, code, c.want, out, errOut)
+				}
+			})
+		}
+	}
+}
+
+// TestListFromConfig: list --config FILE NAME reads the mirror's source
+// with its keyrings and filters; FILTER arguments replace the filters.
+func TestListFromConfig(t *testing.T) {
+	f := newFixture(t)
+	file := writeConfig(t, `
+mirrors:
+  boot:
+    source: `+f.srv.Root()+`
+    target: `+filepath.Join(t.TempDir(), "boot")+`
+    keyrings: [`+f.keyring+`]
+    filters: ["os~(grub|pxelinux)"]
+`)
+	out, errOut, code := run(t, "list", "--config", file, "boot")
+	if code != 0 || out == "" || strings.Contains(out, "noble") {
+		t.Errorf("the mirror's filters: exit %d, want the boot loaders only\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, "list", "--config", file, "boot", "release=noble")
+	if code != 0 || !strings.Contains(out, "noble") || strings.Contains(out, "grub") {
+		t.Errorf("FILTER arguments: exit %d, want noble's items only\n%s%s", code, out, errOut)
+	}
+}
+
+// TestTargetFromConfig: verify, status, gc and doctor --config FILE NAME
+// read the target of the mirror NAME.
+func TestTargetFromConfig(t *testing.T) {
+	f := newFixture(t)
+	dir := filepath.Join(t.TempDir(), "mirror")
+	file := writeConfig(t, "mirrors:\n  m:\n    source: "+f.srv.Root()+"\n    target: "+dir+"\n    keyrings: ["+f.keyring+"]\n")
+	if out, errOut, code := run(t, "sync", "--config", file, "m"); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify"}, "OK " + dir + ": "},
+		{[]string{"status"}, dir + "\n  last synced:"},
+		{[]string{"gc", "--dry-run"}, ""},
+		{[]string{"doctor"}, "store     " + dir + "\n"},
+	} {
+		out, errOut, code := run(t, append(c.args, "--config", file, "m")...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s --config FILE m: exit %d, want 0 and %q\n%s%s", c.args[0], code, c.want, out, errOut)
+		}
+		if _, err := os.Stat("m"); err == nil {
+			os.RemoveAll("m")
+			t.Errorf("%s --config FILE m took the name for a directory", c.args[0])
+		}
+	}
+}

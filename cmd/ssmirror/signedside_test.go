@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/source/gpg"
 )
 
@@ -50,7 +51,7 @@ func TestVerifySignedSide(t *testing.T) {
 			t.Fatal("the filter leaves nothing out")
 		}
 		out, errOut, code := run(t, "verify", "--keyring", f.keyring, dir)
-		if phrase := "signed metadata (upstream) names " + count(n, "path") + " not in the mirror"; code != 0 || !strings.HasPrefix(out, "OK ") || !strings.Contains(out, phrase) {
+		if phrase := "signed metadata (upstream) names " + plan.Count(n, "path") + " not in the mirror"; code != 0 || !strings.HasPrefix(out, "OK ") || !strings.Contains(out, phrase) {
 			t.Errorf("exit %d, want 0 and %q:\n%s%s", code, phrase, out, errOut)
 		}
 		out, _, _ = run(t, "verify", "--keyring", f.keyring, "--json", dir)

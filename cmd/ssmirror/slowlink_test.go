@@ -17,6 +17,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/source/metacache"
 	"github.com/ssmirror/ssmirror/target"
@@ -109,16 +110,16 @@ func TestBWLimit(t *testing.T) {
 }
 
 // summaryEventOf returns the summary event of a --json run's stdout.
-func summaryEventOf(t *testing.T, out string) summaryEvent {
+func summaryEventOf(t *testing.T, out string) ui.SummaryEvent {
 	t.Helper()
 	for l := range strings.Lines(out) {
-		var ev summaryEvent
+		var ev ui.SummaryEvent
 		if json.Unmarshal([]byte(l), &ev) == nil && ev.Type == "summary" {
 			return ev
 		}
 	}
 	t.Fatalf("no summary event in\n%s", out)
-	return summaryEvent{}
+	return ui.SummaryEvent{}
 }
 
 // TestConditionalMetadata: a re-run sends conditional requests for the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/monitor"
-	"github.com/ssmirror/ssmirror/plan"
 )
 
 // errStale means a mirror's last successful sync is older than --max-age.
@@ -20,6 +19,7 @@ var errStale = errors.New("stale mirror")
 
 type statusOptions struct {
 	s3     config.S3
+	config string // --config
 	maxAge time.Duration
 	json   bool
 }
@@ -27,7 +27,7 @@ type statusOptions struct {
 func newStatusCommand() *cobra.Command {
 	var o statusOptions
 	cmd := &cobra.Command{
-		Use:   "status [flags] TARGET",
+		Use:   "status [flags] (TARGET | --config FILE MIRROR)",
 		Short: "Show when a mirror was last synced and what it holds; fail when it is stale",
 		Long: `Show what the last successful sync of TARGET recorded (.ssmirror/status.json):
 when it ended, when the index was last replaced, the ssmirror version and the
@@ -42,6 +42,11 @@ Exit status:
   2    bad usage`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, args, err := locationSettings(o.config, cmd.Flags(), args, "target", targetOf)
+			if err != nil {
+				return err
+			}
+			o.s3 = cfg.S3
 			return runStatus(cmd.Context(), o, args[0], time.Now(), cmd.OutOrStdout())
 		},
 	}
@@ -49,6 +54,7 @@ Exit status:
 	f.DurationVar(&o.maxAge, "max-age", 0, "exit 1 when the last successful sync ended longer ago than this (0: never)")
 	f.BoolVar(&o.json, "json", false, "print the status as one JSON object")
 	addS3Flags(f, &o.s3)
+	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
 
@@ -69,19 +75,7 @@ func runStatus(ctx context.Context, o statusOptions, loc string, now time.Time, 
 	}
 	age := now.Sub(s.Synced)
 	stale := o.maxAge > 0 && age > o.maxAge
-	if o.json {
-		err = json.NewEncoder(stdout).Encode(struct {
-			monitor.Status
-			Target     string  `json:"target"`
-			AgeSeconds float64 `json:"age_seconds"`
-			Stale      bool    `json:"stale"`
-		}{s, dst.String(), age.Seconds(), stale})
-	} else {
-		_, err = fmt.Fprintf(stdout, "%s\n  last synced:     %s (%s ago) by ssmirror %s\n  last published:  %s\n  upstream:        %s\n  signed metadata: %s\n  items:           %d objects, %s\n",
-			dst, s.Synced.UTC().Format(time.RFC3339), age.Round(time.Second), s.Ssmirror,
-			s.Published.UTC().Format(time.RFC3339), s.Source, s.SignedMetadata, s.Objects, plan.Bytes(s.Bytes))
-	}
-	if err != nil {
+	if err := ui.WriteStatus(stdout, dst.String(), s, age, stale, o.json); err != nil {
 		return err
 	}
 	if stale {

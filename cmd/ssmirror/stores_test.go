@@ -12,13 +12,14 @@ import (
 
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
 	"github.com/ssmirror/ssmirror/internal/s3test"
+	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
 // capLine matches doctor's row of a capability and what it found.
 func capLine(name string, found bool) *regexp.Regexp {
-	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+` + yesNo(found) + `\s`)
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\s+` + ui.YesNo(found) + `\s`)
 }
 
 // checkDoctor runs doctor on target and checks the capability rows and
@@ -30,9 +31,9 @@ func checkDoctor(t *testing.T, dst string, flags []string, want target.Capabilit
 		t.Fatalf("doctor exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("ssmirror doctor %s:\n%s", dst, out)
-	for _, row := range capabilityRows(want) {
-		if !capLine(row.name, row.ok).MatchString(out) {
-			t.Errorf("doctor does not print %s %s:\n%s", row.name, yesNo(row.ok), out)
+	for _, row := range ui.CapabilityRows(want) {
+		if !capLine(row.Name, row.OK).MatchString(out) {
+			t.Errorf("doctor does not print %s %s:\n%s", row.Name, ui.YesNo(row.OK), out)
 		}
 	}
 	out, errOut, code = run(t, append(append([]string{"doctor", "--json"}, flags...), dst)...)

@@ -8,22 +8,21 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
-	"github.com/ssmirror/ssmirror/plan/browse"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
-	"github.com/ssmirror/ssmirror/source/metacache"
-	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target/lease"
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
@@ -206,19 +205,19 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	if o.progress && (o.json || o.quiet) {
 		return fmt.Errorf("%w: --progress contradicts --json and --quiet: give one", errUsage)
 	}
-	mode := outputText
+	mode := ui.ModeText
 	switch {
 	case o.json:
-		mode = outputJSON
+		mode = ui.ModeJSON
 	case o.quiet:
-		mode = outputQuiet
+		mode = ui.ModeQuiet
 	}
 	under := stderr
-	if l, ok := stderr.(*lockedWriter); ok {
-		under = l.w
+	if l, ok := stderr.(*ui.LockedWriter); ok {
+		under = l.Underlying()
 	}
 	f, ok := under.(*os.File)
-	tty := ok && isTerminal(f)
+	tty := ok && ui.IsTerminal(f)
 	var errs []error
 	runs := map[string][]monitor.Run{} // by metrics file
 	defer func() {
@@ -259,50 +258,6 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	return errors.Join(errs...)
 }
 
-// verifyExisting reads back the objects p keeps and returns the plan that
-// also copies again those found damaged.
-func verifyExisting(ctx context.Context, log *slog.Logger, out output, cfg config.Sync, dst target.Store,
-	src *source.Mirror, st plan.State, popts plan.Options, p *plan.Plan) (*plan.Plan, error) {
-	held := p.Held()
-	began := time.Now()
-	bad, err := apply.CheckObjects(ctx, dst, held, cfg.Transfers)
-	if err != nil {
-		return nil, fmt.Errorf("verifying the objects %s holds: %w", dst, err)
-	}
-	log.Info("verified the objects the target holds", "objects", len(held), "damaged", len(bad), "took", time.Since(began).Round(time.Millisecond))
-	if len(bad) == 0 {
-		return p, nil
-	}
-	for _, path := range catalog.SortedKeys(bad) {
-		out.Warning(fmt.Sprintf("%s/%s is damaged (%s): copying it again", dst, path, strings.TrimPrefix(bad[path].Error(), path+": ")))
-	}
-	st.Damaged = bad
-	return plan.Build(src, st, popts)
-}
-
-// publishedBytes returns what the target will publish at a key once p is
-// applied (nil for none): a file published byte for byte is its own kept
-// copy for conditional fetches (the upstream's signed files, in upstream
-// mode). If the run does not get that far, the copy's digest shows it and
-// the next run fetches the file whole.
-func publishedBytes(st plan.State, p *plan.Plan) func(key string) []byte {
-	will := map[string][]byte{}
-	for _, m := range p.Publish {
-		if !m.Sign {
-			will[m.Key] = m.Body
-		}
-	}
-	for _, d := range p.Deletes {
-		will[d.Path] = nil
-	}
-	return func(key string) []byte {
-		if b, ok := will[key]; ok {
-			return b
-		}
-		return st.Metadata[key]
-	}
-}
-
 // bwlimitString is the summary's account of --bwlimit: "" for none.
 func bwlimitString(t config.Timetable) string {
 	if t.Off() {
@@ -313,23 +268,23 @@ func bwlimitString(t config.Timetable) string {
 
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
 // It fills rec with what the run did.
-func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg config.Sync, mode outputMode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
+func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg config.Sync, mode ui.Mode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
 	runCtx := ctx // ctx is replaced by the lease's below; exit statuses are judged on this one
-	out := newOutput(mode, stdout, stderr, tty)
-	if to, ok := out.(*textOutput); ok && logOut != nil {
-		defer logOut.redirect(to)() // log lines above the progress bars
+	out := ui.New(mode, stdout, stderr, tty)
+	if to, ok := out.(*ui.TextReporter); ok && logOut != nil {
+		defer logOut.Redirect(to)() // log lines above the progress bars
 	}
 	defer out.Close()
 	if !cfg.DryRun {
 		// A run that fails before its summary still ends with one (JSON).
 		defer func() {
 			if err != nil {
-				out.Summary(summary{Source: cfg.Source, Target: cfg.Target, Err: err, ExitStatus: exitCode(runCtx, err)})
+				out.Summary(ui.Summary{Source: cfg.Source, Target: cfg.Target, Err: err, ExitStatus: exitCode(runCtx, err)})
 			}
 		}()
 	}
 	handOffW := stdout
-	if mode == outputJSON {
+	if mode == ui.ModeJSON {
 		handOffW = stderr // stdout holds only events
 	}
 	retry := source.RetryPolicy{
@@ -346,8 +301,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 		return err
 	}
 	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
-	if to, ok := out.(*textOutput); ok && to.display != nil && up.limit != nil {
-		to.display.limit = up.limit.Rate
+	if to, ok := out.(*ui.TextReporter); ok && up.limit != nil {
+		to.ShowLimit(up.limit.Rate)
 	}
 	if cfg.Path != "" {
 		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
@@ -363,184 +318,40 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 	if err != nil {
 		return err
 	}
-	var degraded []degradation
-	caps := target.Full
-	guarded := dst // what the run writes through: only while the lease is held
-	if !cfg.DryRun {
-		// What the store honours, before the first write.
-		probe, err := target.ProbeStore(ctx, dst, false)
-		if err != nil {
-			return err
-		}
-		if !probe.ConditionalWrites && !cfg.SingleWriter {
-			return fmt.Errorf("%w: %s ignores conditional writes (If-None-Match: * and If-Match on PUT; see ssmirror doctor): "+
-				"the lease could not keep two publishers apart; pass --single-writer if only one publisher ever runs", errUnsafeStore, storeName(probe))
-		}
-		caps, degraded = probe.Capabilities, degradations(probe)
-		for _, d := range degraded {
-			log.Info("store degraded", "target", dst.String(), "what", d.Short)
-		}
-		l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(cfg.Wait), Clock: leaseClock})
-		if err != nil {
-			return err
-		}
-		log.Debug("lease acquired", "target", dst.String(), "key", lease.Key)
-		guarded = l.Guard(dst)
-		defer func() {
-			// A fresh context: the run's may be cancelled.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			l.Release(rctx)
-		}()
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-l.Done():
-				cancel(l.Err())
-			case <-ctx.Done():
-			}
-		}()
-	}
-	// The upstream metadata an earlier run kept: fetched only if changed.
-	cache, err := metacache.Load(ctx, guarded) // Save writes only while the lease is held
-	if err != nil {
-		return err
-	}
-	if cache.Err != nil {
-		out.Warning(cache.Err.Error())
-	}
-	// Read the upstream catalog while the target is listed: one is mostly
-	// the upstream's time and our CPU, the other the store's.
-	var (
-		src    *source.Mirror
-		srcErr error
-		read   = make(chan struct{})
-	)
-	go func() {
-		defer close(read)
-		src, srcErr = source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1, Cache: cache})
-	}()
-	// The upstream's signed files are what the target holds when nothing
-	// changed: their listed ETags (MD5) spare reading them back.
-	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{Sequential: !caps.StartAfter, Expect: func() map[string][]byte {
-		<-read
-		if srcErr != nil {
-			return nil
-		}
-		return src.Raw
-	}})
-	<-read
-	if srcErr != nil {
-		return srcErr
-	}
-	if err != nil {
-		return err
-	}
-	if st.GCErr != nil {
-		out.Warning(fmt.Sprintf("%s/%s is unusable (%v); rebuilt from the published metadata and a listing", dst, plan.StateKey, st.GCErr))
-	}
-	popts := plan.Options{Filters: cfg.Filters, Max: cfg.Max, Keep: cfg.Keep, Grace: time.Duration(cfg.GCGrace)}
 	url := publicURL(cfg.PublicURL, dst)
-	if !cfg.NoBrowsePage {
-		page := browse.Page{Generator: "ssmirror " + buildVersion().Version, URL: url}
-		popts.Browse = func(pub plan.Publication) ([]byte, error) {
-			page.Publication = pub
-			return browse.Render(page)
-		}
-	}
-	signer, err := signing(&cfg, src.Signed, &popts)
-	if err != nil {
+	res, err := mirror.Sync(ctx, mirror.Job{Config: cfg, Meta: fetcher, Items: items, Start: start, Keyring: keyring,
+		Target: dst, Retry: retry, Version: buildVersion().Version, PublicURL: url, LeaseClock: leaseClock, Log: log, Run: rec,
+		Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
+			return signing(&cfg, sourceSigned, opts)
+		}}, out)
+	if err != nil && !res.Applied {
 		return err
 	}
-	p, err := plan.Build(src, st, popts)
-	if err != nil {
-		return err
-	}
-	if cfg.VerifyExisting {
-		if p, err = verifyExisting(ctx, log, out, cfg, dst, src, st, popts, p); err != nil {
-			return err
-		}
-	}
-	if cfg.NoItemDownload && len(p.Transfers) > 0 {
-		skipped := make(map[string]bool, len(p.Transfers))
-		for _, x := range p.Transfers {
-			skipped[x.Path] = true
-		}
-		if p, err = p.Without(skipped); err != nil {
-			return err
-		}
-	}
-	p.Target = dst.String()
-	for _, x := range p.Transfers {
-		log.Debug("transfer", "path", x.Path, "size", x.Size, "reason", x.Reason)
-	}
-	for _, d := range p.Deletes {
-		log.Debug("delete", "path", d.Path, "reason", d.Reason)
-	}
+	p, signer, degraded := res.Plan, res.Signer, mirror.Shorts(res.Degraded)
 	if cfg.DryRun {
-		if mode == outputJSON {
+		if mode == ui.ModeJSON {
 			return json.NewEncoder(stdout).Encode(p)
 		}
 		return p.WriteText(stdout)
 	}
-	for _, d := range degraded {
-		p.Warnings = append(p.Warnings, d.Message)
-	}
-	if err := cache.Save(ctx, src, publishedBytes(st, p)); err != nil {
-		// It costs the next run a full fetch, nothing else.
-		out.Warning(fmt.Sprintf("keeping the upstream metadata for conditional fetches: %v", err))
-	}
-	out.Plan(p)
-	// The status record of a successful run.
-	status := func(indexPublished bool) error {
-		s := monitor.Status{Synced: time.Now(), Published: st.Objects[plan.IndexJSON].ModTime,
-			Ssmirror: buildVersion().Version, Source: cfg.Source, SignedMetadata: popts.Signed.String()}
-		if indexPublished {
-			s.Published = s.Synced
-		}
-		s.Objects, s.Bytes = rec.Objects, rec.Bytes
-		return monitor.WriteStatus(ctx, guarded, s) // under the lease, as the run's other writes
-	}
-	if p.Empty() {
-		rec.MirrorKnown = true
-		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
-		if err := status(false); err != nil {
-			return err
-		}
-		out.Summary(summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: shorts(degraded)})
+	if !res.Applied { // nothing to do
+		out.Summary(ui.Summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: degraded})
 		browsable(handOffW, cfg, mode, url)
 		if signer != nil {
 			handOff(handOffW, url, signer)
 		}
 		return nil
 	}
-	began := time.Now()
-	aopts := apply.Options{Transfers: cfg.Transfers, Report: out, Retry: retry,
-		ItemCacheControl: cfg.ItemCacheControl, MetadataCacheControl: cfg.MetadataCacheControl}
-	if signer != nil {
-		aopts.Signer = signer
-	}
-	res, err := apply.Run(ctx, p, items, guarded, aopts)
-	if cause := context.Cause(ctx); err != nil && cause != nil && errors.Is(cause, lease.ErrLost) {
-		err = fmt.Errorf("%w (stopped: %w)", err, cause)
-	}
-	rec.Transferred, rec.TransferredBytes, rec.Failed, rec.Deleted = res.Transferred, res.TransferredBytes, len(res.Failed), res.Deleted
-	if err == nil {
-		rec.MirrorKnown = true
-		rec.Objects, rec.Bytes = monitor.CatalogSize(p.Catalog)
-		err = status(res.IndexPublished)
-	}
-	out.Summary(summary{Source: p.Source, Target: p.Target,
-		Transferred: res.Transferred, TransferredBytes: res.TransferredBytes, Adopted: res.Adopted, Failed: len(res.Failed),
-		Published: res.Published, Deleted: res.Deleted, IndexPublished: res.IndexPublished,
-		Duration: time.Since(began), ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
-		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: shorts(degraded)})
+	a := res.Apply
+	out.Summary(ui.Summary{Source: p.Source, Target: p.Target,
+		Transferred: a.Transferred, TransferredBytes: a.TransferredBytes, Adopted: a.Adopted, Failed: len(a.Failed),
+		Published: a.Published, Deleted: a.Deleted, IndexPublished: a.IndexPublished,
+		Duration: res.Duration, ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
+		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: degraded})
 	if err == nil && signer != nil {
 		handOff(handOffW, url, signer)
 	}
-	if _, existed := st.Objects[plan.IndexJSON]; res.IndexPublished && !existed {
+	if res.NewMirror {
 		readable(handOffW, dst, url)
 	}
 	if err == nil {
@@ -550,8 +361,8 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *lockedWriter, cfg co
 }
 
 // browsable prints where people browse the mirror, unless quiet.
-func browsable(w io.Writer, cfg config.Sync, mode outputMode, url string) {
-	if !cfg.NoBrowsePage && mode != outputQuiet {
+func browsable(w io.Writer, cfg config.Sync, mode ui.Mode, url string) {
+	if !cfg.NoBrowsePage && mode != ui.ModeQuiet {
 		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/target"
 )
 
@@ -42,18 +43,18 @@ func syncedMirror(t *testing.T, tc targetCase) (f *fixture, st target.Store, ver
 
 // verifyLines parses verify --json output: the findings, and the summary
 // (the last line).
-func verifyLines(t *testing.T, out string) ([]finding, verifySummary) {
+func verifyLines(t *testing.T, out string) ([]mirror.Finding, mirror.AuditSummary) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	var fs []finding
+	var fs []mirror.Finding
 	for _, l := range lines[:len(lines)-1] {
-		var f finding
+		var f mirror.Finding
 		if err := json.Unmarshal([]byte(l), &f); err != nil || f.Type == "" || f.Type == "summary" {
 			t.Fatalf("finding line %q: %v", l, err)
 		}
 		fs = append(fs, f)
 	}
-	var sum verifySummary
+	var sum mirror.AuditSummary
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.Type != "summary" {
 		t.Fatalf("summary line %q: %v", lines[len(lines)-1], err)
 	}
@@ -93,7 +94,7 @@ func TestVerify(t *testing.T) {
 				t.Errorf("sound mirror: want only the summary line, got:\n%s", out)
 			}
 			out = check("sound --json", 0, verify("--keyring", f.keyring, "--json"))
-			if fs, sum := verifyLines(t, out); len(fs) != 0 || !sum.OK || sum.Referenced != len(want) || sum.Signatures != sigsGood || sum.ChecksumsChecked {
+			if fs, sum := verifyLines(t, out); len(fs) != 0 || !sum.OK || sum.Referenced != len(want) || sum.Signatures != mirror.SigsGood || sum.ChecksumsChecked {
 				t.Errorf("sound mirror --json: findings %+v, summary %+v", fs, sum)
 			}
 
@@ -104,7 +105,7 @@ func TestVerify(t *testing.T) {
 			}
 			check("missing", exitIntegrity, verify("--keyring", f.keyring), "missing "+gone+"\n", "FAILED ", "1 missing")
 			out = check("missing --json", exitIntegrity, verify("--json"))
-			if fs, sum := verifyLines(t, out); sum.OK || sum.Missing != 1 || !hasFinding(fs, findMissing, gone) {
+			if fs, sum := verifyLines(t, out); sum.OK || sum.Missing != 1 || !hasFinding(fs, mirror.FindMissing, gone) {
 				t.Errorf("missing --json: findings %+v, summary %+v", fs, sum)
 			}
 			putKey(t, st, gone, f.tree.Files[gone])
@@ -181,7 +182,7 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-func hasFinding(fs []finding, typ, path string) bool {
+func hasFinding(fs []mirror.Finding, typ, path string) bool {
 	for _, f := range fs {
 		if f.Type == typ && f.Path == path {
 			return true

@@ -1,4 +1,4 @@
-package main
+package ui
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func TestOutputBWLimit(t *testing.T) {
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer
 	limit := int64(5 << 20)
-	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: ticks,
+	o := &TextReporter{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: ticks,
 		limit: func() int64 { return limit },
 		opts:  []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(100)}}}
 	o.Plan(testPlan())
@@ -39,11 +39,11 @@ func TestOutputBWLimit(t *testing.T) {
 	}
 	o.Close()
 
-	line := summaryLine(summary{Transferred: 1, TransferredBytes: 50 * mib, Duration: 10 * time.Second, BWLimit: "08:00,5M 18:00,off"})
+	line := summaryLine(Summary{Transferred: 1, TransferredBytes: 50 * mib, Duration: 10 * time.Second, BWLimit: "08:00,5M 18:00,off"})
 	if !strings.Contains(line, "in 10s (5.0 MiB/s, --bwlimit 08:00,5M 18:00,off)") {
 		t.Errorf("summary line %q lacks the mean rate and the limit", line)
 	}
-	if line := summaryLine(summary{Transferred: 1, TransferredBytes: 50 * mib, Duration: 10 * time.Second}); strings.Contains(line, "bwlimit") {
+	if line := summaryLine(Summary{Transferred: 1, TransferredBytes: 50 * mib, Duration: 10 * time.Second}); strings.Contains(line, "bwlimit") {
 		t.Errorf("summary line %q names a limit there was none of", line)
 	}
 }

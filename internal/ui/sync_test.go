@@ -1,4 +1,4 @@
-package main
+package ui
 
 import (
 	"bytes"
@@ -19,6 +19,12 @@ import (
 	"github.com/vbauerster/mpb/v8"
 
 	"github.com/ssmirror/ssmirror/plan"
+)
+
+// The exit statuses of cmd/ssmirror that the summaries carry.
+const (
+	exitError   = 1
+	exitPartial = 3
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -82,7 +88,7 @@ var (
 // script drives o through a run: a warning, the plan, four transfers (one
 // failed, one kept), two metadata files, two deletes (one failed), the
 // summary.
-func script(o output) {
+func script(o Reporter) {
 	o.Warning("s3://mirror/maas/.ssmirror/state.json is unusable (bad JSON); rebuilt from the published metadata and a listing")
 	o.Plan(testPlan())
 	for _, x := range []struct {
@@ -105,8 +111,8 @@ func script(o output) {
 	o.Close()
 }
 
-func scriptSummary() summary {
-	return summary{
+func scriptSummary() Summary {
+	return Summary{
 		Source: "https://images.maas.io/ephemeral-v3/stable/", Target: "s3://mirror/maas",
 		Transferred: 2, TransferredBytes: tSquash.Size + tInitrd.Size, Adopted: 1, Failed: 1,
 		Published: 2, Deleted: 1, IndexPublished: true, Duration: 15432 * time.Millisecond,
@@ -123,11 +129,11 @@ func transcript(stdout, stderr string) string {
 func TestOutputText(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		mode outputMode
-	}{{"text", outputText}, {"quiet", outputQuiet}} {
+		mode Mode
+	}{{"text", ModeText}, {"quiet", ModeQuiet}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			script(newOutput(tc.mode, &stdout, &stderr, false))
+			script(New(tc.mode, &stdout, &stderr, false))
 			golden(t, "output_"+tc.name+".golden", transcript(stdout.String(), stderr.String()))
 		})
 	}
@@ -137,7 +143,7 @@ func TestOutputText(t *testing.T) {
 // nothing but events, stderr nothing but warnings.
 func TestOutputJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	script(newOutput(outputJSON, &stdout, &stderr, true))
+	script(New(ModeJSON, &stdout, &stderr, true))
 	golden(t, "output_json.golden", transcript(stdout.String(), stderr.String()))
 
 	var types []string
@@ -168,10 +174,10 @@ func TestOutputJSON(t *testing.T) {
 // Summary and Close called twice.
 func TestOutputSummaryCases(t *testing.T) {
 	empty := &plan.Plan{Source: "https://example.com/", Target: "/srv/mirror"}
-	s := summary{Source: empty.Source, Target: empty.Target}
+	s := Summary{Source: empty.Source, Target: empty.Target}
 
 	var stdout, stderr bytes.Buffer
-	o := newOutput(outputText, &stdout, &stderr, false)
+	o := New(ModeText, &stdout, &stderr, false)
 	o.Plan(empty)
 	o.Summary(s)
 	o.Summary(s)
@@ -185,15 +191,15 @@ func TestOutputSummaryCases(t *testing.T) {
 	}
 
 	stdout.Reset()
-	o = newOutput(outputText, &stdout, &stderr, false)
-	o.Summary(summary{Err: errors.New("source unreachable"), ExitStatus: exitError})
+	o = New(ModeText, &stdout, &stderr, false)
+	o.Summary(Summary{Err: errors.New("source unreachable"), ExitStatus: exitError})
 	o.Close()
 	if stdout.Len() != 0 || stderr.Len() != 0 {
 		t.Errorf("run that never started: stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 
-	o = newOutput(outputJSON, &stdout, &stderr, false)
-	o.Summary(summary{Source: "https://example.com/", Target: "/srv/mirror", Err: errors.New("source unreachable"), ExitStatus: exitError})
+	o = New(ModeJSON, &stdout, &stderr, false)
+	o.Summary(Summary{Source: "https://example.com/", Target: "/srv/mirror", Err: errors.New("source unreachable"), ExitStatus: exitError})
 	o.Summary(s)
 	o.Close()
 	want := `{"type":"error","message":"source unreachable"}
@@ -300,7 +306,7 @@ func TestOutputProgress(t *testing.T) {
 	ticks := make(chan time.Time)
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer
-	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: ticks,
+	o := &TextReporter{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: ticks,
 		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(80)}}}
 	// tick redraws and returns the frame drawn.
 	tick := func() string {
@@ -396,7 +402,7 @@ func TestOutputProgressInterrupted(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer
-	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: make(chan time.Time),
+	o := &TextReporter{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: make(chan time.Time),
 		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(80)}}}
 	o.Plan(testPlan())
 	fn := o.TransferStarted(tSquash)
@@ -419,11 +425,11 @@ func TestOutputProgressInterrupted(t *testing.T) {
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 
-// TestOutputTTY runs the script through newOutput's terminal
+// TestOutputTTY runs the script through New's terminal
 // configuration (real ticker, escapes written to the buffer).
 func TestOutputTTY(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	script(newOutput(outputText, &stdout, &stderr, true))
+	script(New(ModeText, &stdout, &stderr, true))
 	out := stderr.String()
 	if !strings.Contains(out, "\x1b[") {
 		t.Errorf("no cursor movement on a terminal:\n%q", out)
@@ -450,20 +456,20 @@ func TestOutputConcurrent(t *testing.T) {
 	p := &plan.Plan{Source: "https://example.com/", Target: "/srv/mirror", Transfers: ts}
 	for _, tc := range []struct {
 		name string
-		mk   func(stdout, stderr io.Writer) (output, *frameRecorder)
+		mk   func(stdout, stderr io.Writer) (Reporter, *frameRecorder)
 	}{
-		{"text", func(o, e io.Writer) (output, *frameRecorder) { return newOutput(outputText, o, e, false), nil }},
-		{"quiet", func(o, e io.Writer) (output, *frameRecorder) { return newOutput(outputQuiet, o, e, false), nil }},
-		{"json", func(o, e io.Writer) (output, *frameRecorder) { return newOutput(outputJSON, o, e, false), nil }},
-		{"progress", func(o, e io.Writer) (output, *frameRecorder) {
+		{"text", func(o, e io.Writer) (Reporter, *frameRecorder) { return New(ModeText, o, e, false), nil }},
+		{"quiet", func(o, e io.Writer) (Reporter, *frameRecorder) { return New(ModeQuiet, o, e, false), nil }},
+		{"json", func(o, e io.Writer) (Reporter, *frameRecorder) { return New(ModeJSON, o, e, false), nil }},
+		{"progress", func(o, e io.Writer) (Reporter, *frameRecorder) {
 			rec := newFrameRecorder()
-			return &textOutput{stdout: o, stderr: e, display: &displayConfig{now: time.Now,
+			return &TextReporter{stdout: o, stderr: e, display: &displayConfig{now: time.Now,
 				opts: []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(80)}}}, rec
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			o, rec := tc.mk(&lockedWriter{w: &stdout}, &lockedWriter{w: &stderr})
+			o, rec := tc.mk(NewLockedWriter(&stdout), NewLockedWriter(&stderr))
 			o.Plan(p)
 			var wg sync.WaitGroup
 			for w := range workers {
@@ -490,7 +496,7 @@ func TestOutputConcurrent(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			o.Summary(summary{Transferred: workers * each * 9 / 10, Failed: workers * each / 10})
+			o.Summary(Summary{Transferred: workers * each * 9 / 10, Failed: workers * each / 10})
 			o.Close()
 
 			all := stderr.String()
@@ -566,7 +572,7 @@ func TestShortHelpers(t *testing.T) {
 }
 
 func TestIsTerminal(t *testing.T) {
-	if isTerminal(nil) {
+	if IsTerminal(nil) {
 		t.Error("nil is a terminal")
 	}
 	f, err := os.CreateTemp(t.TempDir(), "x")
@@ -574,7 +580,7 @@ func TestIsTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if isTerminal(f) {
+	if IsTerminal(f) {
 		t.Error("a regular file is a terminal")
 	}
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -582,7 +588,7 @@ func TestIsTerminal(t *testing.T) {
 		t.Skip(err)
 	}
 	defer null.Close()
-	if isTerminal(null) {
+	if IsTerminal(null) {
 		t.Error(os.DevNull + " is a terminal")
 	}
 }
@@ -597,7 +603,7 @@ func (*brokenConsole) Flush(int) error { return errors.New("terminal gone") }
 func TestOutputProgressBroken(t *testing.T) {
 	ticks := make(chan time.Time)
 	var stdout, stderr bytes.Buffer
-	o := &textOutput{stdout: &lockedWriter{w: &stdout}, stderr: &lockedWriter{w: &stderr}, display: &displayConfig{now: time.Now, ticks: ticks,
+	o := &TextReporter{stdout: NewLockedWriter(&stdout), stderr: NewLockedWriter(&stderr), display: &displayConfig{now: time.Now, ticks: ticks,
 		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(&brokenConsole{}), mpb.WithWidth(80)}}}
 	o.Plan(testPlan())
 	fn := o.TransferStarted(tSquash)
@@ -628,9 +634,9 @@ func TestLogAboveProgress(t *testing.T) {
 	ticks := make(chan time.Time)
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer
-	o := &textOutput{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: time.Now, ticks: ticks,
+	o := &TextReporter{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: time.Now, ticks: ticks,
 		opts: []mpb.ContainerOption{mpb.WithConsoleWriter(rec), mpb.WithWidth(80)}}}
-	sink := &lockedWriter{w: &stderr}
+	sink := NewLockedWriter(&stderr)
 	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
@@ -638,7 +644,7 @@ func TestLogAboveProgress(t *testing.T) {
 			}
 			return a
 		}}))
-	restore := sink.redirect(o)
+	restore := sink.Redirect(o)
 
 	o.Plan(testPlan())
 	before := stderr.String() // the plan's warning and line

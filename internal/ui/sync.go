@@ -1,4 +1,4 @@
-package main
+package ui
 
 import (
 	"encoding/json"
@@ -20,25 +20,25 @@ import (
 	"github.com/ssmirror/ssmirror/source"
 )
 
-// outputMode says how sync talks to the operator.
-type outputMode int
+// Mode says how sync talks to the operator.
+type Mode int
 
 // Output modes.
 const (
-	// outputText writes one line per finished object to stderr (with
+	// ModeText writes one line per finished object to stderr (with
 	// progress bars instead when stderr is a terminal) and the summary
 	// line to stdout.
-	outputText outputMode = iota
-	// outputJSON writes line-delimited JSON events to stdout; only
+	ModeText Mode = iota
+	// ModeJSON writes line-delimited JSON events to stdout; only
 	// warnings go to stderr.
-	outputJSON
-	// outputQuiet writes warnings, failures and the summary line only.
-	outputQuiet
+	ModeJSON
+	// ModeQuiet writes warnings, failures and the summary line only.
+	ModeQuiet
 )
 
-// summary is what a sync run did, for the last line (or event) of its
+// Summary is what a sync run did, for the last line (or event) of its
 // output.
-type summary struct {
+type Summary struct {
 	Source, Target   string
 	Transferred      int
 	TransferredBytes int64
@@ -61,7 +61,7 @@ type summary struct {
 }
 
 // upstreamString is the summary's account of the upstream traffic.
-func (s summary) upstreamString() string {
+func (s Summary) upstreamString() string {
 	line := fmt.Sprintf("upstream: %d requests, %s", s.UpstreamRequests, plan.Bytes(s.UpstreamBytes))
 	if len(s.Sources) > 0 {
 		parts := make([]string, len(s.Sources))
@@ -75,16 +75,16 @@ func (s summary) upstreamString() string {
 
 // rate is the mean rate of the transfers, in bytes a second (0 when
 // nothing was transferred).
-func (s summary) rate() float64 {
+func (s Summary) rate() float64 {
 	if s.Duration <= 0 || s.TransferredBytes <= 0 {
 		return 0
 	}
 	return float64(s.TransferredBytes) / s.Duration.Seconds()
 }
 
-// output reports a sync run. Its apply.Reporter methods may be called
+// Reporter reports a sync run. Its apply.Reporter methods may be called
 // from several goroutines at once; the others are called by the command.
-type output interface {
+type Reporter interface {
 	apply.Reporter
 	// Plan is called once, before the run starts: it announces the work
 	// (text: one line on stderr; JSON: the plan event) and starts the
@@ -95,32 +95,32 @@ type output interface {
 	// Summary reports the outcome (text: one line on stdout; JSON: the
 	// summary event, after an error event if s.Err is set). It stops the
 	// progress display first. Only the first call counts.
-	Summary(s summary)
+	Summary(s Summary)
 	// Close stops the progress display. It must be called; calling it
 	// again does nothing.
 	Close()
 }
 
-// newOutput returns the output for mode. tty says stderr is a terminal:
+// New returns the output for mode. tty says stderr is a terminal:
 // text mode then shows progress bars on stderr instead of a line per
 // object.
-func newOutput(mode outputMode, stdout, stderr io.Writer, tty bool) output {
+func New(mode Mode, stdout, stderr io.Writer, tty bool) Reporter {
 	switch mode {
-	case outputJSON:
-		return newJSONOutput(stdout, stderr)
-	case outputQuiet:
-		return &textOutput{stdout: stdout, stderr: stderr, quiet: true}
+	case ModeJSON:
+		return newJSONReporter(stdout, stderr)
+	case ModeQuiet:
+		return &TextReporter{stdout: stdout, stderr: stderr, quiet: true}
 	}
-	o := &textOutput{stdout: stdout, stderr: stderr}
+	o := &TextReporter{stdout: stdout, stderr: stderr}
 	if tty {
 		o.display = &displayConfig{now: time.Now, opts: []mpb.ContainerOption{mpb.WithOutput(stderr), mpb.ForceTTY()}}
 	}
 	return o
 }
 
-// isTerminal reports whether f is a terminal that can show progress bars:
+// IsTerminal reports whether f is a terminal that can show progress bars:
 // a character device other than the null device, with TERM not "dumb".
-func isTerminal(f *os.File) bool {
+func IsTerminal(f *os.File) bool {
 	if f == nil {
 		return false
 	}
@@ -163,7 +163,7 @@ func planLine(p *plan.Plan) string {
 		p.Source, p.Target, t.TransferObjects, plan.Bytes(t.TransferBytes), t.DeleteObjects, t.Metadata)
 }
 
-func summaryLine(s summary) string {
+func summaryLine(s Summary) string {
 	adopted := ""
 	if s.Adopted > 0 {
 		adopted = fmt.Sprintf(", %d already stored", s.Adopted)
@@ -185,9 +185,9 @@ func summaryLine(s summary) string {
 		s.Published, index, s.Deleted, s.upstreamString(), degraded)
 }
 
-// textOutput writes for a person: log lines (or progress bars) on stderr,
+// TextReporter writes for a person: log lines (or progress bars) on stderr,
 // the summary on stdout.
-type textOutput struct {
+type TextReporter struct {
 	stdout, stderr io.Writer
 	quiet          bool
 	display        *displayConfig // progress bars on stderr; nil without a terminal
@@ -204,7 +204,7 @@ type textOutput struct {
 
 // log writes a line to stderr, above the progress bars if they run.
 // Quiet mode drops lines unless important.
-func (o *textOutput) log(line string, important bool) {
+func (o *TextReporter) log(line string, important bool) {
 	if o.quiet && !important {
 		return
 	}
@@ -219,20 +219,20 @@ func (o *textOutput) log(line string, important bool) {
 // Write takes log lines (one slog record a call) and writes each with
 // log, so that they go above the progress bars while those show; quiet
 // mode keeps them.
-func (o *textOutput) Write(p []byte) (int, error) {
+func (o *TextReporter) Write(p []byte) (int, error) {
 	for line := range strings.SplitSeq(strings.TrimSuffix(string(p), "\n"), "\n") {
 		o.log(line, true)
 	}
 	return len(p), nil
 }
 
-func (o *textOutput) running() *progressDisplay {
+func (o *TextReporter) running() *progressDisplay {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.prog
 }
 
-func (o *textOutput) Plan(p *plan.Plan) {
+func (o *TextReporter) Plan(p *plan.Plan) {
 	for _, w := range p.Warnings {
 		o.Warning(w)
 	}
@@ -251,16 +251,16 @@ func (o *textOutput) Plan(p *plan.Plan) {
 	}
 }
 
-func (o *textOutput) Warning(msg string) { o.log("warning: "+msg, true) }
+func (o *TextReporter) Warning(msg string) { o.log("warning: "+msg, true) }
 
-func (o *textOutput) TransferStarted(t plan.Transfer) func(int64) {
+func (o *TextReporter) TransferStarted(t plan.Transfer) func(int64) {
 	if d := o.running(); d != nil {
 		return d.started(t)
 	}
 	return nil
 }
 
-func (o *textOutput) TransferDone(t plan.Transfer, err error, d time.Duration) {
+func (o *TextReporter) TransferDone(t plan.Transfer, err error, d time.Duration) {
 	if p := o.running(); p != nil {
 		p.done(t, err)
 	}
@@ -269,18 +269,18 @@ func (o *textOutput) TransferDone(t plan.Transfer, err error, d time.Duration) {
 
 // TransferAdopted reports an object an earlier run stored whole, kept
 // instead of transferred.
-func (o *textOutput) TransferAdopted(t plan.Transfer) {
+func (o *TextReporter) TransferAdopted(t plan.Transfer) {
 	if p := o.running(); p != nil {
 		p.adopted(t)
 	}
 	o.log(fmt.Sprintf("kept %s (%s): already stored by an earlier run", t.Path, plan.Bytes(t.Size)), false)
 }
 
-func (o *textOutput) Published(m plan.Meta, err error) { o.log(publishLine(m, err), err != nil) }
+func (o *TextReporter) Published(m plan.Meta, err error) { o.log(publishLine(m, err), err != nil) }
 
-func (o *textOutput) Deleted(d plan.Delete, err error) { o.log(deleteLine(d, err), err != nil) }
+func (o *TextReporter) Deleted(d plan.Delete, err error) { o.log(deleteLine(d, err), err != nil) }
 
-func (o *textOutput) Summary(s summary) {
+func (o *TextReporter) Summary(s Summary) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.summarized {
@@ -305,7 +305,15 @@ func (o *textOutput) Summary(s summary) {
 	}
 }
 
-func (o *textOutput) Close() {
+// ShowLimit makes the progress bars show the bandwidth limit rate gives
+// (bytes a second, 0: none); without progress bars it does nothing.
+func (o *TextReporter) ShowLimit(rate func() int64) {
+	if o.display != nil {
+		o.display.limit = rate
+	}
+}
+
+func (o *TextReporter) Close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.prog != nil {
@@ -314,9 +322,10 @@ func (o *textOutput) Close() {
 	}
 }
 
-// JSON events, one per line on stdout.
+// The JSON events, one per line on stdout; Type names each.
 
-type planEvent struct {
+// PlanEvent announces the work, first.
+type PlanEvent struct {
 	Type     string      `json:"type"` // plan
 	Source   string      `json:"source"`
 	Target   string      `json:"target"`
@@ -324,7 +333,8 @@ type planEvent struct {
 	Warnings []string    `json:"warnings"`
 }
 
-type transferEvent struct {
+// TransferEvent reports one item transferred, failed or kept.
+type TransferEvent struct {
 	Type       string `json:"type"` // transfer
 	Path       string `json:"path"`
 	Size       int64  `json:"size"`
@@ -334,7 +344,8 @@ type transferEvent struct {
 	Error      string `json:"error,omitempty"`
 }
 
-type deleteEvent struct {
+// DeleteEvent reports one object deleted or not.
+type DeleteEvent struct {
 	Type   string `json:"type"` // delete
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
@@ -343,7 +354,8 @@ type deleteEvent struct {
 	Error  string `json:"error,omitempty"`
 }
 
-type publishEvent struct {
+// PublishEvent reports one metadata file published or not.
+type PublishEvent struct {
 	Type  string `json:"type"` // publish
 	Key   string `json:"key"`
 	Size  int64  `json:"size"`
@@ -351,12 +363,14 @@ type publishEvent struct {
 	Error string `json:"error,omitempty"`
 }
 
-type messageEvent struct {
+// MessageEvent is an error or a warning.
+type MessageEvent struct {
 	Type    string `json:"type"` // error or warning
 	Message string `json:"message"`
 }
 
-type summaryEvent struct {
+// SummaryEvent is the last event of a run: what it did.
+type SummaryEvent struct {
 	Type             string `json:"type"` // summary
 	Source           string `json:"source"`
 	Target           string `json:"target"`
@@ -388,34 +402,34 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// jsonOutput writes line-delimited JSON events to stdout and warnings to
+// JSONReporter writes line-delimited JSON events to stdout and warnings to
 // stderr.
-type jsonOutput struct {
+type JSONReporter struct {
 	mu         sync.Mutex
 	enc        *json.Encoder
 	stderr     io.Writer
 	summarized bool
 }
 
-func newJSONOutput(stdout, stderr io.Writer) *jsonOutput {
+func newJSONReporter(stdout, stderr io.Writer) *JSONReporter {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	return &jsonOutput{enc: enc, stderr: stderr}
+	return &JSONReporter{enc: enc, stderr: stderr}
 }
 
-func (o *jsonOutput) emit(ev any) {
+func (o *JSONReporter) emit(ev any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.emitLocked(ev)
 }
 
-func (o *jsonOutput) emitLocked(ev any) {
+func (o *JSONReporter) emitLocked(ev any) {
 	if err := o.enc.Encode(ev); err != nil {
 		fmt.Fprintf(o.stderr, "warning: writing a JSON event: %v\n", err)
 	}
 }
 
-func (o *jsonOutput) Plan(p *plan.Plan) {
+func (o *JSONReporter) Plan(p *plan.Plan) {
 	ws := p.Warnings
 	if ws == nil {
 		ws = []string{}
@@ -425,35 +439,35 @@ func (o *jsonOutput) Plan(p *plan.Plan) {
 	for _, w := range ws {
 		fmt.Fprintf(o.stderr, "warning: %s\n", w)
 	}
-	o.emitLocked(planEvent{Type: "plan", Source: p.Source, Target: p.Target, Totals: p.Totals(), Warnings: ws})
+	o.emitLocked(PlanEvent{Type: "plan", Source: p.Source, Target: p.Target, Totals: p.Totals(), Warnings: ws})
 }
 
-func (o *jsonOutput) Warning(msg string) {
+func (o *JSONReporter) Warning(msg string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	fmt.Fprintf(o.stderr, "warning: %s\n", msg)
-	o.emitLocked(messageEvent{Type: "warning", Message: msg})
+	o.emitLocked(MessageEvent{Type: "warning", Message: msg})
 }
 
-func (o *jsonOutput) TransferStarted(plan.Transfer) func(int64) { return nil }
+func (o *JSONReporter) TransferStarted(plan.Transfer) func(int64) { return nil }
 
-func (o *jsonOutput) TransferDone(t plan.Transfer, err error, d time.Duration) {
-	o.emit(transferEvent{Type: "transfer", Path: t.Path, Size: t.Size, DurationMS: d.Milliseconds(), OK: err == nil, Error: errString(err)})
+func (o *JSONReporter) TransferDone(t plan.Transfer, err error, d time.Duration) {
+	o.emit(TransferEvent{Type: "transfer", Path: t.Path, Size: t.Size, DurationMS: d.Milliseconds(), OK: err == nil, Error: errString(err)})
 }
 
-func (o *jsonOutput) TransferAdopted(t plan.Transfer) {
-	o.emit(transferEvent{Type: "transfer", Path: t.Path, Size: t.Size, OK: true, Adopted: true})
+func (o *JSONReporter) TransferAdopted(t plan.Transfer) {
+	o.emit(TransferEvent{Type: "transfer", Path: t.Path, Size: t.Size, OK: true, Adopted: true})
 }
 
-func (o *jsonOutput) Published(m plan.Meta, err error) {
-	o.emit(publishEvent{Type: "publish", Key: m.Key, Size: m.Size, OK: err == nil, Error: errString(err)})
+func (o *JSONReporter) Published(m plan.Meta, err error) {
+	o.emit(PublishEvent{Type: "publish", Key: m.Key, Size: m.Size, OK: err == nil, Error: errString(err)})
 }
 
-func (o *jsonOutput) Deleted(d plan.Delete, err error) {
-	o.emit(deleteEvent{Type: "delete", Path: d.Path, Size: d.Size, Reason: d.Reason, OK: err == nil, Error: errString(err)})
+func (o *JSONReporter) Deleted(d plan.Delete, err error) {
+	o.emit(DeleteEvent{Type: "delete", Path: d.Path, Size: d.Size, Reason: d.Reason, OK: err == nil, Error: errString(err)})
 }
 
-func (o *jsonOutput) Summary(s summary) {
+func (o *JSONReporter) Summary(s Summary) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.summarized {
@@ -461,9 +475,9 @@ func (o *jsonOutput) Summary(s summary) {
 	}
 	o.summarized = true
 	if s.Err != nil {
-		o.emitLocked(messageEvent{Type: "error", Message: s.Err.Error()})
+		o.emitLocked(MessageEvent{Type: "error", Message: s.Err.Error()})
 	}
-	o.emitLocked(summaryEvent{Type: "summary", Source: s.Source, Target: s.Target,
+	o.emitLocked(SummaryEvent{Type: "summary", Source: s.Source, Target: s.Target,
 		Transferred: s.Transferred, TransferredBytes: s.TransferredBytes, Adopted: s.Adopted, Failed: s.Failed,
 		Published: s.Published, Deleted: s.Deleted, DurationMS: s.Duration.Milliseconds(),
 		BytesPerSecond: int64(s.rate()), BWLimit: s.BWLimit,
@@ -471,7 +485,7 @@ func (o *jsonOutput) Summary(s summary) {
 		ExitStatus: s.ExitStatus, IndexPublished: s.IndexPublished, Error: errString(s.Err), Degraded: s.Degraded})
 }
 
-func (o *jsonOutput) Close() {}
+func (o *JSONReporter) Close() {}
 
 // Progress bars.
 

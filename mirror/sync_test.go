@@ -1,0 +1,135 @@
+package mirror
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/internal/s3test"
+	"github.com/ssmirror/ssmirror/internal/upstream"
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/plan/filter"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/gpg"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/memstore"
+	"github.com/ssmirror/ssmirror/target/s3store"
+)
+
+func TestMain(m *testing.M) { s3test.Main(m) }
+
+// recorder is a Reporter that counts what it is told.
+type recorder struct {
+	mu                          sync.Mutex
+	plans, transfers, published int
+	failed                      []string
+	warnings                    []string
+}
+
+func (r *recorder) Plan(*plan.Plan) { r.mu.Lock(); r.plans++; r.mu.Unlock() }
+func (r *recorder) Warning(msg string) {
+	r.mu.Lock()
+	r.warnings = append(r.warnings, msg)
+	r.mu.Unlock()
+}
+func (r *recorder) TransferStarted(plan.Transfer) func(int64) { return nil }
+func (r *recorder) TransferDone(t plan.Transfer, err error, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.failed = append(r.failed, t.Path+": "+err.Error())
+		return
+	}
+	r.transfers++
+}
+func (r *recorder) TransferAdopted(plan.Transfer) {}
+func (r *recorder) Published(m plan.Meta, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.published++
+	}
+}
+func (r *recorder) Deleted(plan.Delete, error) {}
+
+// TestSync drives Sync without the command line against the in-memory
+// store and the real S3 server: a first run publishes a mirror that Audit
+// finds sound with its checksums and upstream signatures; a second run has
+// nothing to do.
+func TestSync(t *testing.T) {
+	key, err := gpg.GenerateKey("ssmirror test", "test@example.invalid", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := upstream.MAASDocs("../testdata/maas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := upstream.Build(docs, upstream.Options{Scale: 20000, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := upstream.Serve(t, tree)
+	kr, err := gpg.ParseKeyring("test.gpg", key.PublicKeyring())
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters, err := filter.ParseArgs([]string{"arch=amd64", filter.OrArg, "os~(grub|pxelinux)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) target.Store
+	}{
+		{"mem", func(t *testing.T) target.Store { return memstore.New(t.Name()) }},
+		{"s3", func(t *testing.T) target.Store {
+			s3 := s3test.Shared(t)
+			st, err := s3store.New(ctx, s3store.Config{Bucket: s3.NewBucket(t), Prefix: "maas/stable", Endpoint: s3.Endpoint,
+				PathStyle: true, Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.open(t)
+			fetcher, err := source.NewHTTP(srv.Root(), source.DefaultHTTPClient())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := config.Default()
+			cfg.Source, cfg.Target, cfg.Filters, cfg.Max = srv.Root(), st.String(), filters, 1
+			job := Job{Config: cfg, Meta: fetcher, Items: fetcher, Start: source.DefaultStart, Keyring: kr, Target: st,
+				Version: "test", PublicURL: "http://mirror.invalid/maas/stable/",
+				Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
+					opts.Signed = plan.SignedUpstream
+					return nil, nil
+				}}
+			var rec recorder
+			res, err := Sync(ctx, job, &rec)
+			if err != nil {
+				t.Fatalf("first run: %v (failed: %v)", err, rec.failed)
+			}
+			want := len(res.Plan.Transfers)
+			if !res.Applied || want == 0 || !res.Apply.IndexPublished || !res.NewMirror || rec.plans != 1 || rec.transfers != want || rec.published == 0 {
+				t.Fatalf("first run: applied %v, %d transfers planned, %d reported, %d published, index published %v, new mirror %v",
+					res.Applied, want, rec.transfers, rec.published, res.Apply != nil && res.Apply.IndexPublished, res.NewMirror)
+			}
+			r, err := Audit(ctx, st, AuditOptions{Keyring: kr, Checksums: true, Transfers: 4})
+			if err != nil || r.Err() != nil || r.Summary.Signatures != SigsGood || r.Summary.SignedMetadata != "upstream" ||
+				r.Summary.Referenced != want || r.Summary.Unreferenced != 0 {
+				t.Fatalf("audit after the first run: %v, %v; %+v %+v", err, r.Err(), r.Summary, r.Findings)
+			}
+			rec = recorder{}
+			res, err = Sync(ctx, job, &rec)
+			if err != nil || res.Applied || !res.Plan.Empty() || rec.transfers != 0 {
+				t.Fatalf("second run: %v; applied %v, %d transfers", err, res.Applied, rec.transfers)
+			}
+		})
+	}
+}
