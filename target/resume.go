@@ -53,11 +53,11 @@ type Resumer interface {
 	// from 0 when there is none or it does not match (what it kept is
 	// then dropped). The whole body's SHA-256 (the stored bytes' state
 	// and the rest) and size are checked before the object becomes
-	// visible, as Put does. When the body fails (an error, too short, ctx
-	// cancelled) after some bytes were stored, those bytes and a resume
-	// record (ResumeKey) are kept, the key is left as it was, and the
-	// error is returned; on success, a checksum mismatch or a body too
-	// long, nothing is kept. An error of open wrapping ErrStartOver makes
+	// visible, as Put does. When the body fails (an error, too short)
+	// after some bytes were stored, those bytes and a resume record
+	// (ResumeKey) are kept, the key is left as it was, and the error is
+	// returned; on success, a checksum mismatch, a body too long or a
+	// cancelled ctx, nothing is kept (as Put, a cancelled one aborts). An error of open wrapping ErrStartOver makes
 	// the store drop what it kept and call open again from 0.
 	PutResumable(ctx context.Context, key string, size int64, opts PutOptions, open OpenFunc) (etag string, err error)
 

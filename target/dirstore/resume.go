@@ -153,12 +153,16 @@ func (s *Store) putResumable(ctx context.Context, key, p string, body io.Reader,
 	}
 	keep := false
 	defer func() {
+		// rec.Offset is set once a record is stored (or was loaded).
 		if err == nil {
-			s.Delete(context.WithoutCancel(ctx), target.ResumeKey(key))
+			if rec.Offset > 0 {
+				s.Delete(context.WithoutCancel(ctx), target.ResumeKey(key))
+			}
 			return
 		}
 		tmp.Close()
-		if keep && rec.Offset > 0 {
+		// A cancelled Put (the run interrupted) keeps nothing.
+		if keep && rec.Offset > 0 && ctx.Err() == nil {
 			return
 		}
 		s.dropRecord(ctx, rec)

@@ -219,7 +219,8 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		if rs != nil && err == nil {
 			rs.removeRecord()
 		}
-		if err == nil || rs != nil && keep && rs.kept() {
+		// A cancelled Put (the run interrupted) keeps nothing.
+		if err == nil || rs != nil && keep && ctx.Err() == nil && rs.kept() {
 			return
 		}
 		if rs != nil {

@@ -195,7 +195,10 @@ func (r *resumable) kept() bool {
 	return r.recorded
 }
 
-// removeRecord deletes the record after the upload completed.
+// removeRecord deletes the record, if one was written, after the upload
+// completed.
 func (r *resumable) removeRecord() {
-	r.s.Delete(context.WithoutCancel(r.ctx), target.ResumeKey(r.rec.Key))
+	if r.kept() {
+		r.s.Delete(context.WithoutCancel(r.ctx), target.ResumeKey(r.rec.Key))
+	}
 }

@@ -607,8 +607,24 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 			t.Errorf("object differs from the other body")
 		}
 		checkClean(t, s)
-		// Dropped.
+		// Cancelled part way (the run interrupted): nothing is kept, not
+		// even what an earlier cut-off Put kept.
 		s.Delete(ctx, key)
+		cut()
+		cctx, cancel := context.WithCancel(ctx)
+		_, err = r.PutResumable(cctx, key, size, target.PutOptions{SHA256: sum(large)}, func(from target.Resumed) (io.Reader, error) {
+			return &cancelAfter{r: bytes.NewReader(large[from.Offset:]), n: len(large) / 6, cancel: cancel}, nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled PutResumable: %v, want context.Canceled", err)
+		}
+		expectMissing(t, s, key)
+		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("resume record after a cancelled Put: %v, want none", err)
+		}
+		checkClean(t, s)
+		// Dropped.
 		cut()
 		if err := r.DropResume(ctx, key); err != nil {
 			t.Fatal(err)
