@@ -43,7 +43,7 @@ reuses it. A directory honours everything.
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "print the probe as JSON")
-	addS3Flags(f, &o.s3)
+	addSettingFlags(f, config.CmdDoctor)
 	addConfigFlag(f, &o.config, "target")
 	return cmd
 }

@@ -45,11 +45,8 @@ metadata references are never deleted, whatever the state object says.
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&o.grace, "gc-grace", time.Duration(config.DefaultGCGrace), "delete objects unreferenced for at least this long")
+	addSettingFlags(f, config.CmdGC)
 	f.DurationVar(&o.uploadsAge, "uploads-older-than", 24*time.Hour, "abort incomplete multipart uploads started at least this long ago")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted, change nothing")
-	f.DurationVar(&o.wait, "wait", 0, "wait this long for another publisher of the target to finish")
-	addS3Flags(f, &o.s3)
 	addConfigFlag(f, &o.config, "target")
 	return cmd
 }

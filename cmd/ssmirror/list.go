@@ -34,32 +34,11 @@ type listOptions struct {
 }
 
 func (o *listOptions) AddFlags(f *pflag.FlagSet) {
-	addSignatureFlags(f, &o.keyrings, &o.noVerify, &o.allowSHA1)
-	f.IntVar(&o.max, "max", 0, "list only the newest N versions of each product, after filtering (0: all)")
+	addSettingFlags(f, config.CmdList)
 	f.BoolVar(&o.json, "json", false, "print one JSON object per item and line")
 	f.BoolVar(&o.pretty, "pretty", false, "print every item as one indented JSON array, keys sorted")
 	f.StringVarP(&o.format, "output-format", "o", "", "print a line per item in this Python %-style format over the --json attributes: '%(path)s %(sha256)s' (sstream-query's)")
-	addS3Flags(f, &o.s3)
 	addConfigFlag(f, &o.config, "source")
-}
-
-// addSignatureFlags adds the flags that say how a source's signatures are
-// checked, with the same names and meanings in sync and list.
-func addSignatureFlags(f *pflag.FlagSet, keyrings *[]string, noVerify, allowSHA1 *bool) {
-	f.StringArrayVar(keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
-	f.BoolVarP(noVerify, "no-verify", "U", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
-	f.BoolVar(allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
-}
-
-// addS3Flags adds the flags that say how to reach S3 (and an HTTPS
-// source), with the same names and meanings as sync's.
-func addS3Flags(f *pflag.FlagSet, s *config.S3) {
-	f.StringVar(&s.Endpoint, "endpoint", "", "S3 endpoint URL (default $AWS_ENDPOINT_URL, else AWS)")
-	f.StringVar(&s.Region, "region", "", "S3 region")
-	f.BoolVar(&s.PathStyle, "path-style", false, "use path-style S3 requests (http://host/bucket/key)")
-	f.BoolVar(&s.Anonymous, "anonymous", false, "access S3 without credentials")
-	f.BoolVar(&s.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
-	f.StringVar(&s.CACert, "cacert", "", "PEM file of certificate authorities to trust instead of the system's (S3 and HTTP source)")
 }
 
 const listExitHelp = `Exit status:

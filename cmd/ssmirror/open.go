@@ -20,11 +20,6 @@ import (
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
-// defaultKeyring is where Ubuntu installs the cloud-image keyring; it is
-// used for signed sources when no --keyring is given, as the reference
-// tool and MAAS do.
-const defaultKeyring = "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg"
-
 // openTarget opens a TARGET argument: s3://BUCKET[/PREFIX] or a directory.
 func openTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store, error) {
 	if strings.HasPrefix(loc, "s3://") {
@@ -168,10 +163,10 @@ func loadKeyring(paths []string, noVerify bool, start string) (*gpg.Keyring, err
 		if !strings.HasSuffix(start, ".sjson") {
 			return nil, nil
 		}
-		if _, err := os.Stat(defaultKeyring); err != nil {
+		if _, err := os.Stat(config.DefaultKeyring); err != nil {
 			return nil, nil
 		}
-		paths = []string{defaultKeyring}
+		paths = []string{config.DefaultKeyring}
 	}
 	kr, err := gpg.LoadKeyrings(paths...)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding"
 	"fmt"
 	"reflect"
 	"sort"
@@ -22,54 +21,43 @@ import (
 // (the mirror's section over its "defaults" section), built-in defaults.
 // Viper is used here only; library packages receive config.Sync.
 
-const envPrefix = "SSMIRROR"
-
-// flagKeys maps the flags of sync and plan to config keys.
-var flagKeys = map[string]string{
-	"keyring": "keyrings", "no-verify": "no_verify", "allow-sha1": "allow_sha1",
-	"max": "max", "keep": "keep", "dry-run": "dry_run", "transfers": "transfers", "verify-existing": "verify_existing",
-	"single-writer": "single_writer",
-	"endpoint":      "s3.endpoint", "region": "s3.region", "path-style": "s3.path_style",
-	"anonymous": "s3.anonymous", "insecure-tls": "s3.insecure_tls", "cacert": "s3.cacert", "part-size": "s3.part_size",
-	"part-uploads": "s3.part_uploads", "upload-memory": "s3.upload_memory",
-	"signed-metadata": "signed_metadata", "sign-key": "sign_key", "sign-passphrase-file": "sign_passphrase_file",
-	"public-url": "public_url", "gc-grace": "gc_grace", "wait": "wait",
-	"retries": "retries", "retry-delay": "retry_delay", "idle-timeout": "idle_timeout",
-	"low-speed": "low_speed", "bwlimit": "bwlimit", "mirror": "item_mirrors",
-	"upstream-proxy":     "upstream_proxy",
-	"item-cache-control": "item_cache_control", "metadata-cache-control": "metadata_cache_control",
-	// sstream-mirror's options and the run's reports.
-	"path": "path", "no-item-download": "no_item_download", "metrics-file": "metrics_file",
-	"no-browse-page": "no_browse_page",
-}
-
-// configKeys returns every key of config.Sync, dotted ("s3.endpoint"),
-// plus "filters".
-func configKeys() []string {
-	keys := []string{"filters"}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			tag := f.Tag.Get("mapstructure")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			if f.Type.Kind() == reflect.Struct && !f.Type.Implements(textMarshaler) && f.Type != reflect.TypeOf(time.Time{}) {
-				walk(f.Type, prefix+tag+".")
-				continue
-			}
-			keys = append(keys, prefix+tag)
+// addSettingFlags adds the flags config.Options gives the command (one of
+// config.CmdSync, CmdList, ...). The flags are read through resolve, so
+// their values are not bound to variables.
+func addSettingFlags(f *pflag.FlagSet, command string) {
+	for _, o := range config.Options {
+		if !o.On(command) {
+			continue
+		}
+		help := o.HelpOn(command)
+		switch o.Type {
+		case config.TypeBool:
+			f.BoolP(o.Flag, o.Short, o.Default.(bool), help)
+		case config.TypeInt:
+			f.IntP(o.Flag, o.Short, o.Default.(int), help)
+		case config.TypeString:
+			f.StringP(o.Flag, o.Short, o.Default.(string), help)
+		case config.TypeStrings:
+			def, _ := o.Default.([]string)
+			f.StringArrayP(o.Flag, o.Short, def, help)
+		case config.TypeDuration:
+			f.DurationP(o.Flag, o.Short, o.Default.(time.Duration), help)
+		default:
+			panic("config.Options: " + o.Key + ": unknown type")
 		}
 	}
-	walk(reflect.TypeOf(config.Sync{}), "")
-	sort.Strings(keys)
-	return keys
 }
 
-// textMarshaler is implemented by struct-typed settings written as one
-// string (config.LowSpeed): keys, not sections.
-var textMarshaler = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
+// settingKey returns the config key of a setting flag; false for the
+// other flags of a command (--json, --config, ...).
+func settingKey(flag string) (string, bool) {
+	for _, o := range config.Options {
+		if o.Flag == flag {
+			return o.Key, true
+		}
+	}
+	return "", false
+}
 
 // configFile is a parsed config file: a "defaults" section and named
 // mirrors.
@@ -89,7 +77,7 @@ func readConfigFile(path string) (*configFile, error) {
 	}
 	cf := &configFile{path: path, mirrors: map[string]map[string]any{}}
 	known := map[string]bool{}
-	for _, k := range configKeys() {
+	for _, k := range config.Keys() {
 		known[k] = true
 	}
 	check := func(section string, m map[string]any) error {
@@ -178,15 +166,13 @@ func resolve(flags *pflag.FlagSet, sections ...map[string]any) (config.Sync, err
 			}
 		}
 	}
-	v.SetEnvPrefix(envPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	for _, k := range configKeys() {
-		v.BindEnv(k)
+	for _, o := range config.Options {
+		v.BindEnv(o.Key, o.Env())
 	}
 	if flags != nil {
 		var err error
 		flags.Visit(func(f *pflag.Flag) {
-			key, ok := flagKeys[f.Name]
+			key, ok := settingKey(f.Name)
 			if !ok || err != nil {
 				return
 			}

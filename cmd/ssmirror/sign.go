@@ -18,7 +18,7 @@ import (
 
 // passphraseEnv holds the passphrase of --sign-key; a passphrase is never
 // taken from a flag value.
-const passphraseEnv = "SSMIRROR_SIGN_PASSPHRASE"
+var passphraseEnv = config.EnvVar("sign_passphrase")
 
 // signing resolves the signed-metadata mode into opts and loads the
 // operator's key when re-signing.

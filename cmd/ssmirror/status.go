@@ -53,7 +53,7 @@ Exit status:
 	f := cmd.Flags()
 	f.DurationVar(&o.maxAge, "max-age", 0, "exit 1 when the last successful sync ended longer ago than this (0: never)")
 	f.BoolVar(&o.json, "json", false, "print the status as one JSON object")
-	addS3Flags(f, &o.s3)
+	addSettingFlags(f, config.CmdStatus)
 	addConfigFlag(f, &o.config, "target")
 	return cmd
 }

@@ -18,21 +18,17 @@ import (
 	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/monitor"
 	"github.com/ssmirror/ssmirror/plan"
-	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target/lease"
-	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
-// syncOptions are the flags of sync and plan.
-// The flags are read through resolve (settings.go), which applies them
-// over the environment and the config file; the variables they are bound
-// to only carry their defaults for --help.
+// syncOptions are the flags of sync and plan that are not settings; the
+// settings' flags are read through resolve (settings.go), which applies
+// them over the environment and the config file.
 type syncOptions struct {
-	cfg        config.Sync
 	json       bool
 	quiet      bool
 	progress   bool
@@ -44,42 +40,12 @@ type syncOptions struct {
 var leaseClock lease.Clock
 
 func (o *syncOptions) AddFlags(f *pflag.FlagSet) {
-	addSignatureFlags(f, &o.cfg.Keyrings, &o.cfg.NoVerify, &o.cfg.AllowSHA1)
-	f.IntVar(&o.cfg.Max, "max", 0, "keep only the newest N versions of each product (0: all)")
-	f.BoolVar(&o.cfg.Keep, "keep", false, "keep already-mirrored versions (up to --max) after upstream dropped them")
-	f.BoolVar(&o.cfg.DryRun, "dry-run", false, "print the plan and change nothing")
-	f.Bool("verify-existing", false, "read back every selected object the target already holds and check its checksum; damaged ones are copied again (reads the whole mirror)")
-	addS3Flags(f, &o.cfg.S3)
-	f.IntVar(&o.cfg.Transfers, "transfers", config.DefaultTransfers, "number of concurrent transfers")
-	f.StringVar(&o.cfg.SignedMetadata, "signed-metadata", "", "signed metadata to publish: upstream (copy the upstream .sjson verbatim), resign (sign the rewritten metadata with --sign-key) or none (default: resign with --sign-key, else upstream for a signed source, else none)")
-	f.StringVar(&o.cfg.SignKey, "sign-key", "", "OpenPGP secret key (armored or binary) to sign the rewritten metadata with; passphrase from $"+passphraseEnv+" or --sign-passphrase-file")
-	f.StringVar(&o.cfg.SignPassphraseFile, "sign-passphrase-file", "", "file holding the passphrase of --sign-key")
-	f.StringVar(&o.cfg.PublicURL, "public-url", "", "URL where clients reach the mirror (CDN or bucket web address), for the printed MAAS/LXD instructions")
+	addSettingFlags(f, config.CmdSync)
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON (--dry-run, plan); sync: print line-delimited JSON events on stdout (plan, transfer, publish, delete, warning, error, summary), logs on stderr")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings, failures and the summary line (no progress bars, no line per object)")
-	f.Int("retries", 5, "tries of a failing upstream request, and of a whole item, before it counts as failed")
-	f.Duration("retry-delay", time.Second, "first wait before a retry, doubled each time (at most 30s, with jitter)")
-	f.Duration("idle-timeout", time.Minute, "retry a transfer that makes no progress for this long")
-	f.String("low-speed", "", "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)")
-	f.StringArray("mirror", nil, "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails; repeatable (metadata always comes from SOURCE, items are verified against it)")
-	f.String("upstream-proxy", "", "proxy URL (http://, https://, socks5://) for an http(s) SOURCE and --mirror only; the store does not use it (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY decide, for both)")
-	f.String("bwlimit", "", `cap the total upstream read rate, bytes a second with K, M, G suffixes (1M), or a timetable of the time of day ("08:00,1M 18:00,off"); default off`)
-	f.String("item-cache-control", apply.ItemCacheControl, "Cache-Control of items (immutable files)")
-	f.String("metadata-cache-control", apply.MetadataCacheControl, "Cache-Control of index and products files")
 	f.StringVar(&o.configFile, "config", "", "YAML config file of named mirrors; then the arguments name the mirrors to run (default: all)")
-	f.String("part-size", "", "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)")
-	f.Int("part-uploads", s3store.DefaultConcurrency, "S3 parts of one object uploaded at once")
-	f.String("upload-memory", "", "object data buffered for S3 uploads at once, across all transfers (default 48MiB; a larger --part-size part is still uploaded, alone; an item that needs parts larger than both is refused)")
-	f.Duration("gc-grace", time.Duration(config.DefaultGCGrace), "keep objects that left the mirror this long after the index stopped naming them (clients cache indexes)")
-	f.Duration("wait", 0, "wait this long for another publisher of the same target to finish (default: fail at once)")
-	f.Bool("single-writer", false, "promise that no other publisher of the target runs: publish to a store that ignores conditional writes, with an advisory lease, instead of refusing it")
-	// sstream-mirror's options and the run's reports.
-	f.String("path", "", "start file relative to SOURCE: streams/v1/NAME.sjson or .json (sstream-mirror's --path; default streams/v1/index.sjson)")
-	f.Bool("no-item-download", false, "copy no item: publish the metadata of what the target already holds (products whose new versions need items keep their published version)")
 	f.BoolVar(&o.progress, "progress", false, "report progress: bars on a terminal, else a line per finished object (the default; accepted for sstream-mirror)")
 	f.Bool("no-checksumming-reader", false, "accepted for sstream-mirror; items are verified as they stream all the same")
-	f.Bool("no-browse-page", false, "do not publish the browse page (index.html at the mirror root)")
-	f.String("metrics-file", "", "write Prometheus text-format metrics of the run to this file, atomically (for node_exporter's textfile collector: name it *.prom)")
 }
 
 const syncArgs = `SOURCE is an http(s):// mirror root (https://images.maas.io/ephemeral-v3/stable/),
@@ -113,7 +79,6 @@ mirror are deleted after the new index is published.
 			return runSync(cmd.Context(), g, o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	o.cfg = config.Default()
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
@@ -137,7 +102,6 @@ named them ("keep PATH SIZE (kept, not ours: ...)"), and the totals.
 			return runSync(cmd.Context(), g, o, cmd.Flags(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	o.cfg = config.Default()
 	o.AddFlags(cmd.Flags())
 	return cmd
 }

@@ -28,12 +28,9 @@ type verifyOptions struct {
 }
 
 func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify the published .sjson files; repeatable (default "+defaultKeyring+" if present and the mirror publishes no key of its own)")
-	f.BoolVar(&o.allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	addSettingFlags(f, config.CmdVerify)
 	f.BoolVar(&o.checksums, "checksums", false, "read every referenced object and check its checksum (sha512, sha256 or md5, the strongest the catalog gives)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per finding and line, then a summary object")
-	f.IntVar(&o.transfers, "transfers", config.DefaultTransfers, "objects read at once with --checksums")
-	addS3Flags(f, &o.s3)
 	addConfigFlag(f, &o.config, "target")
 }
 
@@ -128,7 +125,7 @@ func runVerify(ctx context.Context, o verifyOptions, args []string, stdout io.Wr
 			return fmt.Errorf("target %s: not a directory", dir)
 		}
 	}
-	opts := mirror.AuditOptions{DefaultKeyring: defaultKeyring, AllowSHA1: o.allowSHA1, Checksums: o.checksums, Transfers: o.transfers}
+	opts := mirror.AuditOptions{DefaultKeyring: config.DefaultKeyring, AllowSHA1: o.allowSHA1, Checksums: o.checksums, Transfers: o.transfers}
 	if len(o.keyrings) > 0 {
 		var err error
 		if opts.Keyring, err = loadKeyring(o.keyrings, false, plan.IndexSJSON); err != nil {

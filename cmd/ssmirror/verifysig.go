@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/source/gpg"
 )
 
@@ -34,7 +35,7 @@ message is bad or made by a key not in the keyrings; 1 other errors.`,
 			return runVerifySignature(o, args, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored); repeatable (default "+defaultKeyring+")")
+	cmd.Flags().StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored); repeatable (default "+config.DefaultKeyring+")")
 	cmd.Flags().BoolVar(&o.allowSHA1, "allow-sha1", false, "accept SHA-1 signature digests")
 	return cmd
 }
@@ -42,7 +43,7 @@ message is bad or made by a key not in the keyrings; 1 other errors.`,
 func runVerifySignature(o verifySigOptions, args []string, stdout io.Writer) error {
 	paths := o.keyrings
 	if len(paths) == 0 {
-		paths = []string{defaultKeyring}
+		paths = []string{config.DefaultKeyring}
 	}
 	kr, err := gpg.LoadKeyrings(paths...)
 	if err != nil {
