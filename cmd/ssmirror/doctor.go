@@ -8,6 +8,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/target"
 )
 
@@ -49,7 +50,7 @@ reuses it. A directory honours everything.
 }
 
 func runDoctor(ctx context.Context, o doctorOptions, loc string, stdout io.Writer) error {
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.s3)
 	if err != nil {
 		return err
 	}

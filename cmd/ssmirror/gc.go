@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/target/lease"
@@ -52,7 +53,7 @@ metadata references are never deleted, whatever the state object says.
 }
 
 func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error {
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.s3)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/monitor"
 )
 
@@ -65,7 +66,7 @@ func runStatus(ctx context.Context, o statusOptions, loc string, now time.Time, 
 	if err := o.s3.Validate(); err != nil {
 		return err
 	}
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.s3)
 	if err != nil {
 		return err
 	}

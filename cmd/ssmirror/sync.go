@@ -222,14 +222,6 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	return errors.Join(errs...)
 }
 
-// bwlimitString is the summary's account of --bwlimit: "" for none.
-func bwlimitString(t config.Timetable) string {
-	if t.Off() {
-		return ""
-	}
-	return t.String()
-}
-
 // syncOne syncs (or plans, with cfg.DryRun) one mirror.
 // It fills rec with what the run did.
 func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg config.Sync, mode ui.Mode, tty bool, stdout, stderr io.Writer, rec *monitor.Run) (err error) {
@@ -258,15 +250,15 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
 		},
 	}
-	up, err := openUpstream(ctx, cfg, retry, func(path, from string, err error) {
+	up, err := mirror.OpenUpstream(ctx, cfg, retry, func(path, from string, err error) {
 		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
 	})
 	if err != nil {
 		return err
 	}
-	fetcher, items, start, meter := up.meta, up.items, up.start, up.meter
-	if to, ok := out.(*ui.TextReporter); ok && up.limit != nil {
-		to.ShowLimit(up.limit.Rate)
+	start := up.Start
+	if to, ok := out.(*ui.TextReporter); ok && up.Limit != nil {
+		to.ShowLimit(up.Limit.Rate)
 	}
 	if cfg.Path != "" {
 		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
@@ -274,59 +266,30 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 		}
 		start = cfg.Path
 	}
-	keyring, err := loadKeyring(cfg.Keyrings, cfg.NoVerify, start)
+	keyring, err := mirror.LoadKeyring(cfg.Keyrings, cfg.NoVerify, start)
 	if err != nil {
 		return err
 	}
-	dst, err := openTarget(ctx, cfg.Target, cfg.S3)
+	dst, err := mirror.OpenTarget(ctx, cfg.Target, cfg.S3)
 	if err != nil {
 		return err
 	}
-	url := publicURL(cfg.PublicURL, dst)
-	res, err := mirror.Sync(ctx, mirror.Job{Config: cfg, Meta: fetcher, Items: items, Start: start, Keyring: keyring,
+	url := mirror.PublicURL(cfg.PublicURL, dst)
+	res, err := mirror.Sync(ctx, mirror.Job{Config: cfg, Meta: up.Meta, Items: up.Items, Start: start, Keyring: keyring,
 		Target: dst, Retry: retry, Version: buildVersion().Version, PublicURL: url, LeaseClock: leaseClock, Log: log, Run: rec,
 		Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
-			return signing(&cfg, sourceSigned, opts)
+			return mirror.Signing(&cfg, sourceSigned, opts)
 		}}, out)
 	if err != nil && !res.Applied {
 		return err
 	}
-	p, signer, degraded := res.Plan, res.Signer, mirror.Shorts(res.Degraded)
 	if cfg.DryRun {
 		if mode == ui.ModeJSON {
-			return json.NewEncoder(stdout).Encode(p)
+			return json.NewEncoder(stdout).Encode(res.Plan)
 		}
-		return p.WriteText(stdout)
+		return res.Plan.WriteText(stdout)
 	}
-	if !res.Applied { // nothing to do
-		out.Summary(ui.Summary{Source: p.Source, Target: p.Target, UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Degraded: degraded})
-		browsable(handOffW, cfg, mode, url)
-		if signer != nil {
-			handOff(handOffW, url, signer)
-		}
-		return nil
-	}
-	a := res.Apply
-	out.Summary(ui.Summary{Source: p.Source, Target: p.Target,
-		Transferred: a.Transferred, TransferredBytes: a.TransferredBytes, Adopted: a.Adopted, Failed: len(a.Failed),
-		Published: a.Published, Deleted: a.Deleted, IndexPublished: a.IndexPublished,
-		Duration: res.Duration, ExitStatus: exitCode(runCtx, err), Err: err, BWLimit: bwlimitString(cfg.BWLimit),
-		UpstreamRequests: meter.Requests(), UpstreamBytes: meter.Bytes(), Sources: up.sourceBytes(), Degraded: degraded})
-	if err == nil && signer != nil {
-		handOff(handOffW, url, signer)
-	}
-	if res.NewMirror {
-		readable(handOffW, dst, url)
-	}
-	if err == nil {
-		browsable(handOffW, cfg, mode, url)
-	}
+	out.Summary(ui.SyncSummary(res, up, cfg.BWLimit, err, exitCode(runCtx, err)))
+	ui.WriteHandOff(handOffW, ui.HandOff{URL: url, Store: dst, BrowsePage: !cfg.NoBrowsePage && mode != ui.ModeQuiet}, res, err)
 	return err
-}
-
-// browsable prints where people browse the mirror, unless quiet.
-func browsable(w io.Writer, cfg config.Sync, mode ui.Mode, url string) {
-	if !cfg.NoBrowsePage && mode != ui.ModeQuiet {
-		fmt.Fprintf(w, "browse the mirror at %s%s\n", url, plan.BrowsePage)
-	}
 }

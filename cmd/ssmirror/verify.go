@@ -128,11 +128,11 @@ func runVerify(ctx context.Context, o verifyOptions, args []string, stdout io.Wr
 	opts := mirror.AuditOptions{DefaultKeyring: config.DefaultKeyring, AllowSHA1: o.allowSHA1, Checksums: o.checksums, Transfers: o.transfers}
 	if len(o.keyrings) > 0 {
 		var err error
-		if opts.Keyring, err = loadKeyring(o.keyrings, false, plan.IndexSJSON); err != nil {
+		if opts.Keyring, err = mirror.LoadKeyring(o.keyrings, false, plan.IndexSJSON); err != nil {
 			return err
 		}
 	}
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.s3)
 	if err != nil {
 		return err
 	}
