@@ -320,7 +320,7 @@ func TestHostileTransport(t *testing.T) {
 	up := upstream.Serve(t, tree)
 	proxy := faultproxy.Start(t, up.URL)
 	bare, _ := source.NewHTTP(proxy.URL+"/", nil)
-	retrying := source.NewRetrying(bare, source.RetryPolicy{BaseDelay: time.Millisecond, IdleTimeout: 200 * time.Millisecond})
+	retrying := source.NewRetrying(bare, source.RetryPolicy{BaseDelay: time.Millisecond})
 	ctx := context.Background()
 	opts := source.Options{Keyring: key.Keyring()}
 	products := "streams/v1/com.ubuntu.maas:stable:v3:download.sjson"

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,9 +16,11 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/source/catalog"
@@ -24,18 +29,57 @@ import (
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
+// killPoint is where a run is killed: at the at-th request the proxy
+// receives, counting only those of method (if set) whose path and query
+// contain path (if set); when mid, after half of that request's body has
+// reached the server.
+type killPoint struct {
+	at           int64
+	mid          bool
+	method, path string
+}
+
+func (k killPoint) String() string {
+	s := fmt.Sprintf("kill-at-%d", k.at)
+	if k.method != "" || k.path != "" {
+		name := strings.Trim(k.path, "/?&")
+		name = strings.NewReplacer("=", "", "&", "").Replace(name[strings.LastIndex(name, "/")+1:])
+		s += "-of-" + strings.Trim(k.method+"-"+name, "-")
+	}
+	if k.mid {
+		s += "-mid-body"
+	}
+	return s
+}
+
+// matches reports whether the request, logged as line, counts for k.
+func (k killPoint) matches(method, line string) bool {
+	return (k.method == "" || k.method == method) && strings.Contains(line, k.path)
+}
+
 // killProxy sits between ssmirror and the S3 server. It forwards every
-// request unchanged and, at the killAt-th request, SIGKILLs the ssmirror
-// process: before forwarding, or (midBody) after reading half of the
-// request body, so the server sees a broken upload.
+// request unchanged and, at the armed point, signals the ssmirror process.
+// With SIGKILL it then answers nothing more: the request at the point and
+// every later one fail without reaching the server, except that a mid-body
+// point first sends the server the request's headers (with the full
+// Content-Length) and half of its body, then breaks the connection, so the
+// server sees a broken upload. With any other signal the request at the
+// point is held, never forwarded, until the process gives it up; the
+// requests of its shutdown are forwarded.
 type killProxy struct {
-	rp      *httputil.ReverseProxy
-	n       atomic.Int64
-	killAt  int64
-	midBody bool
-	mu      sync.Mutex
-	proc    *os.Process
-	log     []string
+	rp       *httputil.ReverseProxy
+	upstream *url.URL
+	mu       sync.Mutex
+	matched  int64 // requests since arm that count for point
+	firedAt  int64 // the request number at which the signal was sent
+	point    killPoint
+	sig      os.Signal
+	proc     *os.Process
+	ready    chan struct{} // closed once proc is set
+	handled  chan struct{} // closed once the request at the point is answered
+	killed   bool
+	partial  int64 // body bytes a mid-body kill sent the server: half of it, or 0 if that failed
+	log      []string
 }
 
 func newKillProxy(t *testing.T, endpoint string) (*killProxy, string) {
@@ -43,56 +87,173 @@ func newKillProxy(t *testing.T, endpoint string) (*killProxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp := &killProxy{rp: httputil.NewSingleHostReverseProxy(u)}
+	kp := &killProxy{rp: httputil.NewSingleHostReverseProxy(u), upstream: u}
 	srv := httptest.NewServer(kp)
 	t.Cleanup(srv.Close)
 	return kp, srv.URL
 }
 
-func (kp *killProxy) arm(killAt int64, midBody bool, p *os.Process) {
+// arm resets the request count and log and makes the proxy send sig at
+// pt (at 0: never) to the process attach names.
+func (kp *killProxy) arm(pt killPoint, sig os.Signal) {
 	kp.mu.Lock()
-	kp.n.Store(0)
-	kp.killAt, kp.midBody, kp.proc, kp.log = killAt, midBody, p, nil
+	kp.point, kp.sig, kp.proc, kp.log = pt, sig, nil, nil
+	kp.killed, kp.partial, kp.matched, kp.firedAt = false, 0, 0, 0
+	kp.ready, kp.handled = make(chan struct{}), make(chan struct{})
 	kp.mu.Unlock()
 }
 
-func (kp *killProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := kp.n.Add(1)
+// attach names the process to signal.
+func (kp *killProxy) attach(p *os.Process) {
 	kp.mu.Lock()
-	kp.log = append(kp.log, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
-	kill := n == kp.killAt
-	mid, proc := kp.midBody, kp.proc
+	kp.proc = p
+	close(kp.ready)
 	kp.mu.Unlock()
-	if kill && proc != nil {
+}
+
+// start arms the proxy with pt and sig, then starts ssmirror with args
+// and attaches it, so that no request of the run goes uncounted.
+func (kp *killProxy) start(t *testing.T, pt killPoint, sig os.Signal, args ...string) *proc {
+	t.Helper()
+	kp.arm(pt, sig)
+	p := start(t, nil, args...)
+	kp.attach(p.cmd.Process)
+	return p
+}
+
+// fired returns the number of the request at which the signal was sent
+// (0: none), the log of the run's requests, and the body bytes a mid-body
+// kill sent the server (half the body; 0 if it could not). Once the
+// signal was sent, it waits until the proxy has finished with the request
+// at the point (the process may be gone before that).
+func (kp *killProxy) fired() (at int64, log []string, partial int64) {
+	kp.mu.Lock()
+	at, handled := kp.firedAt, kp.handled
+	kp.mu.Unlock()
+	if at > 0 {
+		<-handled
+	}
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	return kp.firedAt, append([]string(nil), kp.log...), kp.partial
+}
+
+func (kp *killProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	kp.mu.Lock()
+	line := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
+	kp.log = append(kp.log, line)
+	n := int64(len(kp.log))
+	if kp.point.matches(r.Method, line) {
+		kp.matched++
+	}
+	fire := kp.sig != nil && kp.firedAt == 0 && kp.point.at > 0 && kp.matched == kp.point.at && kp.point.matches(r.Method, line)
+	if fire {
+		kp.firedAt = n
+	}
+	mid, sig, dead, ready := kp.point.mid, kp.sig, kp.killed, kp.ready
+	if fire && sig == os.Kill {
+		kp.killed = true
+	}
+	kp.mu.Unlock()
+	var proc *os.Process
+	if fire {
+		<-ready // the process may send its first request before start has attached it
+		kp.mu.Lock()
+		proc = kp.proc
+		defer close(kp.handled) // this arming's channel
+		kp.mu.Unlock()
+	}
+	switch {
+	case dead:
+		http.Error(w, "killed", http.StatusServiceUnavailable)
+	case fire && sig != os.Kill:
+		// The request is held until the process, shutting down, gives it
+		// up (a safety net ends the wait for one that does not).
+		proc.Signal(sig)
+		io.Copy(io.Discard, r.Body) // until it ends or the client goes away
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		http.Error(w, "interrupted", http.StatusServiceUnavailable)
+	case fire:
+		var head []byte
 		if mid && r.ContentLength > 1 {
-			io.CopyN(io.Discard, r.Body, r.ContentLength/2)
+			head = make([]byte, r.ContentLength/2)
+			if _, err := io.ReadFull(r.Body, head); err != nil {
+				head = nil
+			}
 		}
 		proc.Kill()
+		if head != nil {
+			if sent := kp.sendPartial(r, head); sent == int64(len(head)) {
+				kp.mu.Lock()
+				kp.partial = sent
+				kp.mu.Unlock()
+			}
+		}
 		http.Error(w, "killed", http.StatusServiceUnavailable)
-		return
+	default:
+		kp.rp.ServeHTTP(w, r)
 	}
-	kp.rp.ServeHTTP(w, r)
+}
+
+// sendPartial sends the server r with its full Content-Length but only
+// the body bytes in head, then closes the connection, and returns the
+// number of body bytes written.
+func (kp *killProxy) sendPartial(r *http.Request, head []byte) int64 {
+	conn, err := net.Dial("tcp", kp.upstream.Host)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close()
+	out := r.Clone(context.Background())
+	out.URL.Scheme, out.URL.Host = kp.upstream.Scheme, kp.upstream.Host
+	out.RequestURI = ""
+	out.Header.Del("Expect")
+	body := &countingReader{r: io.MultiReader(bytes.NewReader(head), errReader{})}
+	out.Body = io.NopCloser(body)
+	out.Write(unbuffered{conn}) // fails at errReader: the rest never comes
+	return body.n
+}
+
+// unbuffered makes Request.Write write straight to the connection (it
+// buffers writers that are not io.ByteWriters, and does not flush the
+// buffer when the body fails).
+type unbuffered struct{ net.Conn }
+
+func (u unbuffered) WriteByte(c byte) error {
+	_, err := u.Write([]byte{c})
+	return err
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("the client was killed") }
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // crashCheck reads the target as a client would and checks the invariant:
 // every path the published index.json and index.sjson name (products
-// files, items) exists, with its catalog size and SHA-256.
-func crashCheck(t *testing.T, st target.Store, kr *gpg.Keyring, label string) {
+// files, items) exists, with its catalog size and SHA-256. A missing index
+// passes (nothing published yet; requirePublished is the check where a
+// mirror was published before). It returns the items index.json names.
+func crashCheck(t *testing.T, st target.Store, kr *gpg.Keyring, label string) map[string]catalog.Item {
 	t.Helper()
-	ctx := context.Background()
-	read := func(key string) ([]byte, bool) {
-		rc, _, err := st.Open(ctx, key)
-		if err != nil {
-			return nil, false
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		return b, err == nil
-	}
+	items := map[string]catalog.Item{}
 	check := func(index string, signed bool) {
-		data, ok := read(index)
+		data, ok := readAll(st, index)
 		if !ok {
-			return // nothing published yet
+			return
 		}
 		if signed {
 			var err error
@@ -107,7 +268,7 @@ func crashCheck(t *testing.T, st target.Store, kr *gpg.Keyring, label string) {
 			return
 		}
 		for _, e := range idx.Entries {
-			body, ok := read(e.Path)
+			body, ok := readAll(st, e.Path)
 			if !ok {
 				t.Errorf("%s: %s names %s, which is missing", label, index, e.Path)
 				continue
@@ -127,25 +288,71 @@ func crashCheck(t *testing.T, st target.Store, kr *gpg.Keyring, label string) {
 				continue // the upstream signed catalog lists what was not selected
 			}
 			doc.Each(func(f catalog.Flat) bool {
-				b, ok := read(f.Item.Path)
-				h := sha256.Sum256(b)
-				if !ok || int64(len(b)) != f.Item.Size || hex.EncodeToString(h[:]) != f.Item.SHA256 {
-					t.Errorf("%s: %s names %s, which is missing or wrong (%d bytes)", label, e.Path, f.Item.Path, len(b))
-				}
+				items[f.Item.Path] = *f.Item
+				checkItem(t, st, label, e.Path, *f.Item)
 				return true
 			})
 		}
 	}
 	check("streams/v1/index.json", false)
 	check("streams/v1/index.sjson", true)
+	return items
 }
 
-// TestCrashConsistency kills a real ssmirror process with SIGKILL at many
-// points of a first sync, an update and a garbage collection (listing,
-// single uploads, multipart parts, metadata writes, deletes), checks after
-// each kill that the target is a consistent mirror, then re-runs and
-// checks that the run converges to the same mirror as an uninterrupted
-// run, without fetching again what had arrived whole.
+// requirePublished checks, after a failed or killed run on a target where
+// a mirror had been published, that both indexes are still there and that
+// every item prev (what crashCheck returned before the run) names is still
+// readable with its size and SHA-256.
+func requirePublished(t *testing.T, st target.Store, label string, prev map[string]catalog.Item) {
+	t.Helper()
+	for _, index := range []string{"streams/v1/index.json", "streams/v1/index.sjson"} {
+		if _, ok := readAll(st, index); !ok {
+			t.Errorf("%s: %s is missing although a mirror was published before the run", label, index)
+		}
+	}
+	for _, it := range prev {
+		checkItem(t, st, label, "the index published before the run", it)
+	}
+}
+
+// checkItem checks that the item is readable with its size and SHA-256.
+func checkItem(t *testing.T, st target.Store, label, namedBy string, it catalog.Item) {
+	t.Helper()
+	b, ok := readAll(st, it.Path)
+	h := sha256.Sum256(b)
+	if !ok || int64(len(b)) != it.Size || hex.EncodeToString(h[:]) != it.SHA256 {
+		t.Errorf("%s: %s names %s, which is missing or wrong (%d bytes)", label, namedBy, it.Path, len(b))
+	}
+}
+
+// readAll reads the object at key, reporting whether it could.
+func readAll(st target.Store, key string) ([]byte, bool) {
+	rc, _, err := st.Open(context.Background(), key)
+	if err != nil {
+		return nil, false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return b, err == nil
+}
+
+// crashKillPoints is the number of distinct points (scenario, request
+// number, mid-body or not) at which TestCrashConsistency kills ssmirror;
+// the README states it.
+const crashKillPoints = 73
+
+// TestCrashConsistency kills a real ssmirror process with SIGKILL at
+// crashKillPoints distinct points of a first sync, an update and a
+// garbage collection: evenly spaced requests, the second part of each
+// multipart upload and each metadata write (products files, indexes, the
+// state) in the middle of its body, deletions. After each kill it checks that the
+// process died of SIGKILL, that the target is a consistent mirror
+// (crashCheck), that a mirror published before the run is still published
+// with every item its index.json named (requirePublished), and that a
+// kill in the middle of a part left the server holding the broken
+// multipart upload. Then it re-runs and checks that the run converges to
+// the same mirror as an uninterrupted run, without fetching again what had
+// arrived whole.
 func TestCrashConsistency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills many processes")
@@ -182,6 +389,7 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 	kr := f.key.Keyring()
 	kp, endpoint := newKillProxy(t, srv.Endpoint)
 	bucket := srv.NewBucket(t)
+	s3c := srv.Client(t)
 
 	type scenario struct {
 		name  string
@@ -198,8 +406,7 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 	runClean := func(prefix string, tree *upstream.Tree, extra ...string) {
 		t.Helper()
 		f.srv.Set(tree)
-		kp.arm(0, false, nil)
-		p := start(t, nil, syncArgs(prefix, extra...)...)
+		p := kp.start(t, killPoint{}, nil, syncArgs(prefix, extra...)...)
 		if code := p.wait(); code != 0 {
 			t.Fatalf("clean run: exit %d\n%s", code, p.stderr.String())
 		}
@@ -209,56 +416,94 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 		{"update", treeB, f.docs, func(p string) { runClean(p, treeA) }, nil},
 		{"gc", treeB, f.docs, func(p string) { runClean(p, treeA); runClean(p, treeB) }, []string{"--gc-grace", "0"}},
 	}
-	points := 0
+	distinct := map[string]bool{} // scenario, request number, mid-body
+	midParts := 0
 	for _, sc := range scenarios {
 		// Count the requests of an uninterrupted run.
 		ref := "ref-" + sc.name
 		sc.setup(ref)
 		runClean(ref, sc.tree, sc.extra...)
-		total := kp.n.Load()
-		log := append([]string(nil), kp.log...)
-		var kills []struct {
-			at  int64
-			mid bool
+		_, log, _ := kp.fired()
+		total := int64(len(log))
+		var kills []killPoint
+		seen := map[killPoint]bool{}
+		add := func(k killPoint) {
+			if !seen[k] {
+				seen[k] = true
+				kills = append(kills, k)
+			}
 		}
 		for at := int64(1); at <= total; at += max(1, total/12) {
-			kills = append(kills, struct {
-				at  int64
-				mid bool
-			}{at, false})
+			add(killPoint{at: at})
 		}
-		for i, line := range log {
-			if strings.HasPrefix(line, "PUT ") && (strings.Contains(line, "partNumber=2") || strings.Contains(line, "index.json") || strings.Contains(line, "state.json")) {
-				kills = append(kills, struct {
-					at  int64
-					mid bool
-				}{int64(i + 1), true})
+		// The n-th of each kind of request, whatever the order of the
+		// concurrent transfers: the second part of each multipart upload,
+		// each metadata write (products files, indexes, the state; in the
+		// middle of their bodies), deletions.
+		nth := map[killPoint]int64{}
+		for _, line := range log {
+			method, target, _ := strings.Cut(line, " ")
+			key, _, _ := strings.Cut(target, "?")
+			if parts := strings.SplitN(key, "/", 4); len(parts) == 4 {
+				key = parts[3] // after /bucket/prefix/
 			}
-			if strings.HasPrefix(line, "DELETE ") && len(kills) < 40 {
-				kills = append(kills, struct {
-					at  int64
-					mid bool
-				}{int64(i + 1), false})
+			var kind killPoint
+			switch {
+			case method == "PUT" && strings.Contains(line, "partNumber=2&"):
+				kind = killPoint{mid: true, method: "PUT", path: "partNumber=2&"}
+			case method == "PUT" && (strings.HasPrefix(key, "streams/v1/") || key == ".ssmirror/state.json"):
+				kind = killPoint{mid: true, method: "PUT", path: "/" + key + "?"}
+			case method == "DELETE" && len(kills) < 40:
+				kind = killPoint{method: "DELETE"}
+			default:
+				continue
 			}
+			nth[kind]++
+			kind.at = nth[kind]
+			add(kind)
 		}
 		for _, k := range kills {
-			label := fmt.Sprintf("%s/kill-at-%d-mid-%v", sc.name, k.at, k.mid)
+			label := sc.name + "/" + k.String()
 			prefix := strings.ReplaceAll(label, "/", "-")
 			sc.setup(prefix)
 			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true})
 			if err != nil {
 				t.Fatal(err)
 			}
+			prev := crashCheck(t, st, kr, label+"/before")
+			_, published := readAll(st, "streams/v1/index.json")
 			f.srv.Set(sc.tree)
-			p := start(t, nil, syncArgs(prefix, sc.extra...)...)
-			kp.arm(k.at, k.mid, p.cmd.Process)
-			code := p.wait()
-			kp.arm(0, false, nil)
-			if code == 0 {
-				continue // finished before the kill point (the order varies)
+			p := kp.start(t, k, os.Kill, syncArgs(prefix, sc.extra...)...)
+			p.wait()
+			firedAt, log, partial := kp.fired()
+			line := ""
+			if firedAt > 0 {
+				line = log[firedAt-1]
 			}
-			points++
+			kp.arm(killPoint{}, nil)
+			if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); firedAt == 0 || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Errorf("%s: the run was not killed at the point: %v\n%s", label, p.cmd.ProcessState, p.stderr.String())
+				continue
+			}
+			distinct[fmt.Sprintf("%s %d %v", sc.name, firedAt, k.mid)] = true
 			crashCheck(t, st, kr, label)
+			if published {
+				requirePublished(t, st, label, prev)
+			}
+			if k.mid {
+				if partial <= 0 {
+					t.Errorf("%s: half the body did not reach the server (%s)", label, line)
+				}
+				if strings.Contains(line, "partNumber=2&") {
+					_, target, _ := strings.Cut(line, " /"+bucket+"/")
+					key, _, _ := strings.Cut(target, "?")
+					if ups := incompleteUploads(t, s3c, bucket, key); len(ups) == 0 {
+						t.Errorf("%s: killed in the middle of a part, but the server holds no incomplete multipart upload", label)
+					} else {
+						midParts++
+					}
+				}
+			}
 
 			// Objects whole in the target now must not be fetched again.
 			present := map[string]bool{}
@@ -294,8 +539,93 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 			f.checkMirror(t, st, f.expected())
 		}
 	}
-	t.Logf("killed ssmirror at %d points", points)
-	if points < 20 {
-		t.Errorf("only %d kill points hit, want at least 20", points)
+	points := len(distinct)
+	t.Logf("killed ssmirror with SIGKILL at %d distinct points, %d of them in the middle of a multipart part", points, midParts)
+	if points != crashKillPoints {
+		t.Errorf("killed ssmirror at %d distinct points, want %d (the README's number)", points, crashKillPoints)
+	}
+	if midParts == 0 {
+		t.Error("no kill in the middle of a multipart part")
+	}
+}
+
+// incompleteUploads lists, on the server, the multipart uploads of the
+// object key that were neither completed nor aborted. (MinIO lists uploads
+// only for a whole object key, not for a shorter prefix.)
+func incompleteUploads(t *testing.T, c *minio.Client, bucket, key string) []string {
+	t.Helper()
+	var ids []string
+	for up := range c.ListIncompleteUploads(context.Background(), bucket, key, false) {
+		if up.Err != nil {
+			t.Fatalf("listing multipart uploads: %v", up.Err)
+		}
+		if up.Key == key {
+			ids = append(ids, up.UploadID)
+		}
+	}
+	return ids
+}
+
+// TestInterruptS3: SIGINT while a multipart upload to the S3 server is
+// under way (its second part in flight) stops the run with status 130;
+// the server then holds no incomplete multipart upload, nothing was
+// published, and the lease was released.
+func TestInterruptS3(t *testing.T) {
+	srv := s3test.Shared(t)
+	setS3Env(t, srv)
+	f := newFixture(t)
+	const big = "noble/amd64/20250709/squashfs"
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: map[string][]byte{big: upstream.Payload(big, 11<<20+123)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tree = tree
+	f.srv.Set(tree)
+	kp, endpoint := newKillProxy(t, srv.Endpoint)
+	bucket := srv.NewBucket(t)
+	args := func(prefix string) []string {
+		a := []string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--transfers", "3", f.srv.Root(), "s3://" + bucket + "/" + prefix}
+		return append(a, maasFilter...)
+	}
+	second := killPoint{at: 1, method: "PUT", path: "partNumber=2&"} // the first second part
+	p := kp.start(t, second, os.Interrupt, args("m")...)
+	done := make(chan int, 1)
+	go func() { done <- p.wait() }()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(2 * time.Minute): // a safety net, not a measurement
+		t.Fatal("ssmirror did not stop after SIGINT")
+	}
+	firedAt, log, _ := kp.fired()
+	kp.arm(killPoint{}, nil)
+	if code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, p.stderr.String())
+	}
+	if firedAt == 0 {
+		t.Fatalf("the run ended before a second part (%d requests)", len(log))
+	}
+	aborted := false
+	for _, line := range log[firedAt:] {
+		aborted = aborted || strings.HasPrefix(line, "DELETE ") && strings.Contains(line, "uploadId=")
+	}
+	if !aborted {
+		t.Errorf("the multipart upload was not aborted; requests after SIGINT:\n%s", strings.Join(log[firedAt:], "\n"))
+	}
+	if ups := incompleteUploads(t, srv.Client(t), bucket, "m/"+big); len(ups) != 0 {
+		t.Errorf("incomplete multipart uploads left on the server: %v", ups)
+	}
+	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.List(context.Background(), "", func(o target.Object) error {
+		if strings.HasPrefix(o.Key, "streams/") {
+			t.Errorf("published %s although interrupted", o.Key)
+		}
+		return nil
+	})
+	if hasKey(st, ".ssmirror/lease.json") {
+		t.Error("the lease was not released")
 	}
 }

@@ -209,6 +209,10 @@ type Proxy struct {
 	// compression or proxies; replace it (before the first request) to
 	// reach a TLS upstream with its own trust settings.
 	Transport http.RoundTripper
+	// After is the clock of finite stalls: it returns a channel that
+	// delivers once the stall of d is over. nil means time.After. A test
+	// sets it (before the first request) to end stalls when it chooses.
+	After func(d time.Duration) <-chan time.Time
 	// Credentials sign the requests Strip changes (set before the first
 	// request).
 	Credentials *Credentials
@@ -365,7 +369,10 @@ func (p *Proxy) pick(req *http.Request) *Rule {
 // than the client going away or the proxy closing.
 func (p *Proxy) hold(ctx context.Context, d time.Duration) bool {
 	var elapsed <-chan time.Time
-	if d > 0 {
+	switch {
+	case d > 0 && p.After != nil:
+		elapsed = p.After(d)
+	case d > 0:
 		t := time.NewTimer(d)
 		defer t.Stop()
 		elapsed = t.C

@@ -177,33 +177,76 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
+// stallClock is a Proxy.After that records each stall's length and ends
+// it only when the test calls end.
+type stallClock struct {
+	asked chan time.Duration
+	ch    chan time.Time
+}
+
+func newStallClock(p *Proxy) *stallClock {
+	c := &stallClock{asked: make(chan time.Duration, 1), ch: make(chan time.Time)}
+	p.After = func(d time.Duration) <-chan time.Time { c.asked <- d; return c.ch }
+	return c
+}
+
+// end waits for the stall to begin, checks its length, and ends it.
+func (c *stallClock) end(t *testing.T, want time.Duration, before func()) {
+	t.Helper()
+	if d := <-c.asked; d != want {
+		t.Errorf("stalled for %v, want %v", d, want)
+	}
+	before()
+	close(c.ch)
+}
+
+// getAsync runs get in the background.
+func getAsync(t *testing.T, url string) <-chan []byte {
+	res := make(chan []byte, 1)
+	go func() {
+		_, body, err := get(t, url)
+		if err != nil {
+			t.Errorf("GET %s: %v", url, err)
+		}
+		res <- body
+	}()
+	return res
+}
+
 func TestStallHeaders(t *testing.T) {
 	o := newOrigin(t, 100)
 	p := Start(t, o.URL)
+	clock := newStallClock(p)
 	p.Add(&Rule{First: 1, Fault: StallHeaders}) // until the client gives up
 	c := freshClient()
 	c.Timeout = 200 * time.Millisecond
-	start := time.Now()
-	_, err := c.Get(p.URL + "/blob/a")
-	if err == nil || !strings.Contains(err.Error(), "Timeout") {
+	if _, err := c.Get(p.URL + "/blob/a"); err == nil || !strings.Contains(err.Error(), "Timeout") {
 		t.Fatalf("err = %v, want a client timeout", err)
 	}
-	if d := time.Since(start); d < 200*time.Millisecond {
-		t.Errorf("gave up after %v", d)
+	if o.Hits() != 0 {
+		t.Errorf("an endless header stall forwarded the request")
 	}
 	p.Add(&Rule{Fault: StallHeaders, Stall: 150 * time.Millisecond})
-	start = time.Now()
-	if _, body, err := get(t, p.URL+"/blob/a"); err != nil || !bytes.Equal(body, o.body) {
-		t.Fatalf("finite stall: %v", err)
-	}
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("finite stall answered after %v, want at least 150ms", d)
+	res := getAsync(t, p.URL+"/blob/a")
+	clock.end(t, 150*time.Millisecond, func() {
+		select {
+		case <-res:
+			t.Error("answered during the stall")
+		default:
+		}
+		if o.Hits() != 0 {
+			t.Errorf("forwarded during the stall")
+		}
+	})
+	if body := <-res; !bytes.Equal(body, o.body) {
+		t.Errorf("finite stall: got %d bytes, want the whole %d", len(body), len(o.body))
 	}
 }
 
 func TestStallBody(t *testing.T) {
 	o := newOrigin(t, 5000)
 	p := Start(t, o.URL)
+	clock := newStallClock(p)
 	p.Add(&Rule{First: 1, Fault: StallBody, After: 100})
 	resp, err := freshClient().Get(p.URL + "/blob/a")
 	if err != nil {
@@ -213,30 +256,33 @@ func TestStallBody(t *testing.T) {
 	if resp.StatusCode != 200 || resp.ContentLength != 5000 {
 		t.Fatalf("%s, length %d", resp.Status, resp.ContentLength)
 	}
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(resp.Body, head); err != nil || !bytes.Equal(head, o.body[:100]) {
+		t.Fatalf("the bytes before the stall: %v", err)
+	}
 	got := make(chan int, 1)
 	go func() {
 		n, _ := io.Copy(io.Discard, resp.Body)
 		got <- int(n)
 	}()
-	select {
-	case n := <-got:
-		t.Fatalf("body finished (%d bytes) during an endless stall", n)
-	case <-time.After(300 * time.Millisecond):
-	}
 	resp.Body.Close() // the reader returns
-	if n := <-got; n != 100 {
-		t.Errorf("delivered %d bytes before the stall, want 100", n)
+	if n := <-got; n != 0 {
+		t.Errorf("delivered %d bytes after the first 100 of an endless stall, want none", n)
 	}
 
-	// A finite stall delivers everything, late.
+	// A finite stall delivers everything once it is over.
 	p.Clear()
 	p.Add(&Rule{Fault: StallBody, After: 10, Stall: 150 * time.Millisecond})
-	start := time.Now()
-	if _, body, err := get(t, p.URL+"/blob/a"); err != nil || !bytes.Equal(body, o.body) {
-		t.Fatalf("finite stall: %v", err)
-	}
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("finite stall took %v", d)
+	res := getAsync(t, p.URL+"/blob/a")
+	clock.end(t, 150*time.Millisecond, func() {
+		select {
+		case <-res:
+			t.Error("the body finished during the stall")
+		default:
+		}
+	})
+	if body := <-res; !bytes.Equal(body, o.body) {
+		t.Errorf("finite stall: got %d bytes, want the whole %d", len(body), len(o.body))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestForEach: every index runs once without errors; the first error
@@ -22,17 +23,38 @@ func TestForEach(t *testing.T) {
 		}
 	}
 
+	// Index 3 fails; every later index waits for the pool's context to be
+	// cancelled, so each worker holds at most one of them and no more are
+	// handed out once the error is in: index 3 runs, and none after 4.
 	boom := errors.New("boom")
-	var ran atomic.Int32
-	err := forEach(ctx, 1000, 2, func(ctx context.Context, i int) error {
-		ran.Add(1)
-		if i == 3 {
+	var ran [1000]atomic.Int32
+	safety := make(chan struct{}) // a safety net, not a measurement
+	stop := time.AfterFunc(10*time.Second, func() { close(safety) })
+	defer stop.Stop()
+	var gaveUp atomic.Bool
+	err := forEach(ctx, len(ran), 2, func(ctx context.Context, i int) error {
+		ran[i].Add(1)
+		switch {
+		case i == 3:
 			return boom
+		case i > 3 && !gaveUp.Load():
+			select {
+			case <-ctx.Done():
+			case <-safety:
+				if !gaveUp.Swap(true) {
+					t.Errorf("index %d: the pool's context was not cancelled after the error", i)
+				}
+			}
 		}
 		return nil
 	})
-	if !errors.Is(err, boom) || ran.Load() > 10 {
-		t.Errorf("forEach = %v after %d calls, want %v after a few", err, ran.Load(), boom)
+	if !errors.Is(err, boom) {
+		t.Errorf("forEach = %v, want %v", err, boom)
+	}
+	for i := range ran {
+		if n := ran[i].Load(); n > 1 || i == 3 && n != 1 || i > 4 && n != 0 {
+			t.Errorf("index %d ran %d times after the error at index 3", i, n)
+		}
 	}
 
 	cancelled, cancel := context.WithCancel(ctx)

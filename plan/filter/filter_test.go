@@ -591,6 +591,12 @@ func TestJSONErrors(t *testing.T) {
 			t.Errorf("Unmarshal(%s) changed the set to %s on error", tt.in, s)
 		}
 	}
+	// The JSON decoder's error is wrapped, not only quoted.
+	var s Set
+	var te *json.UnmarshalTypeError
+	if err := s.UnmarshalJSON([]byte(`["a=1"]`)); !errors.As(err, &te) || !errors.Is(err, ErrSyntax) {
+		t.Errorf("UnmarshalJSON of a flat array: %v, want ErrSyntax wrapping a *json.UnmarshalTypeError", err)
+	}
 }
 
 // reference is the sstream-mirror pattern ^(?P<key>[\w|-]+)(?P<op>!?[=~])(?P<value>.*)$

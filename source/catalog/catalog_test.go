@@ -18,6 +18,7 @@ func TestValidPath(t *testing.T) {
 		"jammy/amd64/20250615/ga-22.04/generic/boot-kernel",
 		"a",
 		"a/b..c/.d",
+		"a b/c d", // a space is not a control character
 		strings.Repeat("a/", 300) + "b",
 	}
 	bad := map[string]string{
@@ -188,6 +189,73 @@ func TestRoundTripKeepsUnknownFields(t *testing.T) {
 	json.Unmarshal(out, &b)
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("index: re-encoded document differs\n%s", out)
+	}
+}
+
+// TestEncodeUnusualFields: keys that JSON must escape, object and list
+// values (indented like the rest), and the boundary sizes 0 and MaxSize
+// come back as they went in, in a sorted, one-space indented encoding
+// whatever the layout read.
+func TestEncodeUnusualFields(t *testing.T) {
+	doc := `{
+ "content_id": "c",
+ "format": "products:1.0",
+ "odd \"key\" <&>\\": "v",
+ "products": {
+  "p": {
+   "list": [
+    1,
+    {
+     "a": "b"
+    }
+   ],
+   "obj": {
+    "x": [
+     "y"
+    ]
+   },
+   "versions": {
+    "v": {
+     "items": {
+      "empty": {
+       "path": "e",
+       "sha256": "` + zero64 + `",
+       "size": 0
+      },
+      "largest": {
+       "path": "l",
+       "sha256": "` + zero64 + `",
+       "size": 17592186044416
+      }
+     }
+    }
+   }
+  }
+ }
+}
+`
+	if MaxSize != 17592186044416 {
+		t.Fatalf("MaxSize is %d; update the document", int64(MaxSize))
+	}
+	var compact bytes.Buffer // decoded from compact JSON, encoded indented
+	if err := json.Compact(&compact, []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := DecodeProducts("c.json", compact.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]int64{}
+	p.Each(func(f Flat) bool { sizes[f.Item.Path] = f.Item.Size; return true })
+	if sizes["e"] != 0 || sizes["l"] != MaxSize || len(sizes) != 2 {
+		t.Errorf("sizes %v", sizes)
+	}
+	out, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != doc {
+		t.Errorf("re-encoded:\n%s\nwant:\n%s", out, doc)
 	}
 }
 

@@ -34,3 +34,34 @@ func FuzzMembers(f *testing.F) {
 		}
 	})
 }
+
+// TestUnquote: the fast path for plain strings agrees with encoding/json,
+// which undoes escapes, replaces invalid UTF-8 and refuses raw control
+// characters.
+func TestUnquote(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{`""`, ""}, {`"a b"`, "a b"}, {`"é"`, "é"},
+		{`"\\"`, `\`}, {`"\\\\"`, `\\`}, {`"\u0041"`, "A"},
+		{"\"\x80\"", "\ufffd"}, {"\"\xff\xfe\"", "\ufffd\ufffd"},
+	} {
+		if got, err := unquote([]byte(c.raw)); err != nil || got != c.want {
+			t.Errorf("unquote(%q) = %q, %v; want %q", c.raw, got, err, c.want)
+		}
+	}
+	for _, raw := range []string{"\"\x01\"", "\"a\nb\"", `7`, `"a`} {
+		if got, err := unquote([]byte(raw)); err == nil {
+			t.Errorf("unquote(%q) = %q, want an error", raw, got)
+		}
+	}
+}
+
+// TestTruncate: a string up to the limit is whole; a longer one is cut
+// and marked.
+func TestTruncate(t *testing.T) {
+	if got := truncate("abcd", 4); got != "abcd" {
+		t.Errorf("truncate at the limit = %q", got)
+	}
+	if got := truncate("abcde", 4); got != "abcd..." {
+		t.Errorf("truncate past the limit = %q", got)
+	}
+}

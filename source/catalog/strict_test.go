@@ -30,6 +30,10 @@ func TestStrictDuplicateKeys(t *testing.T) {
 		"nested unknown":  {productsDoc(`{"path":"a/b","size":1,"sha256":"` + zero64 + `","extra":{"k":[{"a":1,"a":2}]}}`), `items["i"].extra.k[0]: duplicate key "a"`},
 		"aliases":         {`{"format":"products:1.0","content_id":"c","_aliases":{"crsn":{"x":{"r":"1","r":"2"}}},"products":{}}`, `c.json: _aliases.crsn.x: duplicate key "r"`},
 		"big object":      {`{"format":"products:1.0","content_id":"c","products":{},` + manyKeys(40, 35) + `}`, `c.json: duplicate key "k35"`},
+		"big, early key":  {`{"format":"products:1.0","content_id":"c","products":{},"a":{` + manyKeys(bigObject, 1) + `}}`, `c.json: a: duplicate key "k1"`}, // the first key past the small-object limit
+		"raw high bytes":  {productsDoc(`{"path":"a/b","size":1,"sha256":"` + zero64 + `","` + "\x80" + `":1,"` + "\xff" + `":2}`), "items[\"i\"]: duplicate key \"\ufffd\""},
+		"in an array":     {productsDoc(`{"path":"a/b","size":1,"sha256":"` + zero64 + `","extra":[{},{},{"a":1,"a":2}]}`), `items["i"].extra[2]: duplicate key "a"`},
+		"ident key":       {productsDoc(`{"path":"a/b","size":1,"sha256":"` + zero64 + `","extra":{"az-AZ09_":{"a":1,"a":2}}}`), `items["i"].extra.az-AZ09_: duplicate key "a"`},
 		"big then nested": {`{"format":"products:1.0","content_id":"c","products":{},"a":{` + manyKeys(40, -1) + `},"b":{"k1":1,"k1":2}}`, `c.json: b: duplicate key "k1"`},
 	}
 	for name, c := range products {
@@ -114,6 +118,11 @@ func TestStrictShape(t *testing.T) {
 		"top true":            {doc: `true`, want: "top level is a boolean, want an object", index: true},
 		"empty":               {doc: ``, want: "c.json: malformed JSON: unexpected end of JSON input"},
 		"truncated":           {doc: productsDoc(goodItem)[:60], want: "malformed JSON: unexpected end of JSON input"},
+		"ends after {":        {doc: `{`, want: "malformed JSON: unexpected end of JSON input"},
+		"ends after a key":    {doc: `{"format"`, want: "malformed JSON: unexpected end of JSON input"},
+		"ends after [":        {doc: `{"format":"products:1.0","x":[`, want: "malformed JSON: unexpected end of JSON input"},
+		"ends in an object":   {doc: `{"format":"products:1.0","x":{`, want: "malformed JSON: unexpected end of JSON input"},
+		"ends after a number": {doc: `{"format":"products:1.0","x":1`, want: "malformed JSON: unexpected end of JSON input"},
 		"trailing":            {doc: productsDoc(goodItem) + `{}`, want: "malformed JSON: invalid character '{' after top-level value"},
 		"two documents":       {doc: `{"format":"index:1.0","index":{}} x`, want: "malformed JSON: invalid character 'x'", index: true},
 		"bad literal":         {doc: `{"format":"index:1.0","index":{},"x":nul}`, want: "malformed JSON: invalid character", index: true},
