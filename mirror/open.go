@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/plan"
@@ -270,4 +272,45 @@ func PublicURL(given string, dst target.Store) string {
 		return "file://" + filepath.ToSlash(abs) + "/"
 	}
 	return dst.String() + "/"
+}
+
+// OpenJob opens what a sync of cfg reads and writes: the upstream (with
+// the --mirror locations and the --bwlimit limiter, retrying as cfg says
+// and logging each retry and each item read from another mirror on log),
+// the start file (cfg.Path, if given), the keyring, the target and where
+// clients reach it. The caller fills in Version, LeaseClock and Run.
+func OpenJob(ctx context.Context, cfg config.Sync, log *slog.Logger) (Job, *Upstream, error) {
+	retry := source.RetryPolicy{
+		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
+		LowSpeed: source.LowSpeed{Rate: int64(cfg.LowSpeed.Rate), Window: time.Duration(cfg.LowSpeed.Window)},
+		Notify: func(path string, attempt int, wait time.Duration, err error) {
+			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
+		},
+	}
+	up, err := OpenUpstream(ctx, cfg, retry, func(path, from string, err error) {
+		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
+	})
+	if err != nil {
+		return Job{}, nil, err
+	}
+	start := up.Start
+	if cfg.Path != "" {
+		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
+			return Job{}, nil, fmt.Errorf("%w: path %s: the source already names its start file %s", config.ErrInvalid, cfg.Path, named)
+		}
+		start = cfg.Path
+	}
+	keyring, err := LoadKeyring(cfg.Keyrings, cfg.NoVerify, start)
+	if err != nil {
+		return Job{}, nil, err
+	}
+	dst, err := OpenTarget(ctx, cfg.Target, cfg.S3)
+	if err != nil {
+		return Job{}, nil, err
+	}
+	return Job{Config: cfg, Meta: up.Meta, Items: up.Items, Start: start, Keyring: keyring, Target: dst, Retry: retry,
+		PublicURL: PublicURL(cfg.PublicURL, dst), Log: log,
+		Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
+			return Signing(&cfg, sourceSigned, opts)
+		}}, up, nil
 }

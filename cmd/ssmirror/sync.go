@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,11 +16,8 @@ import (
 	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/monitor"
-	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/filter"
-	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
-	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target/lease"
 )
 
@@ -125,13 +121,13 @@ func syncConfigs(o syncOptions, flags *pflag.FlagSet, args []string) ([]config.S
 		if err != nil {
 			return nil, nil, err
 		}
-		names, err := cf.names(args)
+		names, err := mirrorNames(cf, args)
 		if err != nil {
 			return nil, nil, err
 		}
 		var cfgs []config.Sync
 		for _, n := range names {
-			cfg, err := resolve(flags, cf.merged(n)...)
+			cfg, err := resolve(flags, cf.Sections(n)...)
 			if err != nil {
 				return nil, nil, fmt.Errorf("mirror %s: %w", n, err)
 			}
@@ -176,12 +172,7 @@ func runSync(ctx context.Context, g *globalOptions, o syncOptions, flags *pflag.
 	case o.quiet:
 		mode = ui.ModeQuiet
 	}
-	under := stderr
-	if l, ok := stderr.(*ui.LockedWriter); ok {
-		under = l.Underlying()
-	}
-	f, ok := under.(*os.File)
-	tty := ok && ui.IsTerminal(f)
+	tty := ui.IsTerminal(stderr)
 	var errs []error
 	runs := map[string][]monitor.Run{} // by metrics file
 	defer func() {
@@ -243,43 +234,15 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 	if mode == ui.ModeJSON {
 		handOffW = stderr // stdout holds only events
 	}
-	retry := source.RetryPolicy{
-		Attempts: cfg.Retries, BaseDelay: time.Duration(cfg.RetryDelay), IdleTimeout: time.Duration(cfg.IdleTimeout),
-		LowSpeed: source.LowSpeed{Rate: int64(cfg.LowSpeed.Rate), Window: time.Duration(cfg.LowSpeed.Window)},
-		Notify: func(path string, attempt int, wait time.Duration, err error) {
-			log.Info("retrying", "path", path, "attempt", attempt, "wait", wait.Round(time.Millisecond), "err", err)
-		},
-	}
-	up, err := mirror.OpenUpstream(ctx, cfg, retry, func(path, from string, err error) {
-		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
-	})
+	job, up, err := mirror.OpenJob(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	start := up.Start
 	if to, ok := out.(*ui.TextReporter); ok && up.Limit != nil {
 		to.ShowLimit(up.Limit.Rate)
 	}
-	if cfg.Path != "" {
-		if root, named := source.SplitStart(cfg.Source); root != cfg.Source {
-			return fmt.Errorf("%w: path %s: the source already names its start file %s", config.ErrInvalid, cfg.Path, named)
-		}
-		start = cfg.Path
-	}
-	keyring, err := mirror.LoadKeyring(cfg.Keyrings, cfg.NoVerify, start)
-	if err != nil {
-		return err
-	}
-	dst, err := mirror.OpenTarget(ctx, cfg.Target, cfg.S3)
-	if err != nil {
-		return err
-	}
-	url := mirror.PublicURL(cfg.PublicURL, dst)
-	res, err := mirror.Sync(ctx, mirror.Job{Config: cfg, Meta: up.Meta, Items: up.Items, Start: start, Keyring: keyring,
-		Target: dst, Retry: retry, Version: buildVersion().Version, PublicURL: url, LeaseClock: leaseClock, Log: log, Run: rec,
-		Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
-			return mirror.Signing(&cfg, sourceSigned, opts)
-		}}, out)
+	job.Version, job.LeaseClock, job.Run = buildVersion().Version, leaseClock, rec
+	res, err := mirror.Sync(ctx, job, out)
 	if err != nil && !res.Applied {
 		return err
 	}
@@ -290,6 +253,6 @@ func syncOne(ctx context.Context, log *slog.Logger, logOut *ui.LockedWriter, cfg
 		return res.Plan.WriteText(stdout)
 	}
 	out.Summary(ui.SyncSummary(res, up, cfg.BWLimit, err, exitCode(runCtx, err)))
-	ui.WriteHandOff(handOffW, ui.HandOff{URL: url, Store: dst, BrowsePage: !cfg.NoBrowsePage && mode != ui.ModeQuiet}, res, err)
+	ui.WriteHandOff(handOffW, ui.HandOff{URL: job.PublicURL, Store: job.Target, BrowsePage: !cfg.NoBrowsePage && mode != ui.ModeQuiet}, res, err)
 	return err
 }

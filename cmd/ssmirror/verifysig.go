@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,25 +47,11 @@ func runVerifySignature(o verifySigOptions, args []string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(args[0])
-	if err != nil {
-		return err
+	sigPath := ""
+	if len(args) == 2 {
+		sigPath = args[1]
 	}
-	opts := gpg.Options{AllowSHA1: o.allowSHA1}
-	var signer *gpg.Signer
-	if strings.HasSuffix(args[0], ".sjson") && len(args) == 1 {
-		_, signer, err = kr.VerifyClearsigned(args[0], data, opts)
-	} else {
-		sigPath := args[0] + ".gpg"
-		if len(args) == 2 {
-			sigPath = args[1]
-		}
-		sig, rerr := os.ReadFile(sigPath)
-		if rerr != nil {
-			return rerr
-		}
-		signer, err = kr.VerifyDetached(args[0], data, sig, opts)
-	}
+	signer, err := kr.VerifyFile(args[0], sigPath, gpg.Options{AllowSHA1: o.allowSHA1})
 	if err != nil {
 		return err
 	}
