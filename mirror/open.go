@@ -69,7 +69,7 @@ func OpenSource(ctx context.Context, loc string, s3cfg config.S3, proxy string, 
 	return source.NewRetrying(f, retry), start, nil
 }
 
-// Upstream are how a sync reads its upstream.
+// Upstream is how a sync reads its upstream.
 type Upstream struct {
 	Meta  source.Fetcher // the metadata: SOURCE only
 	Items source.Fetcher // the items: SOURCE, then the --mirror locations
