@@ -1,7 +1,9 @@
 // Package config holds the settings of a sync as plain structs with
-// defaults and validation. It knows nothing about flags, environment
-// variables or files: the command line (package cmd) fills these structs,
-// and library packages receive them already validated.
+// defaults and validation, and declares every setting once (Options): its
+// config file key, its flag on each command, its environment variable and
+// its help. It parses no flags and reads no files or environment: the
+// command line (package cmd) generates its flags from Options and fills
+// these structs, and library packages receive them already validated.
 package config
 
 import (
@@ -28,6 +30,23 @@ const DefaultTransfers = 8
 // DefaultGCGrace is the default grace period before unreferenced objects
 // are deleted: longer than clients cache an index (LXD: about an hour).
 const DefaultGCGrace = Duration(24 * time.Hour)
+
+// The defaults of the retry settings: tries of a request or an item, the
+// first wait between them, and how long a transfer may stall.
+const (
+	DefaultRetries     = 5
+	DefaultRetryDelay  = Duration(time.Second)
+	DefaultIdleTimeout = Duration(time.Minute)
+)
+
+// The defaults the stores and the publisher apply when a setting is left
+// empty (0 or ""), as --help shows them: S3 parts of one object uploaded
+// at once, and the Cache-Control of items and of metadata.
+const (
+	DefaultPartUploads          = 4
+	DefaultItemCacheControl     = "public, max-age=31536000, immutable"
+	DefaultMetadataCacheControl = "public, max-age=60"
+)
 
 // Sync is one mirror to keep: where from, where to, what.
 type Sync struct {
@@ -238,7 +257,7 @@ func FormatSize(n Size) string {
 // Default returns a Sync with default settings.
 func Default() Sync {
 	return Sync{Transfers: DefaultTransfers, GCGrace: DefaultGCGrace,
-		Retries: 5, RetryDelay: Duration(time.Second), IdleTimeout: Duration(time.Minute)}
+		Retries: DefaultRetries, RetryDelay: DefaultRetryDelay, IdleTimeout: DefaultIdleTimeout}
 }
 
 // Validate checks the settings and names the first bad one.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/source"
@@ -481,4 +482,36 @@ func (a *audit) sort() {
 		return fi.Path < fj.Path
 	})
 	a.Summary.OK = a.Problems() == 0
+}
+
+// AuditAt audits the mirror published at the TARGET location loc (which,
+// unlike OpenTarget, it never creates), verifying its signed metadata with
+// the keyring files given (none: see AuditOptions.DefaultKeyring).
+func AuditAt(ctx context.Context, loc string, s3cfg config.S3, keyrings []string, opts AuditOptions) (*Report, error) {
+	if opts.Transfers < 1 || opts.Transfers > 1024 {
+		return nil, fmt.Errorf("%w: --transfers: %d is not between 1 and 1024", config.ErrInvalid, opts.Transfers)
+	}
+	if err := s3cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file://") {
+		// OpenTarget creates a missing directory; an audit must not.
+		dir := strings.TrimPrefix(loc, "file://")
+		if fi, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("target: %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("target %s: not a directory", dir)
+		}
+	}
+	if len(keyrings) > 0 {
+		var err error
+		if opts.Keyring, err = LoadKeyring(keyrings, false, plan.IndexSJSON); err != nil {
+			return nil, err
+		}
+	}
+	dst, err := OpenTarget(ctx, loc, s3cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Audit(ctx, dst, opts)
 }

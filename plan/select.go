@@ -2,9 +2,11 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
+	"github.com/ssmirror/ssmirror/plan/filter"
 	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
@@ -145,4 +147,57 @@ func union[V any](a, b map[string]V) map[string]bool {
 		u[k] = true
 	}
 	return u
+}
+
+// ListItems returns the items of m that match fs, in sorted content id,
+// product, version and item order; with maxVersions > 0, only those of the
+// newest maxVersions versions of each product (among the versions with
+// matching items).
+func ListItems(m *source.Mirror, fs filter.Set, maxVersions int) []catalog.Flat {
+	var out []catalog.Flat
+	for _, cid := range catalog.SortedKeys(m.Products) {
+		byProduct := map[string][]catalog.Flat{}
+		m.Products[cid].Each(func(fl catalog.Flat) bool {
+			if fs.Match(fl.Attrs) {
+				fl.Attrs = maps.Clone(fl.Attrs) // Each reuses it
+				byProduct[fl.Product] = append(byProduct[fl.Product], fl)
+			}
+			return true
+		})
+		for _, pname := range catalog.SortedKeys(byProduct) {
+			items := byProduct[pname]
+			keep := newestVersions(items, maxVersions)
+			for _, fl := range items {
+				if keep == nil || keep[fl.Version] {
+					out = append(out, fl)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// newestVersions returns the newest n version names among items (plain
+// byte order, as selectCatalog keeps Max), or nil when every version is kept.
+func newestVersions(items []catalog.Flat, n int) map[string]bool {
+	if n <= 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, fl := range items {
+		if !seen[fl.Version] {
+			seen[fl.Version] = true
+			names = append(names, fl.Version)
+		}
+	}
+	if len(names) <= n {
+		return nil
+	}
+	sortDesc(names)
+	keep := make(map[string]bool, n)
+	for _, name := range names[:n] {
+		keep[name] = true
+	}
+	return keep
 }

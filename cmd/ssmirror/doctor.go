@@ -8,6 +8,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/target"
 )
 
@@ -43,13 +44,13 @@ reuses it. A directory honours everything.
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "print the probe as JSON")
-	addS3Flags(f, &o.s3)
+	addSettingFlags(f, config.CmdDoctor)
 	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
 
 func runDoctor(ctx context.Context, o doctorOptions, loc string, stdout io.Writer) error {
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.s3)
 	if err != nil {
 		return err
 	}

@@ -9,18 +9,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssmirror/ssmirror/config"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/plan"
-	"github.com/ssmirror/ssmirror/plan/apply"
-	"github.com/ssmirror/ssmirror/target"
-	"github.com/ssmirror/ssmirror/target/lease"
 )
 
 type gcOptions struct {
-	s3         config.S3
-	grace      time.Duration
+	cfg        config.Sync // the settings: S3, GCGrace, DryRun, Wait
 	uploadsAge time.Duration
-	dryRun     bool
-	wait       time.Duration
 	config     string // --config
 }
 
@@ -43,77 +38,29 @@ metadata references are never deleted, whatever the state object says.
 			if err != nil {
 				return err
 			}
-			o.s3, o.grace, o.dryRun, o.wait = cfg.S3, time.Duration(cfg.GCGrace), cfg.DryRun, time.Duration(cfg.Wait)
+			o.cfg = cfg
 			return runGC(cmd.Context(), o, args[0], cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&o.grace, "gc-grace", time.Duration(config.DefaultGCGrace), "delete objects unreferenced for at least this long")
+	addSettingFlags(f, config.CmdGC)
 	f.DurationVar(&o.uploadsAge, "uploads-older-than", 24*time.Hour, "abort incomplete multipart uploads started at least this long ago")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted, change nothing")
-	f.DurationVar(&o.wait, "wait", 0, "wait this long for another publisher of the target to finish")
-	addS3Flags(f, &o.s3)
 	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
 
 func runGC(ctx context.Context, o gcOptions, loc string, stdout io.Writer) error {
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.cfg.S3)
 	if err != nil {
 		return err
 	}
-	guarded := dst // what gc deletes through: only while the lease is held
-	var l *lease.Lease
-	if !o.dryRun {
-		if l, err = lease.Acquire(ctx, dst, lease.Options{Wait: o.wait, Clock: leaseClock}); err != nil {
-			return err
-		}
-		defer l.Release(context.WithoutCancel(ctx))
-		guarded = l.Guard(dst)
-	}
-	st, err := apply.LoadState(ctx, dst, apply.LoadOptions{})
-	if err != nil {
+	res, err := mirror.GC(ctx, dst, mirror.GCOptions{Grace: time.Duration(o.cfg.GCGrace), UploadsAge: o.uploadsAge, DryRun: o.cfg.DryRun, Wait: time.Duration(o.cfg.Wait), LeaseClock: leaseClock,
+		Deleting: func(d plan.Delete) { fmt.Fprintf(stdout, "delete %s (%s, %s)\n", d.Path, plan.Bytes(d.Size), d.Reason) },
+		Aborted:  func(key string) { fmt.Fprintf(stdout, "aborted incomplete upload of %s\n", key) },
+		Dropped:  func(key string) { fmt.Fprintf(stdout, "dropped the resume record of %s\n", key) }})
+	if err != nil || o.cfg.DryRun {
 		return err
 	}
-	p := plan.GC(st, o.grace)
-	for _, d := range p.Deletes {
-		fmt.Fprintf(stdout, "delete %s (%s, %s)\n", d.Path, plan.Bytes(d.Size), d.Reason)
-	}
-	aborter, canAbort := dst.(interface {
-		AbortIncompleteUploads(context.Context, time.Duration) ([]string, error)
-	})
-	if o.dryRun {
-		return nil
-	}
-	res, err := apply.Run(ctx, p, nil, guarded, apply.Options{})
-	if err != nil {
-		return err
-	}
-	// Cut-off transfers no sync went on with for --uploads-older-than:
-	// their resume records, uploads and temporary files.
-	dropped, err := target.DropResumes(ctx, guarded, func(_ target.ResumeRecord, rec target.Object) bool {
-		return time.Since(rec.ModTime) >= o.uploadsAge
-	})
-	for _, k := range dropped {
-		fmt.Fprintf(stdout, "dropped the resume record of %s\n", k)
-	}
-	if err != nil {
-		return err
-	}
-	aborted := 0
-	if canAbort {
-		if err := l.Check(); err != nil {
-			return err
-		}
-		keys, err := aborter.AbortIncompleteUploads(ctx, o.uploadsAge)
-		for _, k := range keys {
-			fmt.Fprintf(stdout, "aborted incomplete upload of %s\n", k)
-		}
-		if err != nil {
-			return err
-		}
-		aborted = len(keys)
-	}
-	fmt.Fprintf(stdout, "deleted %d objects, %d could not be deleted; aborted %d incomplete uploads\n", res.Deleted, res.DeleteErrors, aborted)
+	fmt.Fprintf(stdout, "deleted %d objects, %d could not be deleted; aborted %d incomplete uploads\n", res.Deleted, res.DeleteErrors, res.Aborted)
 	return nil
 }

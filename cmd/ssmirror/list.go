@@ -2,64 +2,34 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/plan/filter"
-	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 )
 
 // listOptions are the flags of list.
 type listOptions struct {
-	keyrings  []string
-	noVerify  bool
-	allowSHA1 bool
-	max       int
-	json      bool
-	pretty    bool
-	format    string
-	s3        config.S3
-	filters   filter.Set // the settings' filters, used when no FILTER is given
-	config    string     // --config
+	list   mirror.ListOptions // from the settings; their filters are used when no FILTER is given
+	json   bool
+	pretty bool
+	format string
+	config string // --config
 }
 
 func (o *listOptions) AddFlags(f *pflag.FlagSet) {
-	addSignatureFlags(f, &o.keyrings, &o.noVerify, &o.allowSHA1)
-	f.IntVar(&o.max, "max", 0, "list only the newest N versions of each product, after filtering (0: all)")
+	addSettingFlags(f, config.CmdList)
 	f.BoolVar(&o.json, "json", false, "print one JSON object per item and line")
 	f.BoolVar(&o.pretty, "pretty", false, "print every item as one indented JSON array, keys sorted")
 	f.StringVarP(&o.format, "output-format", "o", "", "print a line per item in this Python %-style format over the --json attributes: '%(path)s %(sha256)s' (sstream-query's)")
-	addS3Flags(f, &o.s3)
 	addConfigFlag(f, &o.config, "source")
-}
-
-// addSignatureFlags adds the flags that say how a source's signatures are
-// checked, with the same names and meanings in sync and list.
-func addSignatureFlags(f *pflag.FlagSet, keyrings *[]string, noVerify, allowSHA1 *bool) {
-	f.StringArrayVar(keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify signed metadata; repeatable (default "+defaultKeyring+" if present)")
-	f.BoolVarP(noVerify, "no-verify", "U", false, "do not check signatures of .sjson metadata (it must still be clearsigned)")
-	f.BoolVar(allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
-}
-
-// addS3Flags adds the flags that say how to reach S3 (and an HTTPS
-// source), with the same names and meanings as sync's.
-func addS3Flags(f *pflag.FlagSet, s *config.S3) {
-	f.StringVar(&s.Endpoint, "endpoint", "", "S3 endpoint URL (default $AWS_ENDPOINT_URL, else AWS)")
-	f.StringVar(&s.Region, "region", "", "S3 region")
-	f.BoolVar(&s.PathStyle, "path-style", false, "use path-style S3 requests (http://host/bucket/key)")
-	f.BoolVar(&s.Anonymous, "anonymous", false, "access S3 without credentials")
-	f.BoolVar(&s.InsecureTLS, "insecure-tls", false, "do not verify TLS certificates (S3 and HTTP source)")
-	f.StringVar(&s.CACert, "cacert", "", "PEM file of certificate authorities to trust instead of the system's (S3 and HTTP source)")
 }
 
 const listExitHelp = `Exit status:
@@ -108,7 +78,7 @@ the format names is an error (exit 1).
 			if err != nil {
 				return err
 			}
-			o.keyrings, o.noVerify, o.allowSHA1, o.max, o.s3, o.filters = cfg.Keyrings, cfg.NoVerify, cfg.AllowSHA1, cfg.Max, cfg.S3, cfg.Filters
+			o.list = mirror.ListOptions{Keyrings: cfg.Keyrings, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1, Max: cfg.Max, S3: cfg.S3, Filters: cfg.Filters}
 			return runList(cmd.Context(), o, args, cmd.OutOrStdout())
 		},
 	}
@@ -128,38 +98,18 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 			return fmt.Errorf("%w: --output-format: %w", errUsage, err)
 		}
 	}
-	loc, fs := args[0], o.filters
+	loc, fs := args[0], o.list.Filters
 	if len(args) > 1 {
 		var err error
 		if fs, err = filter.ParseArgs(args[1:]); err != nil {
 			return err
 		}
 	}
-	switch {
-	case o.max < 0:
-		return fmt.Errorf("%w: --max: %d is negative", config.ErrInvalid, o.max)
-	case o.noVerify && len(o.keyrings) > 0:
-		return fmt.Errorf("%w: --no-verify contradicts --keyring: give one or the other", config.ErrInvalid)
-	}
-	if err := o.s3.Validate(); err != nil {
-		return err
-	}
-	fetcher, start, err := openSource(ctx, loc, o.s3, "", source.RetryPolicy{}, nil)
+	o.list.Filters = fs
+	rows, err := mirror.List(ctx, loc, o.list)
 	if err != nil {
 		return err
 	}
-	keyring, err := loadKeyring(o.keyrings, o.noVerify, start)
-	if err != nil {
-		return err
-	}
-	m, err := source.Read(ctx, fetcher, start, source.Options{Keyring: keyring, NoVerify: o.noVerify, AllowSHA1: o.allowSHA1})
-	if err != nil {
-		if errors.Is(err, source.ErrNotExist) && start == source.DefaultStart && !strings.HasSuffix(loc, start) {
-			return fmt.Errorf("%w (a mirror published without signed metadata is read through its streams/v1/index.json)", err)
-		}
-		return err
-	}
-	rows := listItems(m, fs, o.max)
 	switch {
 	case o.json:
 		return ui.WriteListJSON(stdout, rows)
@@ -169,59 +119,6 @@ func runList(ctx context.Context, o listOptions, args []string, stdout io.Writer
 		return ui.WriteListFormat(stdout, rows, format)
 	}
 	return ui.WriteListTable(stdout, rows)
-}
-
-// listItems returns the items of m that match fs, in sorted content id,
-// product, version and item order; with maxVersions > 0, only those of the
-// newest maxVersions versions of each product (among the versions with
-// matching items).
-func listItems(m *source.Mirror, fs filter.Set, maxVersions int) []catalog.Flat {
-	var out []catalog.Flat
-	for _, cid := range catalog.SortedKeys(m.Products) {
-		byProduct := map[string][]catalog.Flat{}
-		m.Products[cid].Each(func(fl catalog.Flat) bool {
-			if fs.Match(fl.Attrs) {
-				fl.Attrs = maps.Clone(fl.Attrs) // Each reuses it
-				byProduct[fl.Product] = append(byProduct[fl.Product], fl)
-			}
-			return true
-		})
-		for _, pname := range catalog.SortedKeys(byProduct) {
-			items := byProduct[pname]
-			keep := newestVersions(items, maxVersions)
-			for _, fl := range items {
-				if keep == nil || keep[fl.Version] {
-					out = append(out, fl)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// newestVersions returns the newest n version names among items (plain
-// byte order, as sync's --max), or nil when every version is kept.
-func newestVersions(items []catalog.Flat, n int) map[string]bool {
-	if n <= 0 {
-		return nil
-	}
-	seen := map[string]bool{}
-	var names []string
-	for _, fl := range items {
-		if !seen[fl.Version] {
-			seen[fl.Version] = true
-			names = append(names, fl.Version)
-		}
-	}
-	if len(names) <= n {
-		return nil
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	keep := make(map[string]bool, n)
-	for _, name := range names[:n] {
-		keep[name] = true
-	}
-	return keep
 }
 
 func btoi(b bool) int {

@@ -45,8 +45,9 @@ const exitHelp = `Exit status:
        catalog's size and checksum
   130  interrupted (SIGINT/SIGTERM); nothing half-done was published`
 
-// errUsage marks command-line mistakes.
-var errUsage = errors.New("usage")
+// errUsage marks command-line mistakes: the library's mistakes of usage
+// and the command line's are one kind, with one exit status.
+var errUsage = mirror.ErrUsage
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

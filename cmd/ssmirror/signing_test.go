@@ -9,11 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/source/gpg"
 	"github.com/ssmirror/ssmirror/target"
 	"github.com/ssmirror/ssmirror/target/dirstore"
 )
+
+// passphraseEnv holds the passphrase of --sign-key.
+var passphraseEnv = config.EnvVar("sign_passphrase")
 
 // fixtureKey is a GnuPG-made secret key with a signing subkey, protected
 // by a passphrase (testdata/keys/README.md).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
+	"github.com/ssmirror/ssmirror/mirror"
 	"github.com/ssmirror/ssmirror/monitor"
 )
 
@@ -53,7 +54,7 @@ Exit status:
 	f := cmd.Flags()
 	f.DurationVar(&o.maxAge, "max-age", 0, "exit 1 when the last successful sync ended longer ago than this (0: never)")
 	f.BoolVar(&o.json, "json", false, "print the status as one JSON object")
-	addS3Flags(f, &o.s3)
+	addSettingFlags(f, config.CmdStatus)
 	addConfigFlag(f, &o.config, "target")
 	return cmd
 }
@@ -65,7 +66,7 @@ func runStatus(ctx context.Context, o statusOptions, loc string, now time.Time, 
 	if err := o.s3.Validate(); err != nil {
 		return err
 	}
-	dst, err := openTarget(ctx, loc, o.s3)
+	dst, err := mirror.OpenTarget(ctx, loc, o.s3)
 	if err != nil {
 		return err
 	}

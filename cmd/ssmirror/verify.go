@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,7 +10,6 @@ import (
 	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/internal/ui"
 	"github.com/ssmirror/ssmirror/mirror"
-	"github.com/ssmirror/ssmirror/plan"
 )
 
 // verifyOptions are the flags of verify.
@@ -28,12 +24,9 @@ type verifyOptions struct {
 }
 
 func (o *verifyOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored) to verify the published .sjson files; repeatable (default "+defaultKeyring+" if present and the mirror publishes no key of its own)")
-	f.BoolVar(&o.allowSHA1, "allow-sha1", false, "accept signatures made with SHA-1 digests (some old streams)")
+	addSettingFlags(f, config.CmdVerify)
 	f.BoolVar(&o.checksums, "checksums", false, "read every referenced object and check its checksum (sha512, sha256 or md5, the strongest the catalog gives)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per finding and line, then a summary object")
-	f.IntVar(&o.transfers, "transfers", config.DefaultTransfers, "objects read at once with --checksums")
-	addS3Flags(f, &o.s3)
 	addConfigFlag(f, &o.config, "target")
 }
 
@@ -112,34 +105,8 @@ unreferenced, note or, last, summary.
 }
 
 func runVerify(ctx context.Context, o verifyOptions, args []string, stdout io.Writer) error {
-	if o.transfers < 1 || o.transfers > 1024 {
-		return fmt.Errorf("%w: --transfers: %d is not between 1 and 1024", config.ErrInvalid, o.transfers)
-	}
-	if err := o.s3.Validate(); err != nil {
-		return err
-	}
-	loc := args[0]
-	if !strings.Contains(loc, "://") || strings.HasPrefix(loc, "file://") {
-		// openTarget creates a missing directory; an audit must not.
-		dir := strings.TrimPrefix(loc, "file://")
-		if fi, err := os.Stat(dir); err != nil {
-			return fmt.Errorf("target: %w", err)
-		} else if !fi.IsDir() {
-			return fmt.Errorf("target %s: not a directory", dir)
-		}
-	}
-	opts := mirror.AuditOptions{DefaultKeyring: defaultKeyring, AllowSHA1: o.allowSHA1, Checksums: o.checksums, Transfers: o.transfers}
-	if len(o.keyrings) > 0 {
-		var err error
-		if opts.Keyring, err = loadKeyring(o.keyrings, false, plan.IndexSJSON); err != nil {
-			return err
-		}
-	}
-	dst, err := openTarget(ctx, loc, o.s3)
-	if err != nil {
-		return err
-	}
-	r, err := mirror.Audit(ctx, dst, opts)
+	r, err := mirror.AuditAt(ctx, args[0], o.s3, o.keyrings,
+		mirror.AuditOptions{DefaultKeyring: config.DefaultKeyring, AllowSHA1: o.allowSHA1, Checksums: o.checksums, Transfers: o.transfers})
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ssmirror/ssmirror/config"
 	"github.com/ssmirror/ssmirror/source/gpg"
 )
 
@@ -34,7 +33,7 @@ message is bad or made by a key not in the keyrings; 1 other errors.`,
 			return runVerifySignature(o, args, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored); repeatable (default "+defaultKeyring+")")
+	cmd.Flags().StringArrayVar(&o.keyrings, "keyring", nil, "OpenPGP keyring (binary or armored); repeatable (default "+config.DefaultKeyring+")")
 	cmd.Flags().BoolVar(&o.allowSHA1, "allow-sha1", false, "accept SHA-1 signature digests")
 	return cmd
 }
@@ -42,31 +41,17 @@ message is bad or made by a key not in the keyrings; 1 other errors.`,
 func runVerifySignature(o verifySigOptions, args []string, stdout io.Writer) error {
 	paths := o.keyrings
 	if len(paths) == 0 {
-		paths = []string{defaultKeyring}
+		paths = []string{config.DefaultKeyring}
 	}
 	kr, err := gpg.LoadKeyrings(paths...)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(args[0])
-	if err != nil {
-		return err
+	sigPath := ""
+	if len(args) == 2 {
+		sigPath = args[1]
 	}
-	opts := gpg.Options{AllowSHA1: o.allowSHA1}
-	var signer *gpg.Signer
-	if strings.HasSuffix(args[0], ".sjson") && len(args) == 1 {
-		_, signer, err = kr.VerifyClearsigned(args[0], data, opts)
-	} else {
-		sigPath := args[0] + ".gpg"
-		if len(args) == 2 {
-			sigPath = args[1]
-		}
-		sig, rerr := os.ReadFile(sigPath)
-		if rerr != nil {
-			return rerr
-		}
-		signer, err = kr.VerifyDetached(args[0], data, sig, opts)
-	}
+	signer, err := kr.VerifyFile(args[0], sigPath, gpg.Options{AllowSHA1: o.allowSHA1})
 	if err != nil {
 		return err
 	}

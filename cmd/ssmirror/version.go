@@ -4,22 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
-)
 
-// versionInfo says which build of ssmirror is running.
-type versionInfo struct {
-	Version   string `json:"version"`            // module version, or "devel"
-	Revision  string `json:"revision,omitempty"` // VCS commit, when recorded
-	Time      string `json:"time,omitempty"`     // VCS commit time, when recorded
-	Modified  bool   `json:"modified,omitempty"` // the working tree had uncommitted changes
-	GoVersion string `json:"go_version"`
-	Platform  string `json:"platform"` // GOOS/GOARCH
-}
+	"github.com/ssmirror/ssmirror/internal/buildinfo"
+)
 
 // readBuildInfo is debug.ReadBuildInfo; tests replace it.
 var readBuildInfo = debug.ReadBuildInfo
@@ -31,56 +21,11 @@ var readBuildInfo = debug.ReadBuildInfo
 // It wins over the module version of the build information.
 var version string
 
-// buildVersion reads the version from the build information the Go
-// toolchain embeds: the main module's version ("devel" for a build from a
-// source tree) and the vcs.* settings (absent with -buildvcs=false).
-func buildVersion() versionInfo {
-	v := versionInfo{Version: "devel", GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-	if version != "" {
-		v.Version = version
-	}
+// buildVersion reads the version from the build information and the
+// stamped version.
+func buildVersion() buildinfo.Info {
 	bi, ok := readBuildInfo()
-	if !ok {
-		return v
-	}
-	if mv := bi.Main.Version; version == "" && mv != "" && mv != "(devel)" {
-		v.Version = mv
-	}
-	if bi.GoVersion != "" {
-		v.GoVersion = bi.GoVersion
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v.Revision = s.Value
-		case "vcs.time":
-			v.Time = s.Value
-		case "vcs.modified":
-			v.Modified = s.Value == "true"
-		}
-	}
-	return v
-}
-
-// String returns the version as one line without the program name, e.g.
-// "v1.2.0 (revision 25e6b0c…, 2026-05-20T10:00:00Z; go1.26.8 linux/amd64)".
-func (v versionInfo) String() string {
-	var vcs []string
-	if v.Revision != "" {
-		rev := "revision " + v.Revision
-		if v.Modified {
-			rev += " (modified)"
-		}
-		vcs = append(vcs, rev)
-	}
-	if v.Time != "" {
-		vcs = append(vcs, v.Time)
-	}
-	build := v.GoVersion + " " + v.Platform
-	if len(vcs) > 0 {
-		build = strings.Join(vcs, ", ") + "; " + build
-	}
-	return fmt.Sprintf("%s (%s)", v.Version, build)
+	return buildinfo.Read(version, bi, ok)
 }
 
 // setVersion makes `ssmirror --version` print the line `ssmirror version`

@@ -118,10 +118,15 @@ func New(mode Mode, stdout, stderr io.Writer, tty bool) Reporter {
 	return o
 }
 
-// IsTerminal reports whether f is a terminal that can show progress bars:
-// a character device other than the null device, with TERM not "dumb".
-func IsTerminal(f *os.File) bool {
-	if f == nil {
+// IsTerminal reports whether w (under a LockedWriter, the writer it
+// wraps) is a terminal that can show progress bars: a file that is a
+// character device other than the null device, with TERM not "dumb".
+func IsTerminal(w io.Writer) bool {
+	if l, ok := w.(*LockedWriter); ok {
+		w = l.Underlying()
+	}
+	f, ok := w.(*os.File)
+	if !ok || f == nil {
 		return false
 	}
 	fi, err := f.Stat()
