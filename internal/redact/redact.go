@@ -37,22 +37,15 @@ func secretParam(name string) bool {
 }
 
 // URL returns raw with the password of its userinfo and the values of its
-// credential query parameters replaced by Mask; anything else is kept, so
-// that the URL still says where it points. Text that does not parse as a
-// URL is returned with anything between "//" and "@" and every query
-// masked.
+// credential query parameters replaced by Mask; anything else is kept byte
+// for byte (nothing is re-encoded), so that the URL still says where it
+// points.
 func URL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fallback(raw)
+	s := userinfoRE.ReplaceAllString(raw, "//$1:"+Mask+"@")
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i+1] + query(s[i+1:])
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), Mask)
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = query(u.RawQuery)
-	}
-	return u.String()
+	return s
 }
 
 // querySep separates query parameters: "&", or "&" as JSON escapes it
@@ -85,14 +78,6 @@ var (
 	urlRE      = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
 	userinfoRE = regexp.MustCompile(`//([^/@\s]*):[^/@\s]*@`)
 )
-
-func fallback(raw string) string {
-	s := userinfoRE.ReplaceAllString(raw, "//$1:"+Mask+"@")
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		s = s[:i+1] + query(s[i+1:])
-	}
-	return s
-}
 
 // Text returns s with every URL in it redacted by URL.
 func Text(s string) string {

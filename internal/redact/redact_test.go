@@ -28,6 +28,10 @@ func TestText(t *testing.T) {
 		"see (https://h/x?token=abc).":                                       "see (https://h/x?token=xxxxx).",
 		`{"source":"https://h/x?a=1\u0026X-Amz-Signature=s3cr3t\u0026b=2"}`:  `{"source":"https://h/x?a=1\u0026X-Amz-Signature=xxxxx\u0026b=2"}`,
 		"no url here": "no url here",
+		// A URL inside an escaped quote (a log line's quoted error) is
+		// kept as written: nothing re-encoded, no %5C for the backslash.
+		`err="Get \"http://u:pw@h/streams/v1/index.json\": refused"`: `err="Get \"http://u:xxxxx@h/streams/v1/index.json\": refused"`,
+		"http://h/a%20b/c d": "http://h/a%20b/c d",
 	} {
 		if got := Text(in); got != want {
 			t.Errorf("Text(%q) = %q, want %q", in, got, want)
