@@ -27,8 +27,10 @@ import (
 	"github.com/ssmirror/ssmirror/target"
 )
 
-// ErrNotExist means the requested file does not exist at the source.
-var ErrNotExist = errors.New("not found")
+// ErrNotExist means the requested file does not exist at the source. It is
+// target.ErrNotExist itself: one not-found error for sources and stores, so
+// that a caller branches on either with one errors.Is.
+var ErrNotExist = target.ErrNotExist
 
 // Fetcher reads files of a mirror by their path relative to the mirror root.
 type Fetcher interface {
