@@ -427,7 +427,15 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 		sc.setup(ref)
 		runClean(ref, sc.tree, sc.extra...)
 		_, log, _ := kp.fired()
+		// Positional points stop where every run is sure to get: the
+		// writes of resume records (.ssmirror/resume/) are coalesced while
+		// parts upload at once, so their number varies from run to run.
 		total := int64(len(log))
+		for _, line := range log {
+			if strings.Contains(line, "/.ssmirror/resume/") {
+				total--
+			}
+		}
 		var kills []killPoint
 		seen := map[killPoint]bool{}
 		add := func(k killPoint) {
