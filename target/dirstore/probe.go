@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ssmirror/ssmirror/target"
@@ -14,8 +13,9 @@ import (
 // Probe implements target.Prober. A directory has no S3 API to probe, so
 // it checks what the store rests on, in scratch files it removes
 // afterwards (temporary names, never listed): that link(2) refuses an
-// existing name (IfAbsent, so the lease and the first index), that the
-// store's lock file takes flock(2) (IfMatch), and that extended
+// existing name (IfAbsent, so the lease and the first index), that a
+// file there takes flock(2) as the store's lock file must (IfMatch), and
+// that extended
 // attributes in the user namespace are kept (the SHA-256 each Put
 // verified, which lets a later run adopt the file without copying it
 // again). Each Put writes and checks its file itself, so the checksum
@@ -37,12 +37,14 @@ func (s *Store) Probe(ctx context.Context, _ bool) (target.Probe, error) {
 	p.ConditionalWrites = first == nil && errors.Is(second, os.ErrExist)
 	p.Checks = append(p.Checks, target.Check{Name: "link(2) to a new name, then again", Want: "made, then refused (exists)", Got: linkResult(first, second), OK: p.ConditionalWrites})
 
-	unlock, err := s.lock()
+	// The lock file's own flock, tried on the scratch file beside it: a
+	// probe leaves nothing new in the directory.
+	unlock, err := lockFile(a.Name())
 	if err == nil {
 		unlock()
 	}
 	p.ConditionalWrites = p.ConditionalWrites && err == nil
-	p.Checks = append(p.Checks, target.Check{Name: "flock(2) on " + filepath.Join(s.root, lockName), Want: "taken", Got: errText(err, "taken"), OK: err == nil})
+	p.Checks = append(p.Checks, target.Check{Name: "flock(2) on a file in " + s.root, Want: "taken", Got: errText(err, "taken"), OK: err == nil})
 
 	const probeValue = "probe"
 	f, err := os.OpenFile(a.Name(), os.O_WRONLY, 0)
