@@ -20,7 +20,8 @@ import (
 // 11 MiB of it) leaves a resume record of what the target holds of it; the
 // next run fetches only the rest of the item from upstream, and the
 // mirror verifies; so too ("resume-md5") when the catalog gives the item
-// an md5 and no SHA-256. Or, when the item has left the selection by the next
+// an md5 and no SHA-256, and ("resume-mirror") with --bwlimit and a
+// --mirror. Or, when the item has left the selection by the next
 // run, that run drops the record with its upload or temporary file; and
 // so does gc, for a record older than --uploads-older-than. Into each S3
 // server kind and into a directory. verify does not report a resume
@@ -47,7 +48,7 @@ func TestResumeAfterKill(t *testing.T) {
 		}
 	})
 	t.Run("dir", func(t *testing.T) {
-		for _, mode := range []string{"resume", "resume-md5", "leave", "gc"} {
+		for _, mode := range []string{"resume", "resume-md5", "resume-mirror", "leave", "gc"} {
 			dir := filepath.Join(t.TempDir(), "m")
 			st, err := dirstore.New(dir)
 			if err != nil {
@@ -90,6 +91,9 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 		return true
 	})
 	args := append([]string{"sync", "--keyring", f.keyring, "--transfers", "1"}, extra...)
+	if mode == "resume-mirror" {
+		args = append(args, "--bwlimit", "1G", "--mirror", upstream.Serve(t, tree).Root())
+	}
 	args = append(append(args, f.srv.Root(), dest), maasFilter...)
 	p := start(t, nil, args...)
 	var rec target.ResumeRecord

@@ -333,6 +333,9 @@ func openItem(ctx context.Context, t plan.Transfer, src source.Fetcher, name str
 		err  error
 		body *source.VerifyingReader
 	)
+	// The size lets a source with --mirror choose where a big item comes
+	// from.
+	ctx = source.WithSize(ctx, t.Size)
 	if from.Offset == 0 {
 		if rc, size, err = src.Fetch(ctx, t.Path); err != nil {
 			return nil, nil, err
