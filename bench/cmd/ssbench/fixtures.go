@@ -287,14 +287,10 @@ func smallFixture(root string, products, versions, items int, size int64) (*fixt
 // million items make about 160 MB), written one product at a time, so it
 // takes little memory here.
 func planFixture(root string, items int) (*fixture, error) {
-	versions := 4
-	if items >= 1000000 {
-		versions = 20
+	products, versions, err := planShape(items)
+	if err != nil {
+		return nil, err
 	}
-	if items <= 0 || items%(versions*5*2) != 0 {
-		return nil, fmt.Errorf("%d items: not a multiple of %d", items, versions*5*2)
-	}
-	products := items / (versions * 5)
 	f := &fixture{Name: fmt.Sprintf("plan-%d", items), Items: items, Products: products, Versions: versions}
 	f.Dir = filepath.Join(root, f.Name)
 	const cid = "com.example.bench:plan"
@@ -351,6 +347,19 @@ func planFixture(root string, items int) (*fixture, error) {
 	}
 	f.Bytes = st.Size()
 	return f, stamp(f.Dir, desc)
+}
+
+// planShape returns the products and versions of a planning catalog of
+// items items (see planFixture).
+func planShape(items int) (products, versions int, err error) {
+	versions = 4
+	if items >= 1000000 {
+		versions = 20
+	}
+	if items <= 0 || items%(versions*5*2) != 0 {
+		return 0, 0, fmt.Errorf("%d items: not a multiple of %d (%d versions × 5 items × 2 architectures)", items, versions*5*2, versions)
+	}
+	return items / (versions * 5), versions, nil
 }
 
 // bigFixture writes a signed catalog with one item of size bytes. The
