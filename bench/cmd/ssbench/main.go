@@ -470,7 +470,7 @@ func storeParts(c config, rn *runner, st *store, up *upstreamServer, res *result
 	// 4. Memory: one 2 GiB item.
 	if e.first && e.want("big") {
 		warm(e.big.Dir)
-		sr.bigSS = ssSync("2 GiB item", e.big, bucket("big-ssmirror"))
+		sr.bigSS = ssSync("big item", e.big, bucket("big-ssmirror"))
 	}
 	return sr, bucketErr
 }
