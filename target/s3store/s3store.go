@@ -159,6 +159,7 @@ type Config struct {
 type Store struct {
 	client      *minio.Client
 	core        minio.Core
+	putCore     minio.Core // for single PUTs: core, or one signed by a signer
 	bucket      string
 	prefix      string // "" or "some/prefix/" (with the trailing slash)
 	endpoint    string // endpoint URL for messages (no credentials)
@@ -341,6 +342,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		client:      client,
 		core:        minio.Core{Client: client},
+		putCore:     minio.Core{Client: client},
 		bucket:      cfg.Bucket,
 		prefix:      prefix,
 		endpoint:    u.String(),
@@ -377,6 +379,20 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("s3store: bucket %s does not exist at %s: %w", s.bucket, s.endpoint, target.ErrNoBucket)
+	}
+	// Single PUTs, one per small object, go through a client that leaves
+	// the signing to a transport keeping the day's signing key.
+	if sig := signerFor(ctx, client, creds, rt, *u, s.bucket, cfg.Anonymous); sig != nil {
+		putClient, err := minio.New(u.Host, &minio.Options{
+			Creds:        credentials.NewStatic("", "", "", credentials.SignatureAnonymous),
+			Secure:       secure,
+			Transport:    sig,
+			Region:       sig.region,
+			BucketLookup: lookup,
+		})
+		if err == nil {
+			s.putCore = minio.Core{Client: putClient}
+		}
 	}
 	return s, nil
 }
