@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	miniosigner "github.com/minio/minio-go/v7/pkg/signer"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+	miniosigner "github.com/minio/minio-go/v7/pkg/signer"
 )
 
 // signCases are requests as minio-go's client builds them: the signer
