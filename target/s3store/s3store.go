@@ -50,6 +50,11 @@
 // (see Probe), the request carries Content-MD5 instead, which every S3 API
 // verifies; so do the parts of a multipart upload on such a store. A
 // conditional PUT answered 409 ConditionalRequestConflict is tried again.
+// Single PUTs are signed (SigV4) by the store's own transport, which keeps
+// the signing key of the day and region instead of deriving it for each
+// request, and sends a body of up to 4 KiB in the same write as the
+// headers; minio-go still builds, sends and retries them. Anonymous
+// access, S3 Express and Outposts leave the signing to minio-go.
 //
 // # Capabilities
 //
