@@ -170,7 +170,7 @@ const conflictRetries = 5
 func (s *Store) putObject(ctx context.Context, name string, buf []byte, md5b64 string, mopts minio.PutObjectOptions) (string, error) {
 	delay := 20 * time.Millisecond
 	for try := 1; ; try++ {
-		info, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
+		info, err := s.putCore.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
 		var er minio.ErrorResponse
 		if err == nil || try == conflictRetries || !errors.As(err, &er) || er.StatusCode != http.StatusConflict {
 			return info.ETag, err
