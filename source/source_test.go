@@ -70,7 +70,16 @@ func TestVerifyingReader(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v := source.NewVerifyingReader(c.r, "up/item", c.size, c.sum)
+			if v.VerifiedSHA256() != nil && c.size > 0 {
+				t.Errorf("VerifiedSHA256 before any Read = %x, want nil", v.VerifiedSHA256())
+			}
 			got, err := io.ReadAll(v)
+			// Only a body delivered whole and right against a SHA-256
+			// reports its digest (a store may skip hashing it again).
+			vs := v.VerifiedSHA256()
+			if wantVerified := c.want == "" && c.sum.Algo == "sha256"; wantVerified != (vs != nil) || vs != nil && hex.EncodeToString(vs) != c.sum.Hex {
+				t.Errorf("VerifiedSHA256 = %x, want the checked digest: %v", vs, wantVerified)
+			}
 			if c.want == "" {
 				if err != nil || !bytes.Equal(got, body[:c.size]) {
 					t.Fatalf("err = %v, read %d bytes", err, len(got))
@@ -90,6 +99,31 @@ func TestVerifyingReader(t *testing.T) {
 				t.Errorf("a bad body was delivered whole (%d bytes)", len(got))
 			}
 		})
+	}
+}
+
+// TestVerifiedSHA256Partial: a reader that has not delivered the whole
+// body, or whose first bytes another reader delivered (a resumed one),
+// reports no verified digest.
+func TestVerifiedSHA256Partial(t *testing.T) {
+	body := []byte(strings.Repeat("simplestreams", 1000))
+	s256 := sha256.Sum256(body)
+	sum := catalog.Checksum{Algo: "sha256", Hex: hex.EncodeToString(s256[:])}
+	v := source.NewVerifyingReader(bytes.NewReader(body), "up/item", int64(len(body)), sum)
+	if _, err := io.ReadFull(v, make([]byte, len(body)-1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.VerifiedSHA256(); got != nil {
+		t.Errorf("VerifiedSHA256 one byte short of the end = %x, want nil", got)
+	}
+	h := sha256.New()
+	h.Write(body[:100])
+	r := source.NewResumedVerifyingReader(bytes.NewReader(body[100:]), "up/item", int64(len(body)), sum, 100, h)
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatalf("resumed read: %v", err)
+	}
+	if got := r.VerifiedSHA256(); got != nil {
+		t.Errorf("VerifiedSHA256 of a resumed reader = %x, want nil (its digest covers bytes it did not deliver)", got)
 	}
 }
 

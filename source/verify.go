@@ -31,6 +31,8 @@ type VerifyingReader struct {
 	h       hash.Hash
 	n       int64
 	checked bool
+	resumed bool   // the first bytes were delivered by another reader
+	sum     []byte // the digest, once checked and right
 	err     error
 }
 
@@ -91,10 +93,23 @@ func (v *VerifyingReader) check() error {
 		return nil
 	}
 	v.checked = true
-	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
+	sum := v.h.Sum(nil)
+	if got := hex.EncodeToString(sum); got != v.want.Hex {
 		return v.fail("%s is %s, catalog says %s", v.want.Algo, got, v.want.Hex)
 	}
+	v.sum = sum
 	return nil
+}
+
+// VerifiedSHA256 implements target.VerifiedBody: once every byte was
+// delivered and matched a SHA-256 checksum, it returns that digest; nil
+// before, after a failure, for other algorithms and for a resumed reader
+// (whose digest covers bytes it did not deliver).
+func (v *VerifyingReader) VerifiedSHA256() []byte {
+	if v.err != nil || v.resumed || v.want.Algo != "sha256" || v.n != v.size {
+		return nil
+	}
+	return v.sum
 }
 
 func (v *VerifyingReader) fail(format string, a ...any) error {
@@ -114,5 +129,5 @@ func (v *VerifyingReader) N() int64 { return v.n }
 // digest of sum's algorithm restored to that state): r gives the rest, and
 // the whole item's size and digest are checked.
 func NewResumedVerifyingReader(r io.Reader, name string, size int64, sum catalog.Checksum, offset int64, h hash.Hash) *VerifyingReader {
-	return &VerifyingReader{r: r, name: name, size: size, want: sum, h: h, n: offset}
+	return &VerifyingReader{r: r, name: name, size: size, want: sum, h: h, n: offset, resumed: offset > 0}
 }

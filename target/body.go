@@ -1,7 +1,9 @@
 package target
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"io"
 )
 
@@ -40,4 +42,49 @@ func MoreData(r io.Reader) (extra bool, err error) {
 		}
 	}
 	return false, io.ErrNoProgress
+}
+
+// VerifiedBody is a Put body that checks its own bytes against a digest it
+// was given. Once it has delivered all of its bytes and found them right,
+// VerifiedSHA256 returns their SHA-256: the digest of exactly the bytes its
+// Reads returned, from the first on. Before that, when the check failed,
+// when it checks another algorithm or when it did not deliver the bytes
+// from the first on, it returns nil. A store that has read the whole body
+// and keeps those very bytes (a retry sends the same buffer) may take a
+// VerifiedSHA256 equal to PutOptions.SHA256 instead of hashing them again.
+type VerifiedBody interface {
+	io.Reader
+	VerifiedSHA256() []byte
+}
+
+// Verified reports whether body, read to its end, is a VerifiedBody whose
+// bytes have the SHA-256 want.
+func Verified(body io.Reader, want []byte) bool {
+	v, ok := body.(VerifiedBody)
+	if !ok || len(want) == 0 {
+		return false
+	}
+	got := v.VerifiedSHA256()
+	return len(got) == len(want) && string(got) == string(want)
+}
+
+// BytesBody returns a Put body of b and the SHA-256 of b, for
+// PutOptions.SHA256. The body is a VerifiedBody: a store that reads all of
+// it need not hash b a second time.
+func BytesBody(b []byte) (io.Reader, []byte) {
+	sum := sha256.Sum256(b)
+	return &bytesBody{bytes.NewReader(b), sum[:]}, sum[:]
+}
+
+type bytesBody struct {
+	*bytes.Reader
+	sum []byte
+}
+
+// VerifiedSHA256 returns the digest of the bytes once all were read.
+func (b *bytesBody) VerifiedSHA256() []byte {
+	if b.Len() != 0 {
+		return nil
+	}
+	return b.sum
 }

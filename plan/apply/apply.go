@@ -11,9 +11,7 @@
 package apply
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -403,8 +401,8 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 			}
 			m.Body = signed
 		}
-		sum := sha256.Sum256(m.Body)
-		opt := target.PutOptions{ContentType: "application/json", CacheControl: opts.MetadataCacheControl, SHA256: sum[:],
+		body, sum := target.BytesBody(m.Body)
+		opt := target.PutOptions{ContentType: "application/json", CacheControl: opts.MetadataCacheControl, SHA256: sum,
 			IfMatch: m.IfMatch, IfAbsent: m.IfAbsent}
 		if etag, ok := etags[m.Key]; ok && (opt.IfMatch != "" || opt.IfAbsent) {
 			opt.IfMatch, opt.IfAbsent = etag, false
@@ -417,7 +415,7 @@ func publish(ctx context.Context, ms []plan.Meta, dst target.Store, opts Options
 		case strings.HasSuffix(m.Key, ".html"):
 			opt.ContentType = "text/html; charset=utf-8"
 		}
-		etag, err := dst.Put(ctx, m.Key, bytes.NewReader(m.Body), int64(len(m.Body)), opt)
+		etag, err := dst.Put(ctx, m.Key, body, int64(len(m.Body)), opt)
 		opts.Report.Published(m, err)
 		if errors.Is(err, target.ErrPrecondition) {
 			return fmt.Errorf("publish %s: %w: another publisher changed it during this run; nothing of this run's index was published, run again", m.Key, ErrConcurrent)
@@ -446,6 +444,15 @@ func (p progressReader) Read(b []byte) (int, error) {
 		p.fn(int64(n))
 	}
 	return n, err
+}
+
+// VerifiedSHA256 passes on the verified digest of the reader it counts,
+// whose bytes it delivers unchanged (target.VerifiedBody).
+func (p progressReader) VerifiedSHA256() []byte {
+	if v, ok := p.r.(target.VerifiedBody); ok {
+		return v.VerifiedSHA256()
+	}
+	return nil
 }
 
 type nopReporter struct{}

@@ -124,7 +124,9 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 	} else if extra {
 		return "", fmt.Errorf("s3store: put %s: body is longer than the declared %d bytes", s.objURL(key), size)
 	}
-	if opts.SHA256 != nil && !s.noLocalVerify {
+	// A body that verified these very bytes against the same SHA-256 as
+	// it streamed (source.VerifyingReader) need not be hashed again.
+	if opts.SHA256 != nil && !s.noLocalVerify && !target.Verified(body, opts.SHA256) {
 		if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
 			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError("SHA-256", got[:], opts.SHA256))
 		}

@@ -252,6 +252,57 @@ func testServerRejectsWrongChecksum(t *testing.T, srv *s3test.Server) {
 	checkClean(t, s)
 }
 
+// claimed is a body that says it verified its bytes against claim
+// (target.VerifiedBody), whatever they are.
+type claimed struct {
+	io.Reader
+	claim []byte
+}
+
+func (c claimed) VerifiedSHA256() []byte { return c.claim }
+
+// TestVerifiedBody: a single PUT does not hash a body again that verified
+// itself against PutOptions.SHA256 (target.BytesBody, the source's
+// verifying reader); a body verified against another digest is hashed and
+// refused before anything is sent; and were a body to lie, the server's
+// check of the checksum header still refuses it.
+func TestVerifiedBody(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	rec := withRecorder(t)
+	s := newStore(t, srv)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("ubuntu "), 1000)
+	const key = "streams/v1/index.json"
+
+	_, err := s.Put(ctx, key, claimed{strings.NewReader("evil"), sum([]byte("evil"))}, 4, target.PutOptions{SHA256: sum(data)})
+	var er minio.ErrorResponse
+	if !errors.Is(err, target.ErrChecksum) || errors.As(err, &er) {
+		t.Errorf("Put of a body verified against another digest = %v, want ErrChecksum before sending", err)
+	}
+	if len(rec.checksums) != 0 {
+		t.Errorf("%d PUTs sent for a body the store could refuse itself", len(rec.checksums))
+	}
+
+	_, err = s.Put(ctx, key, claimed{strings.NewReader("evil"), sum(data)}, 4, target.PutOptions{SHA256: sum(data)})
+	if !errors.Is(err, target.ErrChecksum) || !errors.As(err, &er) {
+		t.Errorf("Put of a body that lies about its digest = %v, want ErrChecksum from the server", err)
+	}
+
+	body, digest := target.BytesBody(data)
+	if _, err := s.Put(ctx, key, body, int64(len(data)), target.PutOptions{SHA256: digest}); err != nil {
+		t.Fatalf("Put of target.BytesBody: %v", err)
+	}
+	r, _, err := s.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, _ := io.ReadAll(r); !bytes.Equal(got, data) {
+		t.Errorf("stored %d bytes, want the body's %d", len(got), len(data))
+	}
+}
+
 func TestMultipartConcurrencyBound(t *testing.T) {
 	srv := s3test.Shared(t)
 	useCreds(t, srv)
