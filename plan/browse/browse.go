@@ -2,8 +2,11 @@
 // the mirror root that shows people what the mirror holds (content ids,
 // products, versions, items with size and sha256 and links to the files),
 // where it comes from and how to point MAAS and LXD or Incus at it. It
-// needs no JavaScript. Everything taken from the catalog is HTML-escaped
-// (html/template), so a hostile catalog cannot inject markup.
+// needs no JavaScript. Everything taken from the catalog is HTML-escaped,
+// so a hostile catalog cannot inject markup: the page is an html/template,
+// and its listing of items, one row per item, is written by escapers that
+// give what html/template gives for the same markup (text and attributes
+// escaped, links of another scheme than http, https or mailto replaced).
 //
 // It only renders; the planner decides when the page is published.
 package browse
@@ -112,12 +115,58 @@ func Render(p Page) ([]byte, error) {
 	var b bytes.Buffer
 	err := tmpl.Execute(&b, struct {
 		Page
-		URL        string
-		ContentIDs []contentID
-		Items      int
-		Bytes      int64
-	}{p, url, cids, items, total})
+		URL     string
+		Listing template.HTML
+		Items   int
+		Bytes   int64
+	}{p, url, listing(cids), items, total})
 	return b.Bytes(), err
+}
+
+// listing renders the content ids' products and items: for each, an h2
+// with the id, a line with its files and products file, then per product
+// an h3, its attributes and a table of its items.
+func listing(cids []contentID) template.HTML {
+	rows := 0
+	for _, c := range cids {
+		for _, p := range c.Products {
+			rows += len(p.Rows)
+		}
+	}
+	w := &writer{b: make([]byte, 0, 512*len(cids)+256*rows)}
+	for _, c := range cids {
+		w.raw("\n<h2 class=\"content-id\" id=\"").text(c.ID).raw("\">").text(c.ID).raw("</h2>\n<p>")
+		if c.Datatype != "" {
+			w.text(c.Datatype).raw(": ")
+		}
+		w.int(int64(c.Items)).raw(" files, ").text(plan.Bytes(c.Bytes)).raw("; products file <a href=\"").url(c.Path).raw("\">").text(c.Path).raw("</a></p>")
+		for _, p := range c.Products {
+			w.raw("\n<h3 class=\"product\">").text(p.Name).raw("</h3>")
+			if p.Attrs != "" {
+				w.raw("\n<p class=\"attrs\">").text(p.Attrs).raw("</p>")
+			}
+			w.raw("\n<table>\n<thead><tr><th>Version</th><th>Item</th><th>Type</th><th>Size</th><th>SHA-256</th></tr></thead>\n<tbody>")
+			for _, r := range p.Rows {
+				w.raw("\n<tr class=\"item\"><td class=\"version\">")
+				if r.First {
+					w.text(r.Version)
+				}
+				w.raw("</td><td>")
+				if r.Path != "" {
+					w.raw("<a href=\"").url(r.Path).raw("\">").text(r.Name).raw("</a>")
+				} else {
+					w.text(r.Name)
+				}
+				w.raw("</td><td>").text(r.Ftype).raw("</td><td class=\"size\">")
+				if r.Path != "" {
+					w.text(plan.Bytes(r.Size))
+				}
+				w.raw("</td><td class=\"sha\">").text(r.SHA256).raw("</td></tr>")
+			}
+			w.raw("\n</tbody>\n</table>")
+		}
+	}
+	return template.HTML(w.b)
 }
 
 // describe returns the attributes that tell products apart, as a line.
