@@ -123,17 +123,24 @@ func (h *HTTP) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error
 // get sends a GET of p, prepared by prepare (if set); check (if set) sees
 // the response first and may take it, returning an error (it then closes
 // the body).
+// getRequest is the GET of u, built as http.NewRequestWithContext builds
+// it from u.String(), without printing and parsing the URL again for each
+// item. It asks for the bytes as stored: sizes and checksums are of those.
+func getRequest(ctx context.Context, u *url.URL) *http.Request {
+	u.Host = strings.TrimSuffix(u.Host, ":") // an empty port, as NewRequest drops it
+	return (&http.Request{
+		Method: http.MethodGet, URL: u, Host: u.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Accept-Encoding": {"identity"}},
+	}).WithContext(ctx)
+}
+
 func (h *HTTP) get(ctx context.Context, p string, prepare func(*http.Request), check func(*url.URL, *http.Response) error) (io.ReadCloser, int64, error) {
 	if err := catalog.ValidPath(p); err != nil {
 		return nil, 0, err
 	}
 	u := h.Root.ResolveReference(&url.URL{Path: p})
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	// Ask for the bytes as stored: sizes and checksums are of those.
-	req.Header.Set("Accept-Encoding", "identity")
+	req := getRequest(ctx, u)
 	if prepare != nil {
 		prepare(req)
 	}

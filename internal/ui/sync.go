@@ -223,7 +223,7 @@ func (o *TextReporter) log(line string, important bool) {
 	if o.prog != nil && o.prog.println(line) {
 		return
 	}
-	fmt.Fprintln(o.stderr, line)
+	io.WriteString(o.stderr, line+"\n") // one line a run per object: no fmt
 }
 
 // Write takes log lines (one slog record a call) and writes each with

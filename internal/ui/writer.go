@@ -23,12 +23,20 @@ type LockedWriter struct {
 func NewLockedWriter(w io.Writer) *LockedWriter { return &LockedWriter{w: w} }
 
 func (l *LockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := io.WriteString(l.w, redact.Text(string(p))); err != nil {
+	if _, err := l.WriteString(string(p)); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// WriteString is Write of a string (io.StringWriter), without a copy.
+func (l *LockedWriter) WriteString(s string) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := io.WriteString(l.w, redact.Text(s)); err != nil {
+		return 0, err
+	}
+	return len(s), nil
 }
 
 // Underlying returns the writer the writes go to now.

@@ -1,0 +1,35 @@
+package source
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"reflect"
+	"testing"
+)
+
+// TestGetRequest: the GET of an item is the request http.NewRequest makes
+// of the resolved URL's text: same request line, host, credentials and
+// headers, for paths that need escaping too.
+func TestGetRequest(t *testing.T) {
+	for _, root := range []string{"http://127.0.0.1:8080/", "https://user:pw@mirror.example/ubuntu/stable/", "http://[::1]:80/a%20b/", "http://host:/x/"} {
+		r, err := url.Parse(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"streams/v1/index.json", "noble/amd64/20250709/squashfs", "a b/c%41+d?e#f;g", "ü/ß.img", "x/./y/../z"} {
+			u := r.ResolveReference(&url.URL{Path: p})
+			want, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u.String(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Header.Set("Accept-Encoding", "identity")
+			got := getRequest(context.Background(), u)
+			if got.Method != want.Method || got.URL.String() != want.URL.String() || got.URL.RequestURI() != want.URL.RequestURI() ||
+				got.Host != want.Host || got.Proto != want.Proto || !reflect.DeepEqual(got.URL.User, want.URL.User) || !reflect.DeepEqual(got.Header, want.Header) {
+				t.Errorf("GET %s%s: %s %s (host %q, %v), want %s %s (host %q, %v)", root, p,
+					got.Method, got.URL.RequestURI(), got.Host, got.Header, want.Method, want.URL.RequestURI(), want.Host, want.Header)
+			}
+		}
+	}
+}
