@@ -390,7 +390,7 @@ func (p *Plan) retract() (string, error) {
 	}
 	base := map[string]*catalog.Products{}
 	for cid, doc := range p.state.Published.Products {
-		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		nd := doc.Subset(map[string]*catalog.Product{})
 		for pname, prod := range doc.Products {
 			np := &catalog.Product{Fields: prod.Fields, Versions: map[string]*catalog.Version{}}
 			for vname, v := range prod.Versions {
@@ -431,7 +431,7 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	prev := p.base
 	cat := map[string]*catalog.Products{}
 	for cid, doc := range p.Catalog {
-		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		nd := doc.Subset(map[string]*catalog.Product{})
 		for pname, prod := range doc.Products {
 			if !references(prod, failed) {
 				nd.Products[pname] = prod

@@ -51,7 +51,7 @@ func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts
 		if opts.Keep && pdoc != nil {
 			pf = pdoc.Select(opts.Filters.Match)
 		}
-		nd := &catalog.Products{Fields: base.Fields, Products: map[string]*catalog.Product{}}
+		nd := base.Subset(map[string]*catalog.Product{})
 		for pname := range union(sf, pf) {
 			sp, pp := sf[pname], pf[pname]
 			cand := map[string]*catalog.Version{}

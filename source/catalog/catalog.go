@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,6 +114,9 @@ type Products struct {
 	Fields   Fields // top-level fields except "products"
 	Products map[string]*Product
 	aliases  map[string]map[string]Fields
+	// keys holds the item field keys of the document, to flatten items
+	// without allocating their keys again.
+	keys interner
 }
 
 // Len returns the number of items in the document.
@@ -142,9 +146,10 @@ type Version struct {
 }
 
 // Item is one file (or file-less record) of a version. Fields holds all of
-// its fields, including path, size and checksums.
+// its fields, including path, size and checksums, as the text of its
+// object.
 type Item struct {
-	Fields Fields
+	Fields Object
 	Path   string // empty for an item that names no file
 	Size   int64
 	MD5    string // lower-case hex, or empty
@@ -313,30 +318,55 @@ func decodeProducts(name string, data []byte, fail func(where string, format str
 	if _, ok := top.String("content_id"); !ok {
 		return nil, fail("", "content_id missing or not a string")
 	}
-	prods, err := fieldMap(top["products"])
+	prods, err := rawMembers(top["products"])
 	if err != nil {
 		return nil, fail("products", "%v", err)
 	}
 	delete(top, "products")
-	doc := &Products{Fields: top, Products: make(map[string]*Product, len(prods))}
+	doc := &Products{Fields: top, Products: make(map[string]*Product, len(prods)), keys: interner{}}
 	if raw, ok := top["_aliases"]; ok {
 		if err := json.Unmarshal(raw, &doc.aliases); err != nil {
 			return nil, fail("_aliases", "not an object of objects")
 		}
 	}
-	names := SortedKeys(prods)
-	decoded := make([]*Product, len(names))
-	errs := make([]error, len(names))
-	parallel(len(names), func(i int) {
-		decoded[i], errs[i] = decodeProduct(names[i], prods[names[i]], fail)
+	slices.SortFunc(prods, func(a, b rawMember) int { return strings.Compare(a.key, b.key) })
+	decoded := make([]*Product, len(prods))
+	keys := make([]interner, len(prods))
+	errs := make([]error, len(prods))
+	parallel(len(prods), func(i int) {
+		keys[i] = interner{}
+		decoded[i], errs[i] = decodeProduct(prods[i].key, prods[i].val, keys[i], fail)
 	})
-	for i, pname := range names {
+	for i, m := range prods {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
-		doc.Products[pname] = decoded[i]
+		doc.Products[m.key] = decoded[i]
+		for k := range keys[i] {
+			doc.keys.get([]byte(k))
+		}
 	}
 	return doc, nil
+}
+
+// rawMember is one member of an object: its key and raw value.
+type rawMember struct {
+	key string
+	val []byte
+}
+
+// rawMembers returns the members of an object, in document order; a
+// missing value is not an object.
+func rawMembers(raw json.RawMessage) ([]rawMember, error) {
+	if raw == nil {
+		return nil, errNotObject
+	}
+	var out []rawMember
+	err := members(raw, func(k string, v []byte) error {
+		out = append(out, rawMember{k, v})
+		return nil
+	})
+	return out, err
 }
 
 // parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
@@ -365,86 +395,96 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// decodeProduct decodes one product's versions and items.
-func decodeProduct(pname string, pf Fields, fail func(where string, format string, a ...any) error) (*Product, error) {
+// decodeProduct decodes one product's versions and items. Item field keys
+// go into keys; version and item names are interned there too.
+func decodeProduct(pname string, data []byte, keys interner, fail func(where string, format string, a ...any) error) (*Product, error) {
 	pwhere := func() string { return fmt.Sprintf("products[%q]", pname) }
-	if pf == nil {
+	pf, err := fieldsOf(data)
+	if err != nil {
 		return nil, fail(pwhere(), "not an object")
 	}
-	vers, err := fieldMap(pf["versions"])
-	if err != nil {
-		return nil, fail(pwhere()+".versions", "%v", err)
+	vraw, ok := pf["versions"]
+	if !ok {
+		return nil, fail(pwhere()+".versions", "%v", errNotObject)
 	}
 	delete(pf, "versions")
-	prod := &Product{Fields: pf, Versions: make(map[string]*Version, len(vers))}
-	for vname, vf := range vers {
+	prod := &Product{Fields: pf, Versions: map[string]*Version{}}
+	names := interner{} // version and item names: the same few in every version
+	err = memberBytes(vraw, func(vkey, vdata []byte) error {
+		vname := names.get(vkey)
 		vwhere := func() string { return fmt.Sprintf("%s.versions[%q]", pwhere(), vname) }
-		if vf == nil {
-			return nil, fail(vwhere(), "not an object")
-		}
-		items, err := fieldMap(vf["items"])
+		vf, err := fieldsOf(vdata)
 		if err != nil {
-			return nil, fail(vwhere()+".items", "%v", err)
+			return fail(vwhere(), "not an object")
+		}
+		iraw, ok := vf["items"]
+		if !ok {
+			return fail(vwhere()+".items", "%v", errNotObject)
 		}
 		delete(vf, "items")
-		ver := &Version{Fields: vf, Items: make(map[string]*Item, len(items))}
-		for iname, itf := range items {
-			it, err := decodeItem(itf)
+		ver := &Version{Fields: vf, Items: map[string]*Item{}}
+		err = memberBytes(iraw, func(ikey, idata []byte) error {
+			iname := names.get(ikey)
+			it, err := decodeItem(Object(idata), keys)
 			if err != nil {
-				return nil, fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
+				return fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
 			}
 			ver.Items[iname] = it
+			return nil
+		})
+		if errors.Is(err, errNotObject) {
+			return fail(vwhere()+".items", "%v", err)
+		}
+		if err != nil {
+			return err
 		}
 		prod.Versions[vname] = ver
+		return nil
+	})
+	if errors.Is(err, errNotObject) {
+		return nil, fail(pwhere()+".versions", "%v", err)
 	}
-	return prod, nil
+	return prod, err
 }
 
 var hexLen = map[string]int{"md5": 32, "sha256": 64, "sha512": 128}
 
-func decodeItem(f Fields) (*Item, error) {
-	if f == nil {
+// decodeItem checks an item and decodes the fields a mirror acts on. Its
+// field keys go into keys.
+func decodeItem(f Object, keys interner) (*Item, error) {
+	if len(f) == 0 || f[0] != '{' {
 		return nil, errors.New("not an object")
 	}
 	it := &Item{Fields: f}
-	for algo, n := range hexLen {
-		raw, ok := f[algo]
-		if !ok {
-			continue
+	var rawPath, rawSize []byte
+	var err error
+	f.each(func(k, raw []byte) bool {
+		key := keys.get(k)
+		switch key {
+		case "path":
+			rawPath = raw
+		case "size":
+			rawSize = raw
+		case "md5", "sha256", "sha512":
+			err = it.checksum(key, raw)
 		}
-		s, err := unquote(raw)
-		if err != nil || raw[0] != '"' {
-			return nil, fmt.Errorf("%s: not a string", algo)
-		}
-		if strings.ContainsFunc(s, unicode.IsUpper) {
-			s = strings.ToLower(s)
-		}
-		if len(s) != n || strings.Trim(s, "0123456789abcdef") != "" {
-			return nil, fmt.Errorf("%s: not %d hex digits", algo, n)
-		}
-		switch algo {
-		case "md5":
-			it.MD5 = s
-		case "sha256":
-			it.SHA256 = s
-		case "sha512":
-			it.SHA512 = s
-		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	raw, ok := f["path"]
-	if !ok {
+	if rawPath == nil {
 		return it, nil
 	}
-	path, err := unquote(raw)
-	if err != nil || raw[0] != '"' {
+	path, err := unquote(rawPath)
+	if err != nil || rawPath[0] != '"' {
 		return nil, errors.New("path: not a string")
 	}
 	it.Path = path
 	if err := ValidPath(it.Path); err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
-	rawSize, ok := f["size"]
-	if !ok {
+	if rawSize == nil {
 		return nil, errors.New("size missing")
 	}
 	size, err := strconv.ParseInt(string(bytes.TrimSpace(rawSize)), 10, 64)
@@ -461,11 +501,34 @@ func decodeItem(f Fields) (*Item, error) {
 	return it, nil
 }
 
+// checksum checks the raw value of the checksum field algo and records it.
+func (it *Item) checksum(algo string, raw []byte) error {
+	s, err := unquote(raw)
+	if err != nil || raw[0] != '"' {
+		return fmt.Errorf("%s: not a string", algo)
+	}
+	if strings.ContainsFunc(s, unicode.IsUpper) {
+		s = strings.ToLower(s)
+	}
+	if n := hexLen[algo]; len(s) != n || strings.Trim(s, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s: not %d hex digits", algo, n)
+	}
+	switch algo {
+	case "md5":
+		it.MD5 = s
+	case "sha256":
+		it.SHA256 = s
+	case "sha512":
+		it.SHA512 = s
+	}
+	return nil
+}
+
 // Encode renders an index document: one-space indentation and sorted keys,
 // as the upstream streams are written, with a final newline.
 func (idx *Index) Encode() ([]byte, error) {
 	w := &encoder{}
-	err := w.object(0, idx.Fields, "index", func(depth int) error {
+	err := w.fields(0, idx.Fields, "index", func(depth int) error {
 		return encodeMap(w, depth, idx.Entries, func(depth int, e *IndexEntry) error {
 			f := make(Fields, len(e.Fields)+2)
 			for k, v := range e.Fields {
@@ -475,7 +538,7 @@ func (idx *Index) Encode() ([]byte, error) {
 			if e.Products != nil {
 				f["products"], _ = json.Marshal(e.Products)
 			}
-			return w.object(depth, f, "", nil)
+			return w.fields(depth, f, "", nil)
 		})
 	})
 	if err != nil {
@@ -491,13 +554,13 @@ func (p *Products) Encode() ([]byte, error) {
 	w := &encoder{}
 	w.buf.Grow(512 + 384*p.Len()) // about what an item takes
 
-	err := w.object(0, p.Fields, "products", func(depth int) error {
+	err := w.fields(0, p.Fields, "products", func(depth int) error {
 		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
-			return w.object(depth, prod.Fields, "versions", func(depth int) error {
+			return w.fields(depth, prod.Fields, "versions", func(depth int) error {
 				return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
-					return w.object(depth, ver.Fields, "items", func(depth int) error {
+					return w.fields(depth, ver.Fields, "items", func(depth int) error {
 						return encodeMap(w, depth, ver.Items, func(depth int, it *Item) error {
-							return w.object(depth, it.Fields, "", nil)
+							return w.item(depth, it.Fields, p.keys)
 						})
 					})
 				})
@@ -516,6 +579,13 @@ func (p *Products) Encode() ([]byte, error) {
 type encoder struct {
 	buf     bytes.Buffer
 	scratch bytes.Buffer
+	members []member // of the item being written
+}
+
+// member is one field of an object to write.
+type member struct {
+	key string
+	val []byte
 }
 
 func (w *encoder) indent(depth int) {
@@ -547,36 +617,52 @@ func (w *encoder) key(k string) {
 	w.buf.WriteString(": ")
 }
 
-// object writes the fields of a node, and its child collection under
+// fields writes the fields of a node, and its child collection under
 // childKey (sorted in with the fields) when child is not nil.
-func (w *encoder) object(depth int, f Fields, childKey string, child func(depth int) error) error {
-	keys := make([]string, 0, len(f)+1)
-	for k := range f {
-		keys = append(keys, k)
+func (w *encoder) fields(depth int, f Fields, childKey string, child func(depth int) error) error {
+	ms := make([]member, 0, len(f)+1)
+	for k, v := range f {
+		ms = append(ms, member{k, v})
 	}
+	return w.object(depth, ms, childKey, child)
+}
+
+// item writes the fields of an item; keys holds the strings of its keys.
+func (w *encoder) item(depth int, o Object, keys interner) error {
+	w.members = w.members[:0]
+	o.each(func(k, v []byte) bool {
+		w.members = append(w.members, member{keys.lookup(k), v})
+		return true
+	})
+	return w.object(depth, w.members, "", nil)
+}
+
+// object writes members sorted by key, with the child collection under
+// childKey when child is not nil. It reorders ms.
+func (w *encoder) object(depth int, ms []member, childKey string, child func(depth int) error) error {
 	if child != nil {
-		keys = append(keys, childKey)
+		ms = append(ms, member{key: childKey})
 	}
-	sort.Strings(keys)
-	if len(keys) == 0 {
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	if len(ms) == 0 {
 		w.buf.WriteString("{}")
 		return nil
 	}
 	w.buf.WriteByte('{')
-	for i, k := range keys {
+	for i, m := range ms {
 		if i > 0 {
 			w.buf.WriteByte(',')
 		}
 		w.indent(depth + 1)
-		w.key(k)
-		if child != nil && k == childKey {
+		w.key(m.key)
+		if child != nil && m.key == childKey && m.val == nil {
 			if err := child(depth + 1); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := w.raw(depth+1, f[k]); err != nil {
-			return fmt.Errorf("field %q: %w", k, err)
+		if err := w.raw(depth+1, m.val); err != nil {
+			return fmt.Errorf("field %q: %w", m.key, err)
 		}
 	}
 	w.indent(depth)

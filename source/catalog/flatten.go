@@ -23,6 +23,13 @@ func (p *Products) Each(fn func(Flat) bool) {
 	}
 }
 
+// EachOf calls fn for every item of product pname as Each does.
+func (p *Products) EachOf(pname string, fn func(Flat) bool) {
+	if p.Products[pname] != nil {
+		p.eachIn(p.topAttrs(), pname, fn)
+	}
+}
+
 // Select returns the products of p reduced to the items for which match
 // returns true, given each item's flattened attributes as Each gives them,
 // without the versions and products that keep no item. The result shares
@@ -87,7 +94,7 @@ func (p *Products) eachIn(top map[string]string, pname string, fn func(Flat) boo
 			for k, v := range vattrs {
 				attrs[k] = v
 			}
-			p.merge(attrs, it.Fields)
+			p.mergeItem(attrs, it.Fields)
 			attrs["content_id"] = cid
 			attrs["product_name"] = pname
 			attrs["version_name"] = vname
@@ -103,18 +110,37 @@ func (p *Products) eachIn(top map[string]string, pname string, fn func(Flat) boo
 // merge copies the scalar fields of f into dst, then the fields of any
 // alias that a string field selects (_aliases[key][value]).
 func (p *Products) merge(dst map[string]string, f Fields) {
-	for k, raw := range f {
+	p.mergeEach(dst, func(fn func(k string, raw []byte)) {
+		for k, raw := range f {
+			fn(k, raw)
+		}
+	})
+}
+
+// mergeItem is merge for an item's fields.
+func (p *Products) mergeItem(dst map[string]string, o Object) {
+	p.mergeEach(dst, func(fn func(k string, raw []byte)) {
+		o.each(func(k, raw []byte) bool {
+			fn(p.keys.lookup(k), raw)
+			return true
+		})
+	})
+}
+
+// mergeEach is merge over the fields that each hands out.
+func (p *Products) mergeEach(dst map[string]string, each func(fn func(k string, raw []byte))) {
+	each(func(k string, raw []byte) {
 		if s, ok := scalar(raw); ok {
 			dst[k] = s
 		}
-	}
+	})
 	if len(p.aliases) == 0 {
 		return
 	}
-	for k, raw := range f {
+	each(func(k string, raw []byte) {
 		v, ok := scalar(raw)
 		if !ok || raw[0] != '"' {
-			continue
+			return
 		}
 		if alias, ok := p.aliases[k][v]; ok {
 			for ak, araw := range alias {
@@ -123,7 +149,13 @@ func (p *Products) merge(dst map[string]string, f Fields) {
 				}
 			}
 		}
-	}
+	})
+}
+
+// Subset returns a document with the top-level fields (and aliases) of p
+// and the given products.
+func (p *Products) Subset(products map[string]*Product) *Products {
+	return &Products{Fields: p.Fields, Products: products, aliases: p.aliases, keys: p.keys}
 }
 
 func clone(m map[string]string) map[string]string {
