@@ -34,23 +34,30 @@ type Page struct {
 //go:embed page.html.tmpl
 var pageTemplate string
 
+//go:embed row.html.tmpl
+var rowTemplate string
+
 var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"bytes": func(n int64) string { return strconv.FormatInt(n, 10) },
 	"human": plan.Bytes,
 	"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"rows":  func(p productRows) (template.HTML, error) { return p.rows() },
 }).Parse(pageTemplate))
+
+// rowTmpl renders one item row; writeRow writes the same markup directly
+// for rows whose text needs no escaping.
+var rowTmpl = template.Must(template.New("row").Parse(rowTemplate))
 
 type itemRow struct {
 	Version, Name, Ftype, Path, SHA256 string
-	Size                               int64
-	First                              bool // the version's first row
-	VersionRows                        int
+	Size                               string // human-readable
+	First                              bool   // the version's first row
 }
 
 type productRows struct {
 	Name  string
 	Attrs string // a few identifying attributes
-	Rows  []itemRow
+	doc   *catalog.Products
 }
 
 type contentID struct {
@@ -60,48 +67,39 @@ type contentID struct {
 	Bytes              int64
 }
 
-// Render renders the page.
+// Render renders the page. The rows of each product's table are made
+// while the page is written, one product at a time.
 func Render(p Page) ([]byte, error) {
 	var cids []contentID
-	var items int
+	var items, rows int
 	var total int64
 	seen := map[string]bool{}
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		doc := p.Catalog[cid]
 		c := contentID{ID: cid, Path: p.Paths[cid]}
 		c.Datatype, _ = doc.Fields.String("datatype")
-		byProduct := map[string]*productRows{}
-		var order []string
-		versionStart := map[string]int{} // product/version -> index of its first row
-		doc.Each(func(fl catalog.Flat) bool {
-			pr := byProduct[fl.Product]
-			if pr == nil {
-				pr = &productRows{Name: fl.Product, Attrs: describe(fl.Attrs)}
-				byProduct[fl.Product] = pr
-				order = append(order, fl.Product)
-			}
-			row := itemRow{Version: fl.Version, Name: fl.Name, Ftype: fl.Attrs["ftype"], Path: fl.Item.Path, Size: fl.Item.Size, SHA256: fl.Item.SHA256}
-			key := fl.Product + "\x00" + fl.Version
-			if i, ok := versionStart[key]; ok {
-				pr.Rows[i].VersionRows++
-			} else {
-				versionStart[key] = len(pr.Rows)
-				row.First, row.VersionRows = true, 1
-			}
-			pr.Rows = append(pr.Rows, row)
-			if fl.Item.Path != "" {
-				c.Items++
-				c.Bytes += fl.Item.Size
-				if !seen[fl.Item.Path] {
-					seen[fl.Item.Path] = true
-					items++
-					total += fl.Item.Size
+		for _, pname := range catalog.SortedKeys(doc.Products) {
+			pr := productRows{Name: pname, doc: doc}
+			doc.EachOf(pname, func(fl catalog.Flat) bool {
+				pr.Attrs = describe(fl.Attrs)
+				return false
+			})
+			for _, v := range doc.Products[pname].Versions {
+				for _, it := range v.Items {
+					rows++
+					if it.Path == "" {
+						continue
+					}
+					c.Items++
+					c.Bytes += it.Size
+					if !seen[it.Path] {
+						seen[it.Path] = true
+						items++
+						total += it.Size
+					}
 				}
 			}
-			return true
-		})
-		for _, name := range order {
-			c.Products = append(c.Products, *byProduct[name])
+			c.Products = append(c.Products, pr)
 		}
 		cids = append(cids, c)
 	}
@@ -110,6 +108,7 @@ func Render(p Page) ([]byte, error) {
 		url = "https://MIRROR/PATH/"
 	}
 	var b bytes.Buffer
+	b.Grow(8<<10 + 256*rows) // about what a row takes
 	err := tmpl.Execute(&b, struct {
 		Page
 		URL        string
@@ -118,6 +117,75 @@ func Render(p Page) ([]byte, error) {
 		Bytes      int64
 	}{p, url, cids, items, total})
 	return b.Bytes(), err
+}
+
+// rows renders the rows of the product's table.
+func (p productRows) rows() (template.HTML, error) {
+	var b bytes.Buffer
+	var err error
+	last := ""
+	p.doc.EachOf(p.Name, func(fl catalog.Flat) bool {
+		row := itemRow{Version: fl.Version, Name: fl.Name, Ftype: fl.Attrs["ftype"], Path: fl.Item.Path, SHA256: fl.Item.SHA256,
+			First: fl.Version != last || b.Len() == 0}
+		last = fl.Version
+		if row.Path != "" {
+			row.Size = plan.Bytes(fl.Item.Size)
+		}
+		if row.plain() {
+			row.write(&b)
+		} else {
+			err = rowTmpl.Execute(&b, row)
+		}
+		return err == nil
+	})
+	return template.HTML(b.String()), err
+}
+
+// plain reports whether the row's text comes out of rowTmpl unchanged:
+// no byte that HTML escaping changes, and a path of plain URL bytes
+// (no scheme, nothing to percent-encode).
+func (r itemRow) plain() bool {
+	const htmlSpecial = "\x00\"&'+<>"
+	for _, s := range [...]string{r.Version, r.Name, r.Ftype, r.Size, r.SHA256} {
+		if strings.ContainsAny(s, htmlSpecial) {
+			return false
+		}
+	}
+	for i := 0; i < len(r.Path); i++ {
+		c := r.Path[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._~/-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// write writes the row as rowTmpl renders a plain row.
+func (r itemRow) write(b *bytes.Buffer) {
+	b.WriteString(`
+<tr class="item"><td class="version">`)
+	if r.First {
+		b.WriteString(r.Version)
+	}
+	b.WriteString(`</td><td>`)
+	if r.Path != "" {
+		b.WriteString(`<a href="`)
+		b.WriteString(r.Path)
+		b.WriteString(`">`)
+		b.WriteString(r.Name)
+		b.WriteString(`</a>`)
+	} else {
+		b.WriteString(r.Name)
+	}
+	b.WriteString(`</td><td>`)
+	b.WriteString(r.Ftype)
+	b.WriteString(`</td><td class="size">`)
+	if r.Path != "" {
+		b.WriteString(r.Size)
+	}
+	b.WriteString(`</td><td class="sha">`)
+	b.WriteString(r.SHA256)
+	b.WriteString(`</td></tr>`)
 }
 
 // describe returns the attributes that tell products apart, as a line.
