@@ -139,7 +139,8 @@ type Product struct {
 	Versions map[string]*Version
 }
 
-// Version is one version of a product with its items.
+// Version is one version of a product with its items. Versions of a
+// product whose fields are the same may share their Fields.
 type Version struct {
 	Fields Fields
 	Items  map[string]*Item
@@ -410,6 +411,7 @@ func decodeProduct(pname string, data []byte, keys interner, fail func(where str
 	delete(pf, "versions")
 	prod := &Product{Fields: pf, Versions: map[string]*Version{}}
 	names := interner{} // version and item names: the same few in every version
+	shared := map[string]Fields{}
 	err = memberBytes(vraw, func(vkey, vdata []byte) error {
 		vname := names.get(vkey)
 		vwhere := func() string { return fmt.Sprintf("%s.versions[%q]", pwhere(), vname) }
@@ -422,6 +424,16 @@ func decodeProduct(pname string, data []byte, keys interner, fail func(where str
 			return fail(vwhere()+".items", "%v", errNotObject)
 		}
 		delete(vf, "items")
+		// Versions whose fields read the same share one map (the fields
+		// of most versions are a label): the text around the items is
+		// the key (iraw is a part of vdata; cap gives its offset).
+		at := cap(vdata) - cap(iraw)
+		same := string(vdata[:at]) + string(vdata[at+len(iraw):])
+		if f, ok := shared[same]; ok {
+			vf = f
+		} else {
+			shared[same] = vf
+		}
 		ver := &Version{Fields: vf, Items: map[string]*Item{}}
 		err = memberBytes(iraw, func(ikey, idata []byte) error {
 			iname := names.get(ikey)
@@ -552,7 +564,7 @@ func (idx *Index) Encode() ([]byte, error) {
 // tree directly (a products file can hold 100,000 items).
 func (p *Products) Encode() ([]byte, error) {
 	w := &encoder{}
-	w.buf.Grow(512 + 384*p.Len()) // about what an item takes
+	w.buf.Grow(p.encodedSize())
 
 	err := w.fields(0, p.Fields, "products", func(depth int) error {
 		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
@@ -572,6 +584,25 @@ func (p *Products) Encode() ([]byte, error) {
 	}
 	w.buf.WriteByte('\n')
 	return w.buf.Bytes(), nil
+}
+
+// encodedSize estimates the length of p's encoding from the text of its
+// items, which is most of it, so that the buffer is allocated once and
+// not much larger than needed (a products file can be hundreds of
+// megabytes).
+func (p *Products) encodedSize() int {
+	n := 4096
+	for pname, prod := range p.Products {
+		n += 256 + len(pname)
+		for vname, v := range prod.Versions {
+			n += 128 + len(vname)
+			for iname, it := range v.Items {
+				// The text as read, give or take its indentation.
+				n += 40 + len(iname) + len(it.Fields) + len(it.Fields)/8
+			}
+		}
+	}
+	return n
 }
 
 // encoder writes JSON as json.MarshalIndent(v, "", " ") writes sorted

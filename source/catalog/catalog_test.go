@@ -409,3 +409,32 @@ func TestSelect(t *testing.T) {
 		}
 	}
 }
+
+// TestEachItemsDoNotLeak: what an item sets (its fields, the aliases they
+// select, fields named like the names Each adds) is its own: the next
+// item of the version sees the version's attributes again.
+func TestEachItemsDoNotLeak(t *testing.T) {
+	doc := `{"format": "products:1.0", "content_id": "cid", "label": "top",
+ "_aliases": {"crsn": {"ap-1": {"region": "ap-southeast-1", "label": "from-alias"}}},
+ "products": {"p": {"arch": "amd64", "versions": {"v": {"label": "daily", "items": {
+  "a": {"path": "a", "size": 1, "sha256": "` + zero64 + `", "label": "mine", "crsn": "ap-1", "content_id": "x", "item_name": "y", "extra": 1},
+  "b": {"path": "b", "size": 2, "md5": "` + strings.Repeat("0", 32) + `"}
+ }}}}}}`
+	d, err := DecodeProducts("leak.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	d.Each(func(f Flat) bool { got[f.Name] = maps.Clone(f.Attrs); return true })
+	wantA := map[string]string{"format": "products:1.0", "content_id": "cid", "label": "from-alias", "arch": "amd64",
+		"path": "a", "size": "1", "sha256": zero64, "crsn": "ap-1", "region": "ap-southeast-1", "extra": "1",
+		"product_name": "p", "version_name": "v", "item_name": "a"}
+	wantB := map[string]string{"format": "products:1.0", "content_id": "cid", "label": "daily", "arch": "amd64",
+		"path": "b", "size": "2", "md5": strings.Repeat("0", 32), "product_name": "p", "version_name": "v", "item_name": "b"}
+	if !reflect.DeepEqual(got["a"], wantA) {
+		t.Errorf("a:\n got %v\nwant %v", got["a"], wantA)
+	}
+	if !reflect.DeepEqual(got["b"], wantB) {
+		t.Errorf("b:\n got %v\nwant %v", got["b"], wantB)
+	}
+}

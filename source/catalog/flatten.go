@@ -1,5 +1,7 @@
 package catalog
 
+import "slices"
+
 // Flat is one item with the attributes it inherits, as filters and
 // consumers see it (SIMPLESTREAMS.md §3).
 type Flat struct {
@@ -33,8 +35,9 @@ func (p *Products) EachOf(pname string, fn func(Flat) bool) {
 // Select returns the products of p reduced to the items for which match
 // returns true, given each item's flattened attributes as Each gives them,
 // without the versions and products that keep no item. The result shares
-// Fields and Items with p. Products are walked concurrently: match may be
-// called from several goroutines at once and must not keep attrs.
+// Fields and Items with p, and the versions that keep every item. Products
+// are walked concurrently: match may be called from several goroutines at
+// once and must not keep attrs.
 func (p *Products) Select(match func(attrs map[string]string) bool) map[string]*Product {
 	top := p.topAttrs()
 	names := SortedKeys(p.Products)
@@ -42,6 +45,14 @@ func (p *Products) Select(match func(attrs map[string]string) bool) map[string]*
 	parallel(len(names), func(i int) {
 		src := p.Products[names[i]]
 		var np *Product
+		var nv *Version // the version being kept, named cur
+		var cur string
+		// whole keeps the versions that keep every item as they are.
+		whole := func() {
+			if nv != nil && len(nv.Items) == len(src.Versions[cur].Items) {
+				np.Versions[cur] = src.Versions[cur]
+			}
+		}
 		p.eachIn(top, names[i], func(f Flat) bool {
 			if !match(f.Attrs) {
 				return true
@@ -49,14 +60,15 @@ func (p *Products) Select(match func(attrs map[string]string) bool) map[string]*
 			if np == nil {
 				np = &Product{Fields: src.Fields, Versions: map[string]*Version{}}
 			}
-			nv := np.Versions[f.Version]
-			if nv == nil {
-				nv = &Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*Item{}}
-				np.Versions[f.Version] = nv
+			if nv == nil || cur != f.Version {
+				whole()
+				nv, cur = &Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*Item{}}, f.Version
+				np.Versions[cur] = nv
 			}
 			nv.Items[f.Name] = f.Item
 			return true
 		})
+		whole()
 		kept[i] = np
 	})
 	out := make(map[string]*Product, len(names))
@@ -77,75 +89,115 @@ func (p *Products) topAttrs() map[string]string {
 }
 
 // eachIn calls fn for every item of product pname as Each does, and
-// reports whether fn asked to go on.
+// reports whether fn asked to go on. The attributes of a version are
+// flattened once; each item's own are set on top of them and taken back
+// after fn.
 func (p *Products) eachIn(top map[string]string, pname string, fn func(Flat) bool) bool {
 	cid := p.ContentID()
 	prod := p.Products[pname]
 	pattrs := clone(top)
 	p.merge(pattrs, prod.Fields)
+	var touched []undo
 	for _, vname := range SortedKeys(prod.Versions) {
 		ver := prod.Versions[vname]
-		vattrs := clone(pattrs)
-		p.merge(vattrs, ver.Fields)
-		attrs := make(map[string]string, len(vattrs)+16)
+		attrs := clone(pattrs)
+		p.merge(attrs, ver.Fields)
+		names := [...]struct{ k, v string }{{"content_id", cid}, {"product_name", pname}, {"version_name", vname}}
+		for _, n := range names {
+			attrs[n.k] = n.v
+		}
 		for _, iname := range SortedKeys(ver.Items) {
 			it := ver.Items[iname]
-			clear(attrs)
-			for k, v := range vattrs {
+			touched = touched[:0]
+			p.mergeItem(it, func(k, v string) {
+				if !slices.ContainsFunc(touched, func(u undo) bool { return u.k == k }) {
+					old, had := attrs[k]
+					touched = append(touched, undo{k, old, had})
+				}
 				attrs[k] = v
+			})
+			for _, u := range touched {
+				for _, n := range names {
+					if u.k == n.k {
+						attrs[n.k] = n.v
+					}
+				}
 			}
-			p.mergeItem(attrs, it.Fields)
-			attrs["content_id"] = cid
-			attrs["product_name"] = pname
-			attrs["version_name"] = vname
 			attrs["item_name"] = iname
 			if !fn(Flat{Product: pname, Version: vname, Name: iname, Item: it, Attrs: attrs}) {
 				return false
+			}
+			for _, u := range touched {
+				if u.had {
+					attrs[u.k] = u.old
+				} else {
+					delete(attrs, u.k)
+				}
 			}
 		}
 	}
 	return true
 }
 
+// undo is how to take back an item's attribute: the version's value, if
+// it had one.
+type undo struct {
+	k, old string
+	had    bool
+}
+
 // merge copies the scalar fields of f into dst, then the fields of any
 // alias that a string field selects (_aliases[key][value]).
 func (p *Products) merge(dst map[string]string, f Fields) {
-	p.mergeEach(dst, func(fn func(k string, raw []byte)) {
+	p.mergeEach(func(fn func(k string, raw []byte)) {
 		for k, raw := range f {
 			fn(k, raw)
 		}
-	})
+	}, func(raw []byte) (string, bool) { return scalar(raw) }, func(k, v string) { dst[k] = v })
 }
 
-// mergeItem is merge for an item's fields.
-func (p *Products) mergeItem(dst map[string]string, o Object) {
-	p.mergeEach(dst, func(fn func(k string, raw []byte)) {
-		o.each(func(k, raw []byte) bool {
+// mergeItem is merge for an item's fields, through set. The strings of
+// its path and checksums are those of the item, not copies.
+func (p *Products) mergeItem(it *Item, set func(k, v string)) {
+	value := func(raw []byte) (string, bool) {
+		if plain(raw) {
+			switch s := raw[1 : len(raw)-1]; string(s) {
+			case it.Path:
+				return it.Path, true
+			case it.SHA256:
+				return it.SHA256, true
+			}
+		}
+		return scalar(raw)
+	}
+	p.mergeEach(func(fn func(k string, raw []byte)) {
+		it.Fields.each(func(k, raw []byte) bool {
 			fn(p.keys.lookup(k), raw)
 			return true
 		})
-	})
+	}, value, set)
 }
 
-// mergeEach is merge over the fields that each hands out.
-func (p *Products) mergeEach(dst map[string]string, each func(fn func(k string, raw []byte))) {
+// mergeEach is merge over the fields that each hands out, with their
+// values as value reads them.
+func (p *Products) mergeEach(each func(fn func(k string, raw []byte)), value func([]byte) (string, bool), set func(k, v string)) {
 	each(func(k string, raw []byte) {
-		if s, ok := scalar(raw); ok {
-			dst[k] = s
+		if s, ok := value(raw); ok {
+			set(k, s)
 		}
 	})
 	if len(p.aliases) == 0 {
 		return
 	}
 	each(func(k string, raw []byte) {
-		v, ok := scalar(raw)
+		v, ok := value(raw)
 		if !ok || raw[0] != '"' {
 			return
 		}
 		if alias, ok := p.aliases[k][v]; ok {
 			for ak, araw := range alias {
 				if s, ok := scalar(araw); ok {
-					dst[ak] = s
+					set(ak, s)
 				}
 			}
 		}
