@@ -71,7 +71,7 @@ type contentID struct {
 // while the page is written, one product at a time.
 func Render(p Page) ([]byte, error) {
 	var cids []contentID
-	var items, rows int
+	var items, size int
 	var total int64
 	seen := map[string]bool{}
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
@@ -80,13 +80,14 @@ func Render(p Page) ([]byte, error) {
 		c.Datatype, _ = doc.Fields.String("datatype")
 		for _, pname := range catalog.SortedKeys(doc.Products) {
 			pr := productRows{Name: pname, doc: doc}
+			size += 512 + 2*len(pname) // the product's heading and table
 			doc.EachOf(pname, func(fl catalog.Flat) bool {
 				pr.Attrs = describe(fl.Attrs)
 				return false
 			})
 			for _, v := range doc.Products[pname].Versions {
-				for _, it := range v.Items {
-					rows++
+				for iname, it := range v.Items {
+					size += 160 + len(iname) + len(it.Path) + len(it.SHA256) // the row's markup and text
 					if it.Path == "" {
 						continue
 					}
@@ -108,7 +109,7 @@ func Render(p Page) ([]byte, error) {
 		url = "https://MIRROR/PATH/"
 	}
 	var b bytes.Buffer
-	b.Grow(8<<10 + 256*rows) // about what a row takes
+	b.Grow(8<<10 + size + size/16)
 	err := tmpl.Execute(&b, struct {
 		Page
 		URL        string
