@@ -44,12 +44,12 @@ func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts
 		var sf, pf map[string]*catalog.Product
 		base := sdoc
 		if sdoc != nil {
-			sf = sdoc.Select(opts.Filters.Match)
+			sf = sdoc.Select(opts.Filters.Keys(), opts.Filters.Match)
 		} else {
 			base = pdoc
 		}
 		if opts.Keep && pdoc != nil {
-			pf = pdoc.Select(opts.Filters.Match)
+			pf = pdoc.Select(opts.Filters.Keys(), opts.Filters.Match)
 		}
 		nd := base.Subset(map[string]*catalog.Product{})
 		for pname := range union(sf, pf) {

@@ -81,7 +81,7 @@ func Render(p Page) ([]byte, error) {
 		for _, pname := range catalog.SortedKeys(doc.Products) {
 			pr := productRows{Name: pname, doc: doc}
 			size += 512 + 2*len(pname) // the product's heading and table
-			doc.EachOf(pname, func(fl catalog.Flat) bool {
+			doc.EachOf(pname, nil, func(fl catalog.Flat) bool {
 				pr.Attrs = describe(fl.Attrs)
 				return false
 			})
@@ -125,7 +125,7 @@ func (p productRows) rows() (template.HTML, error) {
 	var b bytes.Buffer
 	var err error
 	last := ""
-	p.doc.EachOf(p.Name, func(fl catalog.Flat) bool {
+	p.doc.EachOf(p.Name, []string{"ftype"}, func(fl catalog.Flat) bool {
 		row := itemRow{Version: fl.Version, Name: fl.Name, Ftype: fl.Attrs["ftype"], Path: fl.Item.Path, SHA256: fl.Item.SHA256,
 			First: fl.Version != last || b.Len() == 0}
 		last = fl.Version

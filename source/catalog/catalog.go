@@ -556,14 +556,20 @@ func (idx *Index) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.buf.WriteByte('\n')
+	w.buf.writeByte('\n')
 	return w.buf.Bytes(), nil
 }
 
 // Encode renders a products document like Index.Encode. It writes the
-// tree directly (a products file can hold 100,000 items).
-func (p *Products) Encode() ([]byte, error) {
+// tree directly (a products file can hold a million items).
+func (p *Products) Encode() ([]byte, error) { return p.EncodeLike(nil) }
+
+// EncodeLike is Encode, but returns like itself, not a copy, when the
+// encoding is the same bytes: a products file republished unchanged (a
+// mirror of everything, a re-sync) is then held once, not twice.
+func (p *Products) EncodeLike(like []byte) ([]byte, error) {
 	w := &encoder{}
+	w.buf.like = like
 	w.buf.Grow(p.encodedSize())
 
 	err := w.fields(0, p.Fields, "products", func(depth int) error {
@@ -582,7 +588,7 @@ func (p *Products) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.buf.WriteByte('\n')
+	w.buf.writeByte('\n')
 	return w.buf.Bytes(), nil
 }
 
@@ -608,9 +614,71 @@ func (p *Products) encodedSize() int {
 // encoder writes JSON as json.MarshalIndent(v, "", " ") writes sorted
 // maps, with raw field values compacted onto their line.
 type encoder struct {
-	buf     bytes.Buffer
+	buf     output
 	scratch bytes.Buffer
 	members []member // of the item being written
+}
+
+// output collects what the encoder writes. While the output matches
+// like, nothing is copied: Bytes then returns like itself.
+type output struct {
+	like []byte
+	n    int    // bytes of like matched, while buf is nil
+	size int    // the expected length
+	buf  []byte // the output, from the first difference on
+}
+
+// Grow says how long the output is expected to be.
+func (o *output) Grow(n int) { o.size = n }
+
+func (o *output) writeString(s string) {
+	if o.buf == nil {
+		if o.n+len(s) <= len(o.like) && string(o.like[o.n:o.n+len(s)]) == s {
+			o.n += len(s)
+			return
+		}
+		o.differ(len(s))
+	}
+	o.buf = append(o.buf, s...)
+}
+
+func (o *output) write(b []byte) {
+	if o.buf == nil {
+		if o.n+len(b) <= len(o.like) && bytes.Equal(o.like[o.n:o.n+len(b)], b) {
+			o.n += len(b)
+			return
+		}
+		o.differ(len(b))
+	}
+	o.buf = append(o.buf, b...)
+}
+
+func (o *output) writeByte(c byte) {
+	if o.buf == nil {
+		if o.n < len(o.like) && o.like[o.n] == c {
+			o.n++
+			return
+		}
+		o.differ(1)
+	}
+	o.buf = append(o.buf, c)
+}
+
+// differ starts the output's own copy, before a write of n bytes that
+// like does not have.
+func (o *output) differ(n int) {
+	o.buf = append(make([]byte, 0, max(o.size, o.n+n)), o.like[:o.n]...)
+}
+
+// Bytes returns the output.
+func (o *output) Bytes() []byte {
+	switch {
+	case o.buf != nil:
+		return o.buf
+	case o.n == len(o.like) && o.like != nil:
+		return o.like
+	}
+	return append([]byte(nil), o.like[:o.n]...)
 }
 
 // member is one field of an object to write.
@@ -620,9 +688,9 @@ type member struct {
 }
 
 func (w *encoder) indent(depth int) {
-	w.buf.WriteByte('\n')
+	w.buf.writeByte('\n')
 	for range depth {
-		w.buf.WriteByte(' ')
+		w.buf.writeByte(' ')
 	}
 }
 
@@ -635,17 +703,17 @@ func (w *encoder) key(k string) {
 		}
 	}
 	if plain {
-		w.buf.WriteByte('"')
-		w.buf.WriteString(k)
-		w.buf.WriteByte('"')
+		w.buf.writeByte('"')
+		w.buf.writeString(k)
+		w.buf.writeByte('"')
 	} else {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
 		enc.Encode(k)
-		w.buf.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+		w.buf.write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	}
-	w.buf.WriteString(": ")
+	w.buf.writeString(": ")
 }
 
 // fields writes the fields of a node, and its child collection under
@@ -676,13 +744,13 @@ func (w *encoder) object(depth int, ms []member, childKey string, child func(dep
 	}
 	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
 	if len(ms) == 0 {
-		w.buf.WriteString("{}")
+		w.buf.writeString("{}")
 		return nil
 	}
-	w.buf.WriteByte('{')
+	w.buf.writeByte('{')
 	for i, m := range ms {
 		if i > 0 {
-			w.buf.WriteByte(',')
+			w.buf.writeByte(',')
 		}
 		w.indent(depth + 1)
 		w.key(m.key)
@@ -697,7 +765,7 @@ func (w *encoder) object(depth int, ms []member, childKey string, child func(dep
 		}
 	}
 	w.indent(depth)
-	w.buf.WriteByte('}')
+	w.buf.writeByte('}')
 	return nil
 }
 
@@ -710,22 +778,22 @@ func (w *encoder) raw(depth int, v json.RawMessage) error {
 		if err := json.Indent(&w.scratch, v, strings.Repeat(" ", depth), " "); err != nil {
 			return err
 		}
-		w.buf.Write(w.scratch.Bytes())
+		w.buf.write(w.scratch.Bytes())
 		return nil
 	}
-	w.buf.Write(v)
+	w.buf.write(v)
 	return nil
 }
 
 func encodeMap[V any](w *encoder, depth int, m map[string]V, fn func(depth int, v V) error) error {
 	if len(m) == 0 {
-		w.buf.WriteString("{}")
+		w.buf.writeString("{}")
 		return nil
 	}
-	w.buf.WriteByte('{')
+	w.buf.writeByte('{')
 	for i, k := range SortedKeys(m) {
 		if i > 0 {
-			w.buf.WriteByte(',')
+			w.buf.writeByte(',')
 		}
 		w.indent(depth + 1)
 		w.key(k)
@@ -734,7 +802,7 @@ func encodeMap[V any](w *encoder, depth int, m map[string]V, fn func(depth int, 
 		}
 	}
 	w.indent(depth)
-	w.buf.WriteByte('}')
+	w.buf.writeByte('}')
 	return nil
 }
 

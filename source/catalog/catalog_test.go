@@ -375,16 +375,21 @@ func TestSelect(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs = append(docs, inh)
-	cases := map[string]func(map[string]string) bool{
-		"everything":         func(map[string]string) bool { return true },
-		"nothing":            func(map[string]string) bool { return false },
-		"one arch":           func(a map[string]string) bool { return a["arch"] == "amd64" },
-		"kernels only":       func(a map[string]string) bool { return a["ftype"] == "boot-kernel" },
-		"newest version":     func(a map[string]string) bool { return strings.HasPrefix(a["version_name"], "2025") },
-		"alias-expanded key": func(a map[string]string) bool { return a["region"] == "ap-southeast-1" },
-		"one item of each":   func(a map[string]string) bool { return a["item_name"] == "boot-kernel" || a["item_name"] == "k" },
+	cases := map[string]struct {
+		keys  []string // what match reads
+		match func(map[string]string) bool
+	}{
+		"everything":         {[]string{}, func(map[string]string) bool { return true }},
+		"nothing":            {[]string{}, func(map[string]string) bool { return false }},
+		"one arch":           {[]string{"arch"}, func(a map[string]string) bool { return a["arch"] == "amd64" }},
+		"kernels only":       {[]string{"ftype"}, func(a map[string]string) bool { return a["ftype"] == "boot-kernel" }},
+		"newest version":     {[]string{}, func(a map[string]string) bool { return strings.HasPrefix(a["version_name"], "2025") }},
+		"alias-expanded key": {[]string{"region"}, func(a map[string]string) bool { return a["region"] == "ap-southeast-1" }},
+		"one item of each":   {[]string{"label"}, func(a map[string]string) bool { return a["item_name"] == "boot-kernel" || a["item_name"] == "k" }},
+		"two keys":           {[]string{"release", "label"}, func(a map[string]string) bool { return a["release"] == "jammy" && a["label"] != "daily" }},
 	}
-	for name, match := range cases {
+	for name, c := range cases {
+		match := c.match
 		for _, doc := range docs {
 			want := map[string]*Product{}
 			doc.Each(func(f Flat) bool {
@@ -403,8 +408,11 @@ func TestSelect(t *testing.T) {
 				v.Items[f.Name] = f.Item
 				return true
 			})
-			if got := doc.Select(match); !reflect.DeepEqual(got, want) {
+			if got := doc.Select(nil, match); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, %s: Select kept %d products, a plain walk %d", name, doc.ContentID(), len(got), len(want))
+			}
+			if got := doc.Select(c.keys, match); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %s: Select of keys %q kept %d products, a plain walk %d", name, doc.ContentID(), c.keys, len(got), len(want))
 			}
 		}
 	}
@@ -436,5 +444,41 @@ func TestEachItemsDoNotLeak(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got["b"], wantB) {
 		t.Errorf("b:\n got %v\nwant %v", got["b"], wantB)
+	}
+}
+
+// TestEncodeLike: a document that encodes to the bytes given comes back
+// as those very bytes, not a copy; any other gives Encode's bytes, in a
+// slice of its own.
+func TestEncodeLike(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/maas/simplestreams_ubuntu.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := DecodeProducts("ubuntu", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := doc.EncodeLike(want)
+	if err != nil || &same[0] != &want[0] || len(same) != len(want) {
+		t.Fatalf("EncodeLike(its own encoding) made a copy (err %v)", err)
+	}
+	changed := bytes.Clone(want)
+	changed[len(changed)/2] ^= 1
+	for name, like := range map[string][]byte{
+		"a byte differs": changed, "shorter": want[:len(want)-10], "longer": append(bytes.Clone(want), ' '),
+		"empty": {}, "nil": nil,
+	} {
+		got, err := doc.EncodeLike(like)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: EncodeLike differs from Encode (err %v)", name, err)
+		}
+		if len(like) > 0 && len(got) > 0 && &got[0] == &like[0] {
+			t.Errorf("%s: EncodeLike returned the other bytes", name)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package catalog
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // Flat is one item with the attributes it inherits, as filters and
 // consumers see it (SIMPLESTREAMS.md §3).
@@ -19,16 +22,18 @@ type Flat struct {
 func (p *Products) Each(fn func(Flat) bool) {
 	top := p.topAttrs()
 	for _, pname := range SortedKeys(p.Products) {
-		if !p.eachIn(top, pname, fn) {
+		if !p.eachIn(top, pname, nil, fn) {
 			return
 		}
 	}
 }
 
-// EachOf calls fn for every item of product pname as Each does.
-func (p *Products) EachOf(pname string, fn func(Flat) bool) {
+// EachOf calls fn for every item of product pname as Each does. With
+// keys, Attrs holds only those of the attributes (and the names Each
+// adds): a caller that reads a few spares flattening the rest.
+func (p *Products) EachOf(pname string, keys []string, fn func(Flat) bool) {
 	if p.Products[pname] != nil {
-		p.eachIn(p.topAttrs(), pname, fn)
+		p.eachIn(p.topAttrs(), pname, keys, fn)
 	}
 }
 
@@ -37,8 +42,9 @@ func (p *Products) EachOf(pname string, fn func(Flat) bool) {
 // without the versions and products that keep no item. The result shares
 // Fields and Items with p, and the versions that keep every item. Products
 // are walked concurrently: match may be called from several goroutines at
-// once and must not keep attrs.
-func (p *Products) Select(match func(attrs map[string]string) bool) map[string]*Product {
+// once and must not keep attrs. With keys, match is given only those
+// attributes, as EachOf gives them.
+func (p *Products) Select(keys []string, match func(attrs map[string]string) bool) map[string]*Product {
 	top := p.topAttrs()
 	names := SortedKeys(p.Products)
 	kept := make([]*Product, len(names))
@@ -53,7 +59,7 @@ func (p *Products) Select(match func(attrs map[string]string) bool) map[string]*
 				np.Versions[cur] = src.Versions[cur]
 			}
 		}
-		p.eachIn(top, names[i], func(f Flat) bool {
+		p.eachIn(top, names[i], keys, func(f Flat) bool {
 			if !match(f.Attrs) {
 				return true
 			}
@@ -88,20 +94,27 @@ func (p *Products) topAttrs() map[string]string {
 	return top
 }
 
-// eachIn calls fn for every item of product pname as Each does, and
-// reports whether fn asked to go on. The attributes of a version are
-// flattened once; each item's own are set on top of them and taken back
-// after fn.
-func (p *Products) eachIn(top map[string]string, pname string, fn func(Flat) bool) bool {
+// eachIn calls fn for every item of product pname as Each does (only
+// keys of the attributes, when keys is not nil), and reports whether fn
+// asked to go on. The attributes of a version are flattened once; each
+// item's own are set on top of them and taken back after fn.
+func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn func(Flat) bool) bool {
 	cid := p.ContentID()
 	prod := p.Products[pname]
 	pattrs := clone(top)
 	p.merge(pattrs, prod.Fields)
+	var want func(string) bool
+	if keys != nil {
+		want = func(k string) bool { return slices.Contains(keys, k) }
+	}
 	var touched []undo
 	for _, vname := range SortedKeys(prod.Versions) {
 		ver := prod.Versions[vname]
 		attrs := clone(pattrs)
 		p.merge(attrs, ver.Fields)
+		if want != nil {
+			maps.DeleteFunc(attrs, func(k, _ string) bool { return !want(k) })
+		}
 		names := [...]struct{ k, v string }{{"content_id", cid}, {"product_name", pname}, {"version_name", vname}}
 		for _, n := range names {
 			attrs[n.k] = n.v
@@ -109,7 +122,7 @@ func (p *Products) eachIn(top map[string]string, pname string, fn func(Flat) boo
 		for _, iname := range SortedKeys(ver.Items) {
 			it := ver.Items[iname]
 			touched = touched[:0]
-			p.mergeItem(it, func(k, v string) {
+			p.mergeItem(it, want, func(k, v string) {
 				if !slices.ContainsFunc(touched, func(u undo) bool { return u.k == k }) {
 					old, had := attrs[k]
 					touched = append(touched, undo{k, old, had})
@@ -153,12 +166,13 @@ func (p *Products) merge(dst map[string]string, f Fields) {
 		for k, raw := range f {
 			fn(k, raw)
 		}
-	}, func(raw []byte) (string, bool) { return scalar(raw) }, func(k, v string) { dst[k] = v })
+	}, func(raw []byte) (string, bool) { return scalar(raw) }, nil, func(k, v string) { dst[k] = v })
 }
 
-// mergeItem is merge for an item's fields, through set. The strings of
-// its path and checksums are those of the item, not copies.
-func (p *Products) mergeItem(it *Item, set func(k, v string)) {
+// mergeItem is merge for an item's fields, through set, of the keys want
+// accepts (all when nil). The strings of its path and checksum are those
+// of the item, not copies.
+func (p *Products) mergeItem(it *Item, want func(string) bool, set func(k, v string)) {
 	value := func(raw []byte) (string, bool) {
 		if plain(raw) {
 			switch s := raw[1 : len(raw)-1]; string(s) {
@@ -175,13 +189,16 @@ func (p *Products) mergeItem(it *Item, set func(k, v string)) {
 			fn(p.keys.lookup(k), raw)
 			return true
 		})
-	}, value, set)
+	}, value, want, set)
 }
 
 // mergeEach is merge over the fields that each hands out, with their
-// values as value reads them.
-func (p *Products) mergeEach(each func(fn func(k string, raw []byte)), value func([]byte) (string, bool), set func(k, v string)) {
+// values as value reads them, of the keys want accepts (all when nil).
+func (p *Products) mergeEach(each func(fn func(k string, raw []byte)), value func([]byte) (string, bool), want func(string) bool, set func(k, v string)) {
 	each(func(k string, raw []byte) {
+		if want != nil && !want(k) {
+			return
+		}
 		if s, ok := value(raw); ok {
 			set(k, s)
 		}
@@ -196,6 +213,9 @@ func (p *Products) mergeEach(each func(fn func(k string, raw []byte)), value fun
 		}
 		if alias, ok := p.aliases[k][v]; ok {
 			for ak, araw := range alias {
+				if want != nil && !want(ak) {
+					continue
+				}
 				if s, ok := scalar(araw); ok {
 					set(ak, s)
 				}
