@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,17 +138,24 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at data[i].
+// skipString returns the index after the string starting at data[i]: the
+// first quote not escaped by an odd run of backslashes.
 func skipString(data []byte, i int) int {
-	for i++; i < len(data); i++ {
-		switch data[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i++; ; {
+		j := bytes.IndexByte(data[i:], '"')
+		if j < 0 {
+			return len(data)
 		}
+		q := i + j
+		n := 0
+		for p := q - 1; data[p] == '\\'; p-- { // the opening quote stops it
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
 	}
-	return i
 }
 
 // skipValue returns the index after the value starting at data[i].
