@@ -41,7 +41,7 @@ var tmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"bytes": func(n int64) string { return strconv.FormatInt(n, 10) },
 	"human": plan.Bytes,
 	"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"rows":  func(p productRows) (template.HTML, error) { return p.rows() },
+	"rows":  func(p productRows) (template.HTML, error) { return "", p.rows() },
 }).Parse(pageTemplate))
 
 // rowTmpl renders one item row; writeRow writes the same markup directly
@@ -58,6 +58,9 @@ type productRows struct {
 	Name  string
 	Attrs string // a few identifying attributes
 	doc   *catalog.Products
+	// out is the page being written: the rows go straight into it, where
+	// the template has got to (it writes as it goes).
+	out *bytes.Buffer
 }
 
 type contentID struct {
@@ -74,12 +77,13 @@ func Render(p Page) ([]byte, error) {
 	var items, size int
 	var total int64
 	seen := map[string]bool{}
+	var b bytes.Buffer
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		doc := p.Catalog[cid]
 		c := contentID{ID: cid, Path: p.Paths[cid]}
 		c.Datatype, _ = doc.Fields.String("datatype")
 		for _, pname := range catalog.SortedKeys(doc.Products) {
-			pr := productRows{Name: pname, doc: doc}
+			pr := productRows{Name: pname, doc: doc, out: &b}
 			size += 512 + 2*len(pname) // the product's heading and table
 			doc.EachOf(pname, nil, func(fl catalog.Flat) bool {
 				pr.Attrs = describe(fl.Attrs)
@@ -108,7 +112,6 @@ func Render(p Page) ([]byte, error) {
 	if url == "" {
 		url = "https://MIRROR/PATH/"
 	}
-	var b bytes.Buffer
 	b.Grow(8<<10 + size + size/16)
 	err := tmpl.Execute(&b, struct {
 		Page
@@ -120,26 +123,25 @@ func Render(p Page) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// rows renders the rows of the product's table.
-func (p productRows) rows() (template.HTML, error) {
-	var b bytes.Buffer
+// rows writes the rows of the product's table to the page.
+func (p productRows) rows() error {
 	var err error
-	last := ""
+	first, last := true, ""
 	p.doc.EachOf(p.Name, []string{"ftype"}, func(fl catalog.Flat) bool {
 		row := itemRow{Version: fl.Version, Name: fl.Name, Ftype: fl.Attrs["ftype"], Path: fl.Item.Path, SHA256: fl.Item.SHA256,
-			First: fl.Version != last || b.Len() == 0}
-		last = fl.Version
+			First: first || fl.Version != last}
+		first, last = false, fl.Version
 		if row.Path != "" {
 			row.Size = plan.Bytes(fl.Item.Size)
 		}
 		if row.plain() {
-			row.write(&b)
+			row.write(p.out)
 		} else {
-			err = rowTmpl.Execute(&b, row)
+			err = rowTmpl.Execute(p.out, row)
 		}
 		return err == nil
 	})
-	return template.HTML(b.String()), err
+	return err
 }
 
 // plain reports whether the row's text comes out of rowTmpl unchanged:

@@ -155,3 +155,26 @@ func TestRowWrittenAsTheTemplateWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsUnderTheirProduct: each product's rows are in its own table,
+// between its heading and the next product's.
+func TestRowsUnderTheirProduct(t *testing.T) {
+	two := `{"format": "products:1.0", "content_id": "c", "products": {
+  "a": {"versions": {"1": {"items": {"x": {"path": "a/1/x", "size": 1, "sha256": "` + strings.Repeat("1", 64) + `"}}}}},
+  "b": {"versions": {"1": {"items": {"y": {"path": "b/1/<y>", "size": 1, "sha256": "` + strings.Repeat("2", 64) + `"}}}}}}}`
+	got, err := Render(page(t, two, "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(got)
+	order := []string{`<h3 class="product">a</h3>`, `<tbody>`, `href="a/1/x"`, `</tbody>`,
+		`<h3 class="product">b</h3>`, `<tbody>`, `href="b/1/%3cy%3e"`, `</tbody>`, `</html>`}
+	at := 0
+	for _, s := range order {
+		i := strings.Index(out[at:], s)
+		if i < 0 {
+			t.Fatalf("%q missing after byte %d:\n%s", s, at, out)
+		}
+		at += i + len(s)
+	}
+}
