@@ -435,14 +435,15 @@ func decodeProduct(pname string, data []byte, keys interner, fail func(where str
 			shared[same] = vf
 		}
 		ver := &Version{Fields: vf, Items: map[string]*Item{}}
-		err = memberBytes(iraw, func(ikey, idata []byte) error {
+		// Each item is read once: decoding it finds where it ends.
+		_, err = walkMembers(iraw, func(ikey []byte, at int) (int, error) {
 			iname := names.get(ikey)
-			it, err := decodeItem(Object(idata), keys)
+			it, n, err := decodeItem(iraw[at:], keys)
 			if err != nil {
-				return fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
+				return 0, fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
 			}
 			ver.Items[iname] = it
-			return nil
+			return at + n, nil
 		})
 		if errors.Is(err, errNotObject) {
 			return fail(vwhere()+".items", "%v", err)
@@ -461,56 +462,67 @@ func decodeProduct(pname string, data []byte, keys interner, fail func(where str
 
 var hexLen = map[string]int{"md5": 32, "sha256": 64, "sha512": 128}
 
-// decodeItem checks an item and decodes the fields a mirror acts on. Its
-// field keys go into keys.
-func decodeItem(f Object, keys interner) (*Item, error) {
-	if len(f) == 0 || f[0] != '{' {
-		return nil, errors.New("not an object")
+// decodeItem checks the item whose object starts data and decodes the
+// fields a mirror acts on; it returns the length of the object's text.
+// Its field keys go into keys.
+func decodeItem(data []byte, keys interner) (*Item, int, error) {
+	if len(data) == 0 || data[0] != '{' {
+		return nil, 0, errors.New("not an object")
 	}
-	it := &Item{Fields: f}
+	it := &Item{}
 	var rawPath, rawSize []byte
-	var err error
-	f.each(func(k, raw []byte) bool {
-		key := keys.get(k)
-		switch key {
+	n, err := walkMembers(data, func(k []byte, at int) (int, error) {
+		end := skipValue(data, at)
+		raw := data[at:end]
+		switch key := keys.get(k); key {
 		case "path":
 			rawPath = raw
 		case "size":
 			rawSize = raw
 		case "md5", "sha256", "sha512":
-			err = it.checksum(key, raw)
+			return end, it.checksum(key, raw)
 		}
-		return err == nil
+		return end, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	it.Fields = Object(data[:n])
+	if err := it.check(rawPath, rawSize); err != nil {
+		return nil, 0, err
+	}
+	return it, n, nil
+}
+
+// check decodes and checks the path and size of an item with the raw
+// values given (nil when missing).
+func (it *Item) check(rawPath, rawSize []byte) error {
 	if rawPath == nil {
-		return it, nil
+		return nil
 	}
 	path, err := unquote(rawPath)
 	if err != nil || rawPath[0] != '"' {
-		return nil, errors.New("path: not a string")
+		return errors.New("path: not a string")
 	}
 	it.Path = path
 	if err := ValidPath(it.Path); err != nil {
-		return nil, fmt.Errorf("path: %w", err)
+		return fmt.Errorf("path: %w", err)
 	}
 	if rawSize == nil {
-		return nil, errors.New("size missing")
+		return errors.New("size missing")
 	}
 	size, err := strconv.ParseInt(string(bytes.TrimSpace(rawSize)), 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("size %s: not an integer", truncate(string(rawSize), 40))
+		return fmt.Errorf("size %s: not an integer", truncate(string(rawSize), 40))
 	}
 	if size < 0 || size > MaxSize {
-		return nil, fmt.Errorf("size %d: out of range", size)
+		return fmt.Errorf("size %d: out of range", size)
 	}
 	it.Size = size
 	if it.MD5 == "" && it.SHA256 == "" && it.SHA512 == "" {
-		return nil, errors.New("no checksum (md5, sha256 or sha512)")
+		return errors.New("no checksum (md5, sha256 or sha512)")
 	}
-	return it, nil
+	return nil
 }
 
 // checksum checks the raw value of the checksum field algo and records it.

@@ -51,30 +51,39 @@ func (p *Products) Select(keys []string, match func(attrs map[string]string) boo
 	parallel(len(names), func(i int) {
 		src := p.Products[names[i]]
 		var np *Product
-		var nv *Version // the version being kept, named cur
+		// The items kept of version cur: a version that keeps every item
+		// is kept as it is.
 		var cur string
-		// whole keeps the versions that keep every item as they are.
-		whole := func() {
-			if nv != nil && len(nv.Items) == len(src.Versions[cur].Items) {
-				np.Versions[cur] = src.Versions[cur]
-			}
-		}
-		p.eachIn(top, names[i], keys, func(f Flat) bool {
-			if !match(f.Attrs) {
-				return true
+		var items []Flat
+		done := func() {
+			if len(items) == 0 {
+				return
 			}
 			if np == nil {
 				np = &Product{Fields: src.Fields, Versions: map[string]*Version{}}
 			}
-			if nv == nil || cur != f.Version {
-				whole()
-				nv, cur = &Version{Fields: src.Versions[f.Version].Fields, Items: map[string]*Item{}}, f.Version
-				np.Versions[cur] = nv
+			v := src.Versions[cur]
+			if len(items) < len(v.Items) {
+				v = &Version{Fields: v.Fields, Items: make(map[string]*Item, len(items))}
+				for _, f := range items {
+					v.Items[f.Name] = f.Item
+				}
 			}
-			nv.Items[f.Name] = f.Item
+			np.Versions[cur] = v
+			items = items[:0]
+		}
+		p.eachIn(top, names[i], keys, func(f Flat) bool {
+			if f.Version != cur {
+				done()
+				cur = f.Version
+			}
+			if match(f.Attrs) {
+				f.Attrs = nil
+				items = append(items, f)
+			}
 			return true
 		})
-		whole()
+		done()
 		kept[i] = np
 	})
 	out := make(map[string]*Product, len(names))

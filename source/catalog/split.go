@@ -24,29 +24,41 @@ func members(data []byte, fn func(key string, val []byte) error) error {
 // memberBytes is members with the keys as bytes: a part of data when the
 // key has no escapes (nothing is allocated), else the decoded key.
 func memberBytes(data []byte, fn func(key, val []byte) error) error {
+	_, err := walkMembers(data, func(key []byte, at int) (int, error) {
+		end := skipValue(data, at)
+		return end, fn(key, data[at:end])
+	})
+	return err
+}
+
+// walkMembers walks the object that starts data (after any space): for
+// each member it calls value with the key (as memberBytes gives it) and
+// the index in data where the value starts, and value returns the index
+// after it. walkMembers returns the index after the object.
+func walkMembers(data []byte, value func(key []byte, at int) (end int, err error)) (int, error) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return errNotObject
+		return 0, errNotObject
 	}
 	i = skipSpace(data, i+1)
 	if data[i] == '}' {
-		return nil
+		return i + 1, nil
 	}
 	for {
 		kend := skipString(data, i)
 		key, err := unquoteBytes(data[i:kend])
 		if err != nil {
-			return err
+			return 0, err
 		}
 		i = skipSpace(data, kend) + 1 // the colon
 		i = skipSpace(data, i)
-		vend := skipValue(data, i)
-		if err := fn(key, data[i:vend]); err != nil {
-			return err
+		vend, err := value(key, i)
+		if err != nil {
+			return 0, err
 		}
 		i = skipSpace(data, vend)
 		if data[i] == '}' {
-			return nil
+			return i + 1, nil
 		}
 		i = skipSpace(data, i+1) // the comma
 	}
