@@ -137,6 +137,9 @@ func (p *Products) ContentID() string { s, _ := p.Fields.String("content_id"); r
 type Product struct {
 	Fields   Fields
 	Versions map[string]*Version
+	// itemKeys holds the field keys of its items, when decoded: a walk
+	// that reads none of them need not read the items' fields.
+	itemKeys interner
 }
 
 // Version is one version of a product with its items. Versions of a
@@ -343,6 +346,7 @@ func decodeProducts(name string, data []byte, fail func(where string, format str
 			return nil, errs[i]
 		}
 		doc.Products[m.key] = decoded[i]
+		decoded[i].itemKeys = keys[i]
 		for k := range keys[i] {
 			doc.keys.get([]byte(k))
 		}

@@ -336,6 +336,14 @@ func FuzzDecodeProducts(f *testing.F) {
 		if _, err := DecodeProducts("again", out); err != nil {
 			t.Fatalf("re-encoded document does not decode: %v", err)
 		}
+		if like, err := doc.EncodeLike(data); err != nil || !bytes.Equal(like, out) {
+			t.Fatalf("EncodeLike(the document) differs from Encode (err %v)", err)
+		}
+		// Flattening only the keys a predicate reads selects the same.
+		match := func(a map[string]string) bool { return a["arch"] == "amd64" || a["ftype"] != "" }
+		if all, some := doc.Select(nil, match), doc.Select([]string{"arch", "ftype"}, match); !reflect.DeepEqual(all, some) {
+			t.Fatalf("Select of the keys read kept %d products, of all %d", len(some), len(all))
+		}
 	})
 }
 

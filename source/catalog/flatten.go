@@ -113,8 +113,12 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 	pattrs := clone(top)
 	p.merge(pattrs, prod.Fields)
 	var want func(string) bool
+	scan := true // whether the items' own fields may matter
 	if keys != nil {
 		want = func(k string) bool { return slices.Contains(keys, k) }
+		if len(p.aliases) == 0 && prod.itemKeys != nil {
+			scan = slices.ContainsFunc(keys, func(k string) bool { _, ok := prod.itemKeys[k]; return ok })
+		}
 	}
 	var touched []undo
 	for _, vname := range SortedKeys(prod.Versions) {
@@ -131,13 +135,15 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 		for _, iname := range SortedKeys(ver.Items) {
 			it := ver.Items[iname]
 			touched = touched[:0]
-			p.mergeItem(it, want, func(k, v string) {
-				if !slices.ContainsFunc(touched, func(u undo) bool { return u.k == k }) {
-					old, had := attrs[k]
-					touched = append(touched, undo{k, old, had})
-				}
-				attrs[k] = v
-			})
+			if scan {
+				p.mergeItem(it, want, func(k, v string) {
+					if !slices.ContainsFunc(touched, func(u undo) bool { return u.k == k }) {
+						old, had := attrs[k]
+						touched = append(touched, undo{k, old, had})
+					}
+					attrs[k] = v
+				})
+			}
 			for _, u := range touched {
 				for _, n := range names {
 					if u.k == n.k {
