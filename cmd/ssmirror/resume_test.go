@@ -19,7 +19,9 @@ import (
 // TestResumeAfterKill: a sync SIGKILLed while an item streams (after
 // 11 MiB of it) leaves a resume record of what the target holds of it; the
 // next run fetches only the rest of the item from upstream, and the
-// mirror verifies. Or, when the item has left the selection by the next
+// mirror verifies; so too ("resume-md5") when the catalog gives the item
+// an md5 and no SHA-256, and ("resume-mirror") with --bwlimit and a
+// --mirror. Or, when the item has left the selection by the next
 // run, that run drops the record with its upload or temporary file; and
 // so does gc, for a record older than --uploads-older-than. Into each S3
 // server kind and into a directory. verify does not report a resume
@@ -30,7 +32,7 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
 		setS3Env(t, srv)
-		for _, mode := range []string{"resume", "leave", "gc"} {
+		for _, mode := range []string{"resume", "resume-md5", "leave", "gc"} {
 			bucket := srv.NewBucket(t)
 			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
 				Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
@@ -46,7 +48,7 @@ func TestResumeAfterKill(t *testing.T) {
 		}
 	})
 	t.Run("dir", func(t *testing.T) {
-		for _, mode := range []string{"resume", "leave", "gc"} {
+		for _, mode := range []string{"resume", "resume-md5", "resume-mirror", "leave", "gc"} {
 			dir := filepath.Join(t.TempDir(), "m")
 			st, err := dirstore.New(dir)
 			if err != nil {
@@ -69,7 +71,8 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	f := newFixture(t)
 	const big = "noble/amd64/20250709/squashfs"
 	const size = 16<<20 + 123
-	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: map[string][]byte{big: upstream.Payload(big, size)}})
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: map[string][]byte{big: upstream.Payload(big, size)},
+		MD5Only: map[string]bool{big: mode == "resume-md5"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +91,9 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 		return true
 	})
 	args := append([]string{"sync", "--keyring", f.keyring, "--transfers", "1"}, extra...)
+	if mode == "resume-mirror" {
+		args = append(args, "--bwlimit", "1G", "--mirror", upstream.Serve(t, tree).Root())
+	}
 	args = append(append(args, f.srv.Root(), dest), maasFilter...)
 	p := start(t, nil, args...)
 	var rec target.ResumeRecord
@@ -105,11 +111,14 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	p.cmd.Process.Kill()
 	p.wait()
 	f.srv.SetHook(nil)
+	if want := map[bool]string{true: "md5", false: "sha256"}[mode == "resume-md5"]; rec.Algo != want {
+		t.Errorf("the resume record keeps a %q digest state, want %s", rec.Algo, want)
+	}
 	// The killed run's answer is counted once its handler returned.
 	for deadline := time.Now().Add(time.Minute); f.srv.Bytes(big) < 11<<20 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if mode != "resume" {
+	if !strings.HasPrefix(mode, "resume") {
 		args = append(args[:len(args)-len(maasFilter)], "os~(grub|pxelinux)")
 		if mode == "gc" {
 			args = []string{"gc", "--uploads-older-than", "0s"}
@@ -127,7 +136,7 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 			// verify does not report a resume record as an object of the
 			// mirror.
 			other := "noble/amd64/20250709/boot-initrd"
-			if err := target.WriteResume(context.Background(), st, target.ResumeRecord{Key: other, Size: 2, SHA256: "00", Offset: 1}); err != nil {
+			if err := target.WriteResume(context.Background(), st, target.ResumeRecord{Key: other, Size: 2, Algo: "sha256", Sum: "00", Offset: 1}); err != nil {
 				t.Fatal(err)
 			}
 			vargs := append([]string{"verify"}, extra[:min(len(extra), 3)]...)

@@ -56,7 +56,8 @@ type Summary struct {
 	// The requests sent to the upstream (each try counts) and the body
 	// bytes read from it, metadata and items.
 	UpstreamRequests, UpstreamBytes int64
-	// Sources are the item bytes each source gave, with --mirror.
+	// Sources are the item bytes each source gave, and its measured
+	// rate, with --mirror.
 	Sources []source.SourceBytes
 }
 
@@ -67,6 +68,9 @@ func (s Summary) upstreamString() string {
 		parts := make([]string, len(s.Sources))
 		for i, sb := range s.Sources {
 			parts[i] = fmt.Sprintf("%s from %s", plan.Bytes(sb.Bytes), sb.Source)
+			if sb.Rate > 0 {
+				parts[i] += fmt.Sprintf(" at %s/s", plan.Bytes(int64(sb.Rate)))
+			}
 		}
 		line += " (items: " + strings.Join(parts, ", ") + ")"
 	}

@@ -122,7 +122,7 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 	}
 	if opts.SHA256 != nil && !s.noLocalVerify {
 		if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
-			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError("SHA-256", got[:], opts.SHA256))
 		}
 	}
 	// The server verifies the body as well: against the checksum header
@@ -180,9 +180,17 @@ func (s *Store) putObject(ctx context.Context, name string, buf []byte, md5b64 s
 	}
 }
 
-func checksumError(got, want []byte) error {
-	return fmt.Errorf("%w: body has SHA-256 %s, want %s", target.ErrChecksum,
+func checksumError(algo string, got, want []byte) error {
+	return fmt.Errorf("%w: body has %s %s, want %s", target.ErrChecksum, algo,
 		hex.EncodeToString(got), hex.EncodeToString(want))
+}
+
+// algoOf names the digest putMultipart checks: rs's sum, else SHA-256.
+func algoOf(rs *resumable) string {
+	if rs != nil {
+		return rs.sum.Algo
+	}
+	return "SHA-256"
 }
 
 // putMultipart uploads body as a multipart upload of parts of partSize
@@ -199,7 +207,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	}
 	var (
 		first    int       // parts already done
-		restored hash.Hash // the SHA-256 of those
+		restored hash.Hash // the digest (of rs.sum's algorithm) of those
 		uploadID string
 		keep     bool // a cut-off: keep the parts recorded
 	)
@@ -269,11 +277,14 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	sem := make(chan struct{}, s.concurrency)
 
 	var h hash.Hash
+	want := opts.SHA256
 	if opts.SHA256 != nil {
 		h = sha256.New()
 	}
 	if restored != nil {
-		h = restored
+		// A resumable upload checks its own sum (the SHA-256 when the
+		// body has one, so opts.SHA256 is that digest).
+		h, want = restored, rs.sum.Digest
 	}
 	md5Parts := !s.capabilities().ChecksumSHA256
 	r := target.ContextReader(ctx, body)
@@ -321,7 +332,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		if h != nil {
 			h.Write(buf)
 			if rs != nil {
-				state = target.SHA256State(h)
+				state = target.DigestState(h)
 			}
 		}
 		if i == nparts-1 {
@@ -334,8 +345,8 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 				break
 			}
 			if h != nil {
-				if got := h.Sum(nil); !bytes.Equal(got, opts.SHA256) {
-					readErr = checksumError(got, opts.SHA256)
+				if got := h.Sum(nil); !bytes.Equal(got, want) {
+					readErr = checksumError(algoOf(rs), got, want)
 					break
 				}
 			}

@@ -75,7 +75,7 @@ func main() {
 	flag.BoolVar(&c.awsSmall, "aws-small", true, "also run aws s3 sync on the 10,000 small items (about 45 s; informational)")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for one measured run")
 	flag.DurationVar(&c.quiet, "quiet-wait", 90*time.Second, "in all, how long to wait for other processes to leave the machine idle before runs")
-	flag.StringVar(&c.only, "only", "", "run only these parts, comma-separated: maas, small (with the no-op re-sync), big, plan (default: all)")
+	flag.StringVar(&c.only, "only", "", "run only these parts, comma-separated: maas, small (with the no-op re-sync), big, plan, slowlink (default: all)")
 	flag.BoolVar(&c.fixturesOnly, "fixtures-only", false, "build the fixtures and stop")
 	flag.BoolVar(&c.profile, "profile", false, "build ssmirror with a profiling hook (go build -overlay) and write CPU and heap profiles of every ssmirror run next to its log")
 	flag.Parse()
@@ -120,11 +120,11 @@ func bench(c config) error {
 	parts := map[string]bool{}
 	for _, p := range strings.Split(c.only, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "maas", "small", "big", "plan":
+		case "maas", "small", "big", "plan", "slowlink":
 			parts[p] = true
 		case "":
 		default:
-			return fmt.Errorf("-only: unknown part %q (want maas, small, big, plan)", p)
+			return fmt.Errorf("-only: unknown part %q (want maas, small, big, plan, slowlink)", p)
 		}
 	}
 	want := func(part string) bool { return len(parts) == 0 || parts[part] }
@@ -332,10 +332,19 @@ func bench(c config) error {
 			"plan", planFx.Dir+"/streams/v1/index.json", empty, "arch=amd64", "--or", "arch=arm64")
 	}
 
+	// 6. Slow links.
+	var slow string
+	if want("slowlink") {
+		rn.store = st
+		if slow, err = slowlinkPart(c, rn, st, up, maas, root, creds); err != nil {
+			return fmt.Errorf("slowlink: %w", err)
+		}
+	}
+
 	res.runs = rn.runs
 	res.fixtures = fixturesTime
 	res.elapsed = time.Since(began)
-	report := res.render()
+	report := res.render() + slow
 	fmt.Print(report)
 	if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
 		return err
