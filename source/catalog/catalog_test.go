@@ -147,14 +147,7 @@ func TestDecodeIndexRejects(t *testing.T) {
 // that re-encoding loses nothing.
 func TestRoundTripKeepsUnknownFields(t *testing.T) {
 	for _, name := range []string{"ubuntu", "bootloaders", "centos"} {
-		data, err := os.ReadFile("../../testdata/maas/simplestreams_" + name + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := DecodeProducts(name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		doc, data := maasProducts(t, name)
 		out, err := doc.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -260,14 +253,7 @@ func TestEncodeUnusualFields(t *testing.T) {
 }
 
 func TestRealCatalogCounts(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/maas/simplestreams_ubuntu.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := DecodeProducts("ubuntu", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := maasProducts(t, "ubuntu")
 	n, versions := 0, map[string]bool{}
 	doc.Each(func(f Flat) bool {
 		n++
@@ -459,14 +445,7 @@ func TestEachItemsDoNotLeak(t *testing.T) {
 // as those very bytes, not a copy; any other gives Encode's bytes, in a
 // slice of its own.
 func TestEncodeLike(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/maas/simplestreams_ubuntu.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := DecodeProducts("ubuntu", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := maasProducts(t, "ubuntu")
 	want, err := doc.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -489,4 +468,19 @@ func TestEncodeLike(t *testing.T) {
 			t.Errorf("%s: EncodeLike returned the other bytes", name)
 		}
 	}
+}
+
+// maasProducts decodes the real MAAS products file of testdata/maas
+// named simplestreams_NAME.json, and returns it with its text.
+func maasProducts(t *testing.T, name string) (*Products, []byte) {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/maas/simplestreams_" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := DecodeProducts(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, data
 }
