@@ -27,20 +27,22 @@ func (p *Plan) WriteText(out io.Writer) error {
 	plain := true
 	p.rows(func(r row) {
 		for i, c := range r.cells[:r.n] {
+			n, ok := cellWidth(c)
 			if i == 0 {
-				c = r.lead + c
+				n += len(r.lead)
 			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-			plain = plain && !strings.ContainsAny(c, tabwriterBytes)
+			widths[i] = max(widths[i], n)
+			plain = plain && ok
 		}
-		plain = plain && !strings.ContainsAny(r.tail, tabwriterBytes)
+		_, ok := cellWidth(r.tail)
+		plain = plain && ok
 	})
 	if plain {
 		var line []byte
 		p.rows(func(r row) {
 			line = line[:0]
 			for i, c := range r.cells[:r.n] {
-				n := utf8.RuneCountInString(c)
+				n, _ := cellWidth(c)
 				if i == 0 {
 					line = append(line, r.lead...)
 					n += len(r.lead)
@@ -74,6 +76,20 @@ func (p *Plan) WriteText(out io.Writer) error {
 	fmt.Fprintf(w, "total: transfer %d objects (%s), delete %d objects (%s), publish %d metadata files\n",
 		t.TransferObjects, Bytes(t.TransferBytes), t.DeleteObjects, Bytes(t.DeleteBytes), t.Metadata)
 	return w.Flush()
+}
+
+// cellWidth returns the width of a cell as tabwriter measures it (in
+// runes), and whether tabwriter takes it as plain text.
+func cellWidth(s string) (int, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			return utf8.RuneCountInString(s), !strings.ContainsAny(s, tabwriterBytes)
+		case c == '\t' || c == '\n' || c == '\v' || c == '\f':
+			return len(s), false
+		}
+	}
+	return len(s), true
 }
 
 // tabwriterBytes are the bytes text/tabwriter treats as structure: cell

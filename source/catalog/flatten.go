@@ -136,7 +136,7 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 			it := ver.Items[iname]
 			touched = touched[:0]
 			if scan {
-				p.mergeItem(it, want, func(k, v string) {
+				p.mergeItem(it, want, len(keys), func(k, v string) {
 					if !slices.ContainsFunc(touched, func(u undo) bool { return u.k == k }) {
 						old, had := attrs[k]
 						touched = append(touched, undo{k, old, had})
@@ -185,9 +185,9 @@ func (p *Products) merge(dst map[string]string, f Fields) {
 }
 
 // mergeItem is merge for an item's fields, through set, of the keys want
-// accepts (all when nil). The strings of its path and checksum are those
-// of the item, not copies.
-func (p *Products) mergeItem(it *Item, want func(string) bool, set func(k, v string)) {
+// accepts (all when nil; wanted says how many it accepts). The strings of
+// its path and checksum are those of the item, not copies.
+func (p *Products) mergeItem(it *Item, want func(string) bool, wanted int, set func(k, v string)) {
 	value := func(raw []byte) (string, bool) {
 		if plain(raw) {
 			switch s := raw[1 : len(raw)-1]; string(s) {
@@ -198,6 +198,23 @@ func (p *Products) mergeItem(it *Item, want func(string) bool, set func(k, v str
 			}
 		}
 		return scalar(raw)
+	}
+	if want != nil && len(p.aliases) == 0 {
+		// No alias to expand: the item's wanted fields are all there is
+		// to read, and reading stops at the last of them.
+		found := 0
+		it.Fields.each(func(k, raw []byte) bool {
+			key := p.keys.lookup(k)
+			if !want(key) {
+				return true
+			}
+			if s, ok := value(raw); ok {
+				set(key, s)
+			}
+			found++
+			return found < wanted
+		})
+		return
 	}
 	p.mergeEach(func(fn func(k string, raw []byte)) {
 		it.Fields.each(func(k, raw []byte) bool {
