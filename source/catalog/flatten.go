@@ -120,14 +120,14 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 			scan = slices.ContainsFunc(keys, func(k string) bool { _, ok := prod.itemKeys[k]; return ok })
 		}
 	}
+	if want != nil {
+		maps.DeleteFunc(pattrs, func(k, _ string) bool { return !want(k) })
+	}
 	var touched []undo
 	for _, vname := range SortedKeys(prod.Versions) {
 		ver := prod.Versions[vname]
 		attrs := clone(pattrs)
-		p.merge(attrs, ver.Fields)
-		if want != nil {
-			maps.DeleteFunc(attrs, func(k, _ string) bool { return !want(k) })
-		}
+		p.mergeWant(attrs, ver.Fields, want)
 		names := [...]struct{ k, v string }{{"content_id", cid}, {"product_name", pname}, {"version_name", vname}}
 		for _, n := range names {
 			attrs[n.k] = n.v
@@ -176,12 +176,15 @@ type undo struct {
 
 // merge copies the scalar fields of f into dst, then the fields of any
 // alias that a string field selects (_aliases[key][value]).
-func (p *Products) merge(dst map[string]string, f Fields) {
+func (p *Products) merge(dst map[string]string, f Fields) { p.mergeWant(dst, f, nil) }
+
+// mergeWant is merge of the keys want accepts (all when nil).
+func (p *Products) mergeWant(dst map[string]string, f Fields, want func(string) bool) {
 	p.mergeEach(func(fn func(k string, raw []byte)) {
 		for k, raw := range f {
 			fn(k, raw)
 		}
-	}, func(raw []byte) (string, bool) { return scalar(raw) }, nil, func(k, v string) { dst[k] = v })
+	}, func(raw []byte) (string, bool) { return scalar(raw) }, want, func(k, v string) { dst[k] = v })
 }
 
 // mergeItem is merge for an item's fields, through set, of the keys want
