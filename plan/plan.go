@@ -716,7 +716,7 @@ func eachItem(doc *catalog.Products, fn func(pname, vname, iname string, it *cat
 		prod := doc.Products[pname]
 		for _, vname := range catalog.SortedKeys(prod.Versions) {
 			ver := prod.Versions[vname]
-			for _, iname := range catalog.SortedKeys(ver.Items) {
+			for _, iname := range ver.ItemNames() {
 				fn(pname, vname, iname, ver.Items[iname])
 			}
 		}

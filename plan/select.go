@@ -109,7 +109,7 @@ func splitWarning(pname, vname string, all, kept *catalog.Version) string {
 	}
 	var out []string
 	lxdMeta, rootfs := false, false
-	for _, iname := range catalog.SortedKeys(all.Items) {
+	for _, iname := range all.ItemNames() {
 		ftype, _ := all.Items[iname].Fields.String("ftype")
 		if kept.Items[iname] == nil {
 			out = append(out, iname)

@@ -147,6 +147,17 @@ type Product struct {
 type Version struct {
 	Fields Fields
 	Items  map[string]*Item
+	names  []string // the keys of Items in byte order, when decoded
+}
+
+// ItemNames returns the names of the version's items in byte order. Those
+// of a decoded version are sorted once, when it is decoded: its Items
+// are not to change.
+func (v *Version) ItemNames() []string {
+	if len(v.names) == len(v.Items) {
+		return v.names
+	}
+	return SortedKeys(v.Items)
 }
 
 // Item is one file (or file-less record) of a version. Fields holds all of
@@ -455,6 +466,7 @@ func decodeProduct(pname string, data []byte, keys interner, fail func(where str
 		if err != nil {
 			return err
 		}
+		ver.names = SortedKeys(ver.Items)
 		prod.Versions[vname] = ver
 		return nil
 	})
@@ -593,7 +605,7 @@ func (p *Products) EncodeLike(like []byte) ([]byte, error) {
 			return w.fields(depth, prod.Fields, "versions", func(depth int) error {
 				return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
 					return w.fields(depth, ver.Fields, "items", func(depth int) error {
-						return encodeMap(w, depth, ver.Items, func(depth int, it *Item) error {
+						return encodeSorted(w, depth, ver.ItemNames(), ver.Items, func(depth int, it *Item) error {
 							return w.item(depth, it.Fields, p.keys)
 						})
 					})
@@ -802,12 +814,17 @@ func (w *encoder) raw(depth int, v json.RawMessage) error {
 }
 
 func encodeMap[V any](w *encoder, depth int, m map[string]V, fn func(depth int, v V) error) error {
+	return encodeSorted(w, depth, SortedKeys(m), m, fn)
+}
+
+// encodeSorted is encodeMap with the keys of m given in byte order.
+func encodeSorted[V any](w *encoder, depth int, keys []string, m map[string]V, fn func(depth int, v V) error) error {
 	if len(m) == 0 {
 		w.buf.writeString("{}")
 		return nil
 	}
 	w.buf.writeByte('{')
-	for i, k := range SortedKeys(m) {
+	for i, k := range keys {
 		if i > 0 {
 			w.buf.writeByte(',')
 		}

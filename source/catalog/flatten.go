@@ -132,7 +132,7 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 		for _, n := range names {
 			attrs[n.k] = n.v
 		}
-		for _, iname := range SortedKeys(ver.Items) {
+		for _, iname := range ver.ItemNames() {
 			it := ver.Items[iname]
 			touched = touched[:0]
 			if scan {
