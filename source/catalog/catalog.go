@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
 )
 
 // Document formats.
@@ -547,11 +546,22 @@ func (it *Item) checksum(algo string, raw []byte) error {
 	if err != nil || raw[0] != '"' {
 		return fmt.Errorf("%s: not a string", algo)
 	}
-	if strings.ContainsFunc(s, unicode.IsUpper) {
-		s = strings.ToLower(s)
+	n := hexLen[algo]
+	upper := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			return fmt.Errorf("%s: not %d hex digits", algo, n)
+		}
 	}
-	if n := hexLen[algo]; len(s) != n || strings.Trim(s, "0123456789abcdef") != "" {
+	if len(s) != n {
 		return fmt.Errorf("%s: not %d hex digits", algo, n)
+	}
+	if upper {
+		s = strings.ToLower(s)
 	}
 	switch algo {
 	case "md5":
