@@ -167,3 +167,45 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	}
 	left(t)
 }
+
+// TestBigItemsFillUploadMemory: items whose part buffers take the whole
+// --upload-memory are still mirrored whole: the resume record each part
+// writes does not wait for memory its own upload holds (before, every
+// item larger than --upload-memory stopped there, the process with it).
+func TestBigItemsFillUploadMemory(t *testing.T) {
+	srv := s3test.Shared(t)
+	setS3Env(t, srv)
+	f := newFixture(t)
+	items := map[string][]byte{}
+	for _, p := range []string{"noble/amd64/20250709/squashfs", "noble/amd64/20250709/boot-initrd"} {
+		items[p] = upstream.Payload(p, 16<<20+123)
+	}
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tree = tree
+	f.srv.Set(tree)
+	bucket := srv.NewBucket(t)
+	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
+		Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"sync", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style",
+		"--part-size", "5MiB", "--upload-memory", "10MiB", f.srv.Root(), "s3://" + bucket + "/m"}, maasFilter...)
+	p := start(t, nil, args...)
+	done := make(chan int, 1)
+	go func() { done <- p.wait() }()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("sync: exit %d\n%s", code, p.stderr.String())
+		}
+	case <-time.After(3 * time.Minute):
+		p.cmd.Process.Kill()
+		<-done
+		t.Fatalf("sync of items larger than --upload-memory never finished\n%s", p.stderr.String())
+	}
+	f.checkMirror(t, st, f.expected())
+}

@@ -149,7 +149,8 @@ func transferLine(t plan.Transfer, err error, d time.Duration) string {
 	if err != nil {
 		return fmt.Sprintf("FAILED %s: %v", t.Path, err)
 	}
-	return fmt.Sprintf("copied %s (%s) in %s", t.Path, plan.Bytes(t.Size), d.Round(time.Millisecond))
+	// One line for every object: concatenated, without fmt's reflection.
+	return "copied " + t.Path + " (" + plan.Bytes(t.Size) + ") in " + d.Round(time.Millisecond).String()
 }
 
 func publishLine(m plan.Meta, err error) string {

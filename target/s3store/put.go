@@ -52,6 +52,8 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		// A conditional write is one PUT, however large (up to what S3
 		// takes in one): S3 checks If-Match/If-None-Match on it. Its
 		// callers write metadata, which they hold in memory anyway.
+		s.mem.acquire(size)
+		defer s.mem.release(size)
 		return s.putSingle(ctx, key, name, body, size, opts)
 	case conditional:
 		return "", fmt.Errorf("s3store: put %s: %w: a conditional write is one PUT, of at most %d bytes", s.objURL(key), target.ErrTooLarge, int64(MaxPartSize))
@@ -101,9 +103,11 @@ func putObjectOptions(opts target.PutOptions) minio.PutObjectOptions {
 // size) is read into memory and checked first, so nothing is sent unless
 // its length and digest are right, and minio-go can retry the request on
 // transient errors.
+//
+// The caller accounts for the buffer in the memory budget (Put does; the
+// resume records of an upload, which holds its part buffers, are not
+// counted: see recordStore).
 func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
-	s.mem.acquire(size)
-	defer s.mem.release(size)
 	buf := s.bufs.get(size)
 	defer s.bufs.put(buf)
 	r := target.ContextReader(ctx, body)
@@ -166,7 +170,7 @@ const conflictRetries = 5
 func (s *Store) putObject(ctx context.Context, name string, buf []byte, md5b64 string, mopts minio.PutObjectOptions) (string, error) {
 	delay := 20 * time.Millisecond
 	for try := 1; ; try++ {
-		info, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
+		info, err := s.putCore.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
 		var er minio.ErrorResponse
 		if err == nil || try == conflictRetries || !errors.As(err, &er) || er.StatusCode != http.StatusConflict {
 			return info.ETag, err

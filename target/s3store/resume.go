@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash"
+	"io"
 	"strings"
 	"sync"
 
@@ -188,7 +189,7 @@ func (r *resumable) done(n int, etag string, size int64, state []byte) {
 		// are still held, so it stays good.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), abortTimeout)
 		defer cancel()
-		if target.WriteResume(ctx, r.s, r.rec) == nil {
+		if target.WriteResume(ctx, recordStore{r.s}, r.rec) == nil {
 			r.recorded = true
 		}
 	}
@@ -208,4 +209,20 @@ func (r *resumable) removeRecord() {
 	if r.kept() {
 		r.s.Delete(context.WithoutCancel(r.ctx), target.ResumeKey(r.rec.Key))
 	}
+}
+
+// recordStore is the store through which a resumable upload writes its
+// resume records. Their bodies (at most target's bound on a record, a
+// few KiB for most uploads) are not counted in the memory budget: the
+// upload writing one holds part buffers that may take the whole budget,
+// and a write that waited for the budget would wait for itself.
+type recordStore struct{ *Store }
+
+// Put is a single PUT of the record, outside the memory budget.
+func (w recordStore) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	name, err := w.object("put", key)
+	if err != nil {
+		return "", err
+	}
+	return w.putSingle(ctx, key, name, body, size, opts)
 }
