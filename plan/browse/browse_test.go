@@ -1,6 +1,10 @@
 package browse
 
 import (
+	"bytes"
+	_ "embed"
+	"html/template"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -96,5 +100,119 @@ func TestRenderHostile(t *testing.T) {
 	}
 	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("the catalog's text is not shown escaped:\n%s", out)
+	}
+}
+
+// rowTmpl is the row's markup as an html/template: itemRow.append must
+// give what it gives, for any text.
+//
+//go:embed row.html.tmpl
+var rowTemplate string
+
+var rowTmpl = template.Must(template.New("row").Parse(rowTemplate))
+
+func checkRow(t *testing.T, r itemRow) {
+	t.Helper()
+	var want bytes.Buffer
+	if err := rowTmpl.Execute(&want, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r.append(nil)); got != want.String() {
+		t.Fatalf("row %+v written as\n%s\nhtml/template renders\n%s", r, got, want.String())
+	}
+}
+
+// TestRowWrittenAsTheTemplateWrites: every row, plain or with text to
+// escape, is written byte for byte as the row template renders it.
+func TestRowWrittenAsTheTemplateWrites(t *testing.T) {
+	const safe, any = "aZ09._~/-", "aZ09._~/-:+&<>\"' %?#=\x00é\t"
+	rng := rand.New(rand.NewPCG(1, 2))
+	str := func() string {
+		alphabet := safe
+		if rng.IntN(4) == 0 {
+			alphabet = any
+		}
+		b := make([]byte, rng.IntN(8))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	checkRow(t, itemRow{Version: "20250709", Name: "squashfs", Ftype: "squashfs", Path: "noble/amd64/20250709/squashfs", Size: "1.3 MiB", SHA256: "527e", First: true})
+	checkRow(t, itemRow{Version: "20250709", Name: "meta", Ftype: "lxd.tar.xz"})
+	for range 5000 {
+		checkRow(t, itemRow{Version: str(), Name: str(), Ftype: str(), Path: str(), Size: str(), SHA256: str(), First: rng.IntN(2) == 0})
+	}
+}
+
+// TestRowEscapes: names with markup, quotes, entities and links of other
+// schemes come out as html/template writes them, and no link runs script.
+func TestRowEscapes(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "<b>x</b>", `"><script>alert(1)</script>`, "a > b & c < d", "it's", "a+b",
+		"&amp;", "\x00", "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)",
+		"java\nscript:alert(1)", "data:text/html,<script>", "vbscript:x", "http://ok/a b", "HTTPS://ok/",
+		"mailto:a@b", "a/javascript:alert(5)", "noble/amd64/20250709/squashfs", "%41%zz%", "100%", "ü/ß?x=1&y=2#f",
+		"\xff\xfe", "\u2028", "\uFDD0", "{{.Name}}",
+	} {
+		r := itemRow{Version: s, Name: s, Ftype: s, Path: s, Size: s, SHA256: s, First: true}
+		checkRow(t, r)
+		if out := string(r.append(nil)); strings.Contains(strings.ToLower(out), `href="javascript`) || strings.Contains(out, "<script") {
+			t.Errorf("row of %q runs script: %s", s, out)
+		}
+	}
+}
+
+// FuzzRow holds the row to html/template's escaping for any text.
+func FuzzRow(f *testing.F) {
+	f.Add("<script>alert(1)</script>", "javascript:alert(2)", true)
+	f.Add(`"'&+%2x`, "http://x/?a=b&c=d", false)
+	f.Fuzz(func(t *testing.T, s, path string, first bool) {
+		checkRow(t, itemRow{Version: s, Name: s, Ftype: s, Path: path, Size: s, SHA256: s, First: first})
+		checkRow(t, itemRow{Version: s, Name: path, Ftype: s, SHA256: s, First: first})
+	})
+}
+
+// BenchmarkRow writes a row directly and through html/template (allocs/op).
+func BenchmarkRow(b *testing.B) {
+	r := itemRow{Version: "20250101.0", Name: "item<0>", Ftype: "bin", Path: "small/p000000/20250101.0/item+0.bin",
+		Size: "2.0 KiB", SHA256: "41efe1596d769504554a5003022c8cc9cd0f3bd882bb93b798c36e7fc2ee2b7f", First: true}
+	buf := make([]byte, 0, 1024)
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = r.append(buf[:0])
+		}
+	})
+	b.Run("html/template", func(b *testing.B) {
+		b.ReportAllocs()
+		var out bytes.Buffer
+		for b.Loop() {
+			out.Reset()
+			rowTmpl.Execute(&out, r)
+		}
+	})
+}
+
+// TestRowsUnderTheirProduct: each product's rows are in its own table,
+// between its heading and the next product's.
+func TestRowsUnderTheirProduct(t *testing.T) {
+	two := `{"format": "products:1.0", "content_id": "c", "products": {
+  "a": {"versions": {"1": {"items": {"x": {"path": "a/1/x", "size": 1, "sha256": "` + strings.Repeat("1", 64) + `"}}}}},
+  "b": {"versions": {"1": {"items": {"y": {"path": "b/1/<y>", "size": 1, "sha256": "` + strings.Repeat("2", 64) + `"}}}}}}}`
+	got, err := Render(page(t, two, "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(got)
+	order := []string{`<h3 class="product">a</h3>`, `<tbody>`, `href="a/1/x"`, `</tbody>`,
+		`<h3 class="product">b</h3>`, `<tbody>`, `href="b/1/%3cy%3e"`, `</tbody>`, `</html>`}
+	at := 0
+	for _, s := range order {
+		i := strings.Index(out[at:], s)
+		if i < 0 {
+			t.Fatalf("%q missing after byte %d:\n%s", s, at, out)
+		}
+		at += i + len(s)
 	}
 }
