@@ -106,6 +106,9 @@ func checkMessage(t testing.TB, err error, name string) {
 	if !strings.Contains(msg, name) {
 		t.Errorf("error message %q does not name %q", msg, name)
 	}
+	if strings.Contains(msg, ": : ") || strings.HasSuffix(msg, ": ") {
+		t.Errorf("error message %q has an empty part", msg)
+	}
 }
 
 func TestLoadRealKeyring(t *testing.T) {
