@@ -203,21 +203,28 @@ func readEntities(data []byte, blockTypes ...string) (openpgp.EntityList, error)
 	for _, body := range bodies {
 		packets := packet.NewReader(bytes.NewReader(body))
 		for n := 1; ; n++ {
-			e, err := openpgp.ReadEntity(packets)
+			unsupported, err := unsupportedKey(packets)
+			var e *openpgp.Entity
+			if err == nil && unsupported == "" {
+				e, err = openpgp.ReadEntity(packets)
+				var uerr pgperrors.UnsupportedError
+				if errors.As(err, &uerr) {
+					unsupported = err.Error()
+				}
+			}
 			if err == io.EOF {
 				break
 			}
-			if err != nil {
-				var unsupported pgperrors.UnsupportedError
-				if errors.As(err, &unsupported) {
-					skipped = append(skipped, err.Error())
-					if err := skipToNextKey(packets); err == io.EOF {
-						break
-					} else if err != nil {
-						return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, n, err)
-					}
-					continue
+			if unsupported != "" {
+				skipped = append(skipped, unsupported)
+				if err := skipToNextKey(packets); err == io.EOF {
+					break
+				} else if err != nil {
+					return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, n, err)
 				}
+				continue
+			}
+			if err != nil {
 				var structural pgperrors.StructuralError
 				if errors.As(err, &structural) {
 					return nil, fmt.Errorf("%w: key %d is unusable (corrupt key material or invalid self-signature): %v", ErrMalformed, n, err)
@@ -231,6 +238,36 @@ func readEntities(data []byte, blockTypes ...string) (openpgp.EntityList, error)
 		return nil, fmt.Errorf("%w: no usable key (%s)", ErrMalformed, strings.Join(skipped, "; "))
 	}
 	return all, nil
+}
+
+// unsupportedKey reads the next packet and, if it is a primary key of an
+// algorithm or version go-crypto does not support, returns why. Otherwise
+// it leaves the packet unread for openpgp.ReadEntity, which would skip
+// such a key packet and then fail at the user ID after it. Other
+// unsupported packets before a key are dropped, as packet.Reader.Next
+// drops them.
+func unsupportedKey(packets *packet.Reader) (why string, err error) {
+	for {
+		p, err := packets.NextWithUnsupported()
+		if err != nil {
+			return "", err
+		}
+		up, ok := p.(*packet.UnsupportedPacket)
+		if !ok {
+			packets.Unread(p)
+			return "", nil
+		}
+		switch k := up.IncompletePacket.(type) {
+		case *packet.PublicKey:
+			if !k.IsSubkey {
+				return up.Error.Error(), nil
+			}
+		case *packet.PrivateKey:
+			if !k.IsSubkey {
+				return up.Error.Error(), nil
+			}
+		}
+	}
 }
 
 // skipToNextKey advances packets to the next primary key (which is left
