@@ -64,6 +64,7 @@ func TestMergeKeepsNewestBinding(t *testing.T) {
 		s := newKeyLifetime(t, "Extended", time.Hour)
 		msg := clearSign(t, s, "{}")
 		old := s.PublicKeyring()
+		snapshot := s.Keyring()
 		for _, id := range s.entity.Identities {
 			sig := rebind(t, id.SelfSignature, func(sig *packet.Signature, cfg *packet.Config) error {
 				return sig.SignUserId(id.UserId.Id, s.entity.PrimaryKey, s.entity.PrivateKey, cfg)
@@ -71,6 +72,9 @@ func TestMergeKeepsNewestBinding(t *testing.T) {
 			id.SelfSignature, id.Signatures = sig, []*packet.Signature{sig}
 		}
 		checkNewestWins(t, old, s.PublicKeyring(), msg, optsAt(2*time.Hour))
+		// A Keyring taken before is a copy: the extension does not reach it.
+		_, _, err := snapshot.VerifyClearsigned("index.sjson", msg, optsAt(2*time.Hour))
+		checkVerifyErr(t, err, "index.sjson", ErrKeyExpired)
 	})
 	t.Run("subkey", func(t *testing.T) {
 		s := newKey(t, "Subextended")
@@ -137,4 +141,41 @@ func TestMergeKeepsEveryRevocation(t *testing.T) {
 	m.Add(k)
 	_, _, err = m.VerifyClearsigned("index.sjson", msg, opts)
 	checkVerifyErr(t, err, "index.sjson", ErrKeyRevoked)
+}
+
+// TestMergeSubkeys: a signing subkey known to one keyring only is kept,
+// and one revoked in either keyring is revoked in the merge, whichever
+// comes first (here the signing subkey is the key's first subkey).
+func TestMergeSubkeys(t *testing.T) {
+	s := newKey(t, "Subkeys")
+	s.entity.Subkeys = nil
+	without := s.PublicKeyring()
+	addSigningSubkey(t, s, 30*time.Second, 0)
+	with := s.PublicKeyring()
+	msg := clearSign(t, s, "{}")
+	sub := &s.entity.Subkeys[0]
+	if err := s.entity.RevokeSubkey(sub, packet.KeyRetired, "", &packet.Config{Time: at(2 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	revoked := s.PublicKeyring()
+	merge := func(a, b []byte) *Keyring {
+		m := &Keyring{}
+		for _, data := range [][]byte{a, b} {
+			k, err := ParseKeyring("key", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Add(k)
+		}
+		return m
+	}
+	for _, order := range [][2][]byte{{without, with}, {with, without}} {
+		if _, _, err := merge(order[0], order[1]).VerifyClearsigned("index.sjson", msg, defaultOpts); err != nil {
+			t.Errorf("the subkey of one keyring: %v", err)
+		}
+	}
+	for _, order := range [][2][]byte{{with, revoked}, {revoked, with}} {
+		_, _, err := merge(order[0], order[1]).VerifyClearsigned("index.sjson", msg, defaultOpts)
+		checkVerifyErr(t, err, "index.sjson", ErrKeyRevoked)
+	}
 }

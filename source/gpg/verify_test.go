@@ -430,16 +430,18 @@ func TestExpiredKey(t *testing.T) {
 	k := s.Keyring()
 	msg := clearSign(t, s, "{}")
 	sig := detachSign(t, s, []byte("data"))
+	signer := `"Expiring <expiring@example.invalid>"` // the user ID, quoted
 	tests := []struct {
 		name string
 		now  time.Duration
-		want error // nil = valid
+		want error    // nil = valid
+		says []string // in the message
 	}{
-		{"while-valid", 30 * time.Minute, nil},
-		{"after-expiry", 2 * time.Hour, ErrKeyExpired},
-		{"long-after-expiry", 1000 * time.Hour, ErrKeyExpired},
-		{"before-signature", 30 * time.Second, ErrSignatureExpired},
-		{"before-key-creation", -time.Hour, ErrKeyExpired},
+		{"while-valid", 30 * time.Minute, nil, nil},
+		{"after-expiry", 2 * time.Hour, ErrKeyExpired, []string{"key " + s.Fingerprint() + " " + signer}},
+		{"long-after-expiry", 1000 * time.Hour, ErrKeyExpired, nil},
+		{"before-signature", 30 * time.Second, ErrSignatureExpired, []string{"after the current time", "(clock skew?)", signer}},
+		{"before-key-creation", -time.Hour, ErrKeyExpired, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -453,6 +455,11 @@ func TestExpiredKey(t *testing.T) {
 			}
 			checkVerifyErr(t, err, "index.sjson", tc.want)
 			checkVerifyErr(t, derr, "index.json", tc.want)
+			for _, w := range tc.says {
+				if !strings.Contains(err.Error(), w) || !strings.Contains(derr.Error(), w) {
+					t.Errorf("errors %q, %q do not say %s", err, derr, w)
+				}
+			}
 		})
 	}
 	t.Run("cannot-sign-after-expiry", func(t *testing.T) {
@@ -471,6 +478,9 @@ func TestExpiredKey(t *testing.T) {
 		}
 		_, _, err := p.Keyring().VerifyClearsigned("index.sjson", msg, optsAt(time.Hour))
 		checkVerifyErr(t, err, "index.sjson", ErrKeyExpired)
+		if sub := "(subkey " + keyID(p.entity.Subkeys[len(p.entity.Subkeys)-1].PublicKey.KeyId) + ")"; !strings.Contains(err.Error(), sub) {
+			t.Errorf("error %q does not name the %s", err, sub)
+		}
 	})
 }
 
