@@ -22,30 +22,35 @@ func rebind(t *testing.T, sig *packet.Signature, sign func(*packet.Signature, *p
 	return &n
 }
 
+// merged parses each keyring and merges them, in order, into a new one.
+func merged(t *testing.T, keyrings ...[]byte) *Keyring {
+	t.Helper()
+	m := &Keyring{}
+	for _, data := range keyrings {
+		k, err := ParseKeyring("key", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Add(k)
+	}
+	return m
+}
+
 // checkNewestWins verifies msg at opts: it fails with ErrKeyExpired against
 // the old copy of the key alone, and verifies against the merge of the old
 // and the extended copy, in either order.
 func checkNewestWins(t *testing.T, old, extended []byte, msg []byte, opts Options) {
 	t.Helper()
-	parse := func(data []byte) *Keyring {
-		k, err := ParseKeyring("key", data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	_, _, err := parse(old).VerifyClearsigned("index.sjson", msg, opts)
+	_, _, err := merged(t, old).VerifyClearsigned("index.sjson", msg, opts)
 	checkVerifyErr(t, err, "index.sjson", ErrKeyExpired)
-	if _, _, err := parse(extended).VerifyClearsigned("index.sjson", msg, opts); err != nil {
+	if _, _, err := merged(t, extended).VerifyClearsigned("index.sjson", msg, opts); err != nil {
 		t.Fatalf("the extended key alone: %v", err)
 	}
 	for _, order := range []struct {
 		name        string
 		first, then []byte
 	}{{"old-first", old, extended}, {"extended-first", extended, old}} {
-		m := &Keyring{}
-		m.Add(parse(order.first))
-		m.Add(parse(order.then))
+		m := merged(t, order.first, order.then)
 		if m.Len() != 1 {
 			t.Fatalf("%s: merged Len() = %d", order.name, m.Len())
 		}
@@ -123,23 +128,10 @@ func TestMergeKeepsEveryRevocation(t *testing.T) {
 	}
 	compromised := s.PublicKeyring()
 	opts := optsAt(90 * time.Second) // after the signature, before either revocation
-	m := &Keyring{}
-	for _, data := range [][]byte{plain, retired} {
-		k, err := ParseKeyring("key", data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Add(k)
-	}
-	if _, _, err := m.VerifyClearsigned("index.sjson", msg, opts); err != nil {
+	if _, _, err := merged(t, plain, retired).VerifyClearsigned("index.sjson", msg, opts); err != nil {
 		t.Fatalf("retired later only: %v", err)
 	}
-	k, err := ParseKeyring("key", compromised)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Add(k)
-	_, _, err = m.VerifyClearsigned("index.sjson", msg, opts)
+	_, _, err := merged(t, plain, retired, compromised).VerifyClearsigned("index.sjson", msg, opts)
 	checkVerifyErr(t, err, "index.sjson", ErrKeyRevoked)
 }
 
@@ -158,24 +150,13 @@ func TestMergeSubkeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	revoked := s.PublicKeyring()
-	merge := func(a, b []byte) *Keyring {
-		m := &Keyring{}
-		for _, data := range [][]byte{a, b} {
-			k, err := ParseKeyring("key", data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.Add(k)
-		}
-		return m
-	}
 	for _, order := range [][2][]byte{{without, with}, {with, without}} {
-		if _, _, err := merge(order[0], order[1]).VerifyClearsigned("index.sjson", msg, defaultOpts); err != nil {
+		if _, _, err := merged(t, order[0], order[1]).VerifyClearsigned("index.sjson", msg, defaultOpts); err != nil {
 			t.Errorf("the subkey of one keyring: %v", err)
 		}
 	}
 	for _, order := range [][2][]byte{{with, revoked}, {revoked, with}} {
-		_, _, err := merge(order[0], order[1]).VerifyClearsigned("index.sjson", msg, defaultOpts)
+		_, _, err := merged(t, order[0], order[1]).VerifyClearsigned("index.sjson", msg, defaultOpts)
 		checkVerifyErr(t, err, "index.sjson", ErrKeyRevoked)
 	}
 }
