@@ -412,7 +412,8 @@ func TestTruncate(t *testing.T) {
 // the file load; a file of such keys only is refused, saying why.
 func TestUnsupportedKeySkipped(t *testing.T) {
 	good := newKey(t, "Known")
-	unknown := []byte("\xc6\x06\x04\x00\x00\x00\x00\x63" + "\xcd\x07unknown") // key packet (algorithm 99), user ID
+	// A key packet (algorithm 99) and two user IDs.
+	unknown := []byte("\xc6\x06\x04\x00\x00\x00\x00\x63" + "\xcd\x07unknown" + "\xcd\x05other")
 	for _, data := range [][]byte{append(bytes.Clone(unknown), good.PublicKeyring()...), append(good.PublicKeyring(), unknown...)} {
 		k, err := ParseKeyring("mixed.gpg", data)
 		if err != nil {
