@@ -741,3 +741,31 @@ func TestDroppedProductsFileOutsideStreams(t *testing.T) {
 		t.Errorf("deleted %v after the grace period, want meta/other.json among them", deleted)
 	}
 }
+
+// TestStaleMetadataPending: a metadata file under streams/ that the
+// publication no longer writes enters the state's pending keys, even when
+// the state had nothing pending and the publication is unchanged.
+func TestStaleMetadataPending(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	src := mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("1")}))
+	first, err := Build(src, State{Now: t0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	const stale = "streams/v1/com.example:gone.json"
+	st.Metadata[stale] = []byte("{}")
+	st.Objects[stale] = target.Object{Key: stale, Size: 2}
+	st.Now = t0.Add(time.Minute)
+	p, err := Build(src, st, Options{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := DecodeGCState(stateOfBody(p))
+	if err != nil {
+		t.Fatalf("state %q: %v", stateOfBody(p), err)
+	}
+	if _, ok := gc.Pending[stale]; !ok {
+		t.Errorf("pending %v, want %s", gc.Pending, stale)
+	}
+}
