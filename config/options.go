@@ -144,7 +144,7 @@ var Options = []Option{
 	{Key: "low_speed", Flag: "low-speed", Type: TypeString, Default: "", Commands: syncOnly,
 		Help: "RATE/DURATION: cut, retry and resume a transfer slower than RATE bytes a second (K, M, G suffixes) over DURATION, e.g. 10K/30s (default off)"},
 	{Key: "item_mirrors", Flag: "mirror", Type: TypeStrings, Commands: syncOnly,
-		Help: "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails; repeatable (metadata always comes from SOURCE, items are verified against it)"},
+		Help: "another place to fetch items from, at the same relative paths (an http(s):// or s3:// mirror root, or a directory), tried in order when SOURCE fails, and chosen for items of 32 MiB or more when measured faster; repeatable (metadata always comes from SOURCE, items are verified against it)"},
 	{Key: "upstream_proxy", Flag: "upstream-proxy", Type: TypeString, Default: "", Commands: syncOnly,
 		Help: "proxy URL (http://, https://, socks5://) for an http(s) SOURCE and --mirror only; the store does not use it (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY decide, for both)"},
 	{Key: "bwlimit", Flag: "bwlimit", Type: TypeString, Default: "", Commands: syncOnly,

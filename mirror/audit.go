@@ -291,7 +291,7 @@ func (a *audit) signatures(ctx context.Context) error {
 	}
 	opts := gpg.Options{AllowSHA1: a.opts.AllowSHA1}
 	bad := func(p string, err error) {
-		a.add(Finding{Type: FindSignature, Path: p, Error: strings.TrimPrefix(err.Error(), p+": ")})
+		a.add(Finding{Type: FindSignature, Path: p, Error: gpg.Reason(err)})
 		a.Summary.BadSignatures++
 	}
 	data, ok := a.state.Metadata[plan.IndexSJSON]

@@ -33,7 +33,11 @@ func StoreName(p target.Probe) string {
 func Degradations(p target.Probe) []Degradation {
 	name := StoreName(p)
 	var d []Degradation
-	if !p.ConditionalWrites {
+	dir := p.Kind == target.KindDirectory
+	switch {
+	case !p.ConditionalWrites && dir:
+		d = append(d, Degradation{"advisory lease", name + ": link(2) or flock(2) fails on this file system, so the lease cannot be written nor the index swapped safely; put the mirror on a file system with both"})
+	case !p.ConditionalWrites:
 		d = append(d, Degradation{"advisory lease", name + " ignores conditional writes: the lease is advisory, and only --single-writer's promise keeps two publishers apart"})
 	}
 	if !p.ChecksumSHA256 {
@@ -46,7 +50,10 @@ func Degradations(p target.Probe) []Degradation {
 	if !p.StartAfter {
 		d = append(d, Degradation{"sequential listing", name + " ignores ListObjectsV2 start-after: the target is listed sequentially"})
 	}
-	if !p.Metadata {
+	switch {
+	case !p.Metadata && dir:
+		d = append(d, Degradation{"no metadata", name + " does not keep extended attributes (user.ssmirror.*): the SHA-256 each write verified is not recorded, and a killed run's files are copied again"})
+	case !p.Metadata:
 		d = append(d, Degradation{"no metadata", name + " does not keep user metadata or Cache-Control"})
 	}
 	return d

@@ -288,6 +288,12 @@ func OpenJob(ctx context.Context, cfg config.Sync, log *slog.Logger) (Job, *Upst
 		},
 	}
 	up, err := OpenUpstream(ctx, cfg, retry, func(path, from string, err error) {
+		if err == nil {
+			// Chosen as the fastest, or tried again after a read from
+			// the first.
+			log.Info("reading from another mirror", "path", path, "mirror", from)
+			return
+		}
 		log.Info("reading from another mirror", "path", path, "mirror", from, "err", err)
 	})
 	if err != nil {

@@ -176,6 +176,10 @@ func acquire(ctx context.Context, job Job, log *slog.Logger, res *Result) (conte
 	if err != nil {
 		return nil, nil, target.Capabilities{}, nil, err
 	}
+	if !probe.ConditionalWrites && probe.Kind == target.KindDirectory {
+		return nil, nil, target.Capabilities{}, nil, fmt.Errorf("%w: %s: link(2) or flock(2) fails on this file system (see ssmirror doctor), and the lease is written with them: "+
+			"put the mirror on a file system with both", ErrUnsafeStore, probe.Store)
+	}
 	if !probe.ConditionalWrites && !job.Config.SingleWriter {
 		return nil, nil, target.Capabilities{}, nil, fmt.Errorf("%w: %s ignores conditional writes (If-None-Match: * and If-Match on PUT; see ssmirror doctor): "+
 			"the lease could not keep two publishers apart; pass --single-writer if only one publisher ever runs", ErrUnsafeStore, StoreName(probe))

@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,7 +60,10 @@ func (r *recorder) Deleted(plan.Delete, error) {}
 // store and the real S3 server: a first run publishes a mirror that Audit
 // finds sound with its checksums and upstream signatures; a second run has
 // nothing to do.
-func TestSync(t *testing.T) {
+// newJob returns a Job that mirrors a signed MAAS-shaped upstream, served
+// on loopback, into st (arch=amd64 --or os~(grub|pxelinux), --max 1).
+func newJob(t *testing.T, st target.Store) (Job, *gpg.Keyring) {
+	t.Helper()
 	key, err := gpg.GenerateKey("ssmirror test", "test@example.invalid", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +85,21 @@ func TestSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fetcher, err := source.NewHTTP(srv.Root(), source.DefaultHTTPClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Source, cfg.Target, cfg.Filters, cfg.Max = srv.Root(), st.String(), filters, 1
+	return Job{Config: cfg, Meta: fetcher, Items: fetcher, Start: source.DefaultStart, Keyring: kr, Target: st,
+		Version: "test", PublicURL: "http://mirror.invalid/maas/stable/",
+		Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
+			opts.Signed = plan.SignedUpstream
+			return nil, nil
+		}}, kr
+}
+
+func TestSync(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -98,18 +118,7 @@ func TestSync(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := tc.open(t)
-			fetcher, err := source.NewHTTP(srv.Root(), source.DefaultHTTPClient())
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := config.Default()
-			cfg.Source, cfg.Target, cfg.Filters, cfg.Max = srv.Root(), st.String(), filters, 1
-			job := Job{Config: cfg, Meta: fetcher, Items: fetcher, Start: source.DefaultStart, Keyring: kr, Target: st,
-				Version: "test", PublicURL: "http://mirror.invalid/maas/stable/",
-				Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
-					opts.Signed = plan.SignedUpstream
-					return nil, nil
-				}}
+			job, kr := newJob(t, st)
 			var rec recorder
 			res, err := Sync(ctx, job, &rec)
 			if err != nil {
@@ -131,5 +140,32 @@ func TestSync(t *testing.T) {
 				t.Fatalf("second run: %v; applied %v, %d transfers", err, res.Applied, rec.transfers)
 			}
 		})
+	}
+}
+
+// noLinks is a directory store whose file system lacks link(2), as its
+// probe finds it.
+type noLinks struct{ *memstore.Store }
+
+func (noLinks) Probe(context.Context, bool) (target.Probe, error) {
+	return target.Probe{Store: "/srv/fat", Kind: target.KindDirectory, Capabilities: target.Capabilities{ChecksumSHA256: true, ContentMD5: true, StartAfter: true, Metadata: true}}, nil
+}
+
+// TestSyncRefusesDirectoryWithoutLinks: a directory whose file system
+// fails link(2) or flock(2) is refused with ErrUnsafeStore (exit 2), even
+// with --single-writer, since the lease is written with them; nothing is
+// written.
+func TestSyncRefusesDirectoryWithoutLinks(t *testing.T) {
+	st := noLinks{memstore.New("fat")}
+	job, _ := newJob(t, st)
+	job.Config.SingleWriter = true
+	_, err := Sync(context.Background(), job, &recorder{})
+	if !errors.Is(err, ErrUnsafeStore) || !strings.Contains(err.Error(), "/srv/fat") || !strings.Contains(err.Error(), "link(2)") {
+		t.Fatalf("sync: %v, want ErrUnsafeStore naming the directory and link(2)", err)
+	}
+	n := 0
+	st.List(context.Background(), "", func(target.Object) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("a refused sync wrote %d objects", n)
 	}
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/ssmirror/ssmirror/source/bwlimit"
@@ -21,6 +22,20 @@ type limited struct {
 // Fetch implements Fetcher.
 func (f *limited) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
 	rc, size, err := f.f.Fetch(ctx, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	return limitedBody{f.l.Reader(ctx, rc), rc}, size, nil
+}
+
+// FetchRange implements RangeFetcher when the fetcher limited is one;
+// otherwise it refuses with ErrNoResume.
+func (f *limited) FetchRange(ctx context.Context, p string, offset int64) (io.ReadCloser, int64, error) {
+	rf, ok := f.f.(RangeFetcher)
+	if !ok {
+		return nil, 0, fmt.Errorf("%s/%s: %w: the source cannot be read from an offset", f.f, p, ErrNoResume)
+	}
+	rc, size, err := rf.FetchRange(ctx, p, offset)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -110,9 +110,9 @@ func (v *VerifyingReader) Err() error { return v.err }
 func (v *VerifyingReader) N() int64 { return v.n }
 
 // NewResumedVerifyingReader is NewVerifyingReader of an item of size bytes
-// with SHA-256 sha256Hex (lower-case hex) whose first offset bytes were
-// read before, into h (a SHA-256 digest restored to that state): r gives
-// the rest, and the whole item's size and digest are checked.
-func NewResumedVerifyingReader(r io.Reader, name string, size int64, sha256Hex string, offset int64, h hash.Hash) *VerifyingReader {
-	return &VerifyingReader{r: r, name: name, size: size, want: catalog.Checksum{Algo: "sha256", Hex: sha256Hex}, h: h, n: offset}
+// with checksum sum whose first offset bytes were read before, into h (a
+// digest of sum's algorithm restored to that state): r gives the rest, and
+// the whole item's size and digest are checked.
+func NewResumedVerifyingReader(r io.Reader, name string, size int64, sum catalog.Checksum, offset int64, h hash.Hash) *VerifyingReader {
+	return &VerifyingReader{r: r, name: name, size: size, want: sum, h: h, n: offset}
 }

@@ -3,7 +3,9 @@ package target
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding"
 	"encoding/hex"
 	"encoding/json"
@@ -29,37 +31,86 @@ func ResumeKey(key string) string {
 // reads): the store drops what it kept and asks for the body from byte 0.
 var ErrStartOver = errors.New("cannot go on from the stored bytes")
 
-// Resumed says where a cut-off Put of the same key, size and SHA-256
-// stopped.
+// Sum is the checksum a resumable Put checks its whole body against and
+// keys its resume record on: the algorithm ("sha256", "sha512" or "md5")
+// and the digest.
+type Sum struct {
+	Algo   string
+	Digest []byte
+}
+
+// ErrAlgo is wrapped by the error for a Sum whose algorithm is unknown or
+// whose digest has the wrong length.
+var ErrAlgo = errors.New("unsupported checksum")
+
+// NewHash returns a new digest of sum's algorithm, after checking the
+// digest's length.
+func (sum Sum) NewHash() (hash.Hash, error) {
+	var h hash.Hash
+	switch sum.Algo {
+	case "sha256":
+		h = sha256.New()
+	case "sha512":
+		h = sha512.New()
+	case "md5":
+		h = md5.New()
+	default:
+		return nil, fmt.Errorf("%w: algorithm %q", ErrAlgo, sum.Algo)
+	}
+	if len(sum.Digest) != h.Size() {
+		return nil, fmt.Errorf("%w: a %s digest of %d bytes", ErrAlgo, sum.Algo, len(sum.Digest))
+	}
+	return h, nil
+}
+
+// Restore returns a digest of sum's algorithm in the state a resume record
+// keeps (Resumed.State).
+func (sum Sum) Restore(state []byte) (hash.Hash, error) {
+	h, err := sum.NewHash()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("restoring the %s state: %w", sum.Algo, err)
+	}
+	return h, nil
+}
+
+// String is the algorithm and the lower-case hex digest.
+func (sum Sum) String() string { return sum.Algo + ":" + hex.EncodeToString(sum.Digest) }
+
+// Resumed says where a cut-off Put of the same key, size and Sum stopped.
 type Resumed struct {
 	// Offset is the number of leading bytes of the body already stored;
 	// 0 means the body is sent whole.
 	Offset int64
-	// SHA256 is the state of a SHA-256 digest (crypto/sha256, marshalled
-	// with encoding.BinaryMarshaler) that has hashed those bytes; nil
-	// when Offset is 0.
-	SHA256 []byte
+	// State is the state of a digest of the Put's Sum algorithm (from
+	// crypto/sha256, crypto/sha512 or crypto/md5, marshalled with
+	// encoding.BinaryMarshaler) that has hashed those bytes; nil when
+	// Offset is 0. Sum.Restore gives the digest back.
+	State []byte
 }
 
 // OpenFunc opens the body of a resumable Put from from.Offset on.
 type OpenFunc func(from Resumed) (io.Reader, error)
 
 // A Resumer keeps what a Put cut off part way through had stored, so that
-// a later Put of the same key, size and SHA-256 sends only the rest.
+// a later Put of the same key, size and checksum sends only the rest.
 type Resumer interface {
-	// PutResumable is Put (size bytes, opts.SHA256 set, not conditional)
-	// of the body that open gives from the offset where an earlier cut-off
-	// PutResumable of key with the same size and opts.SHA256 stopped, or
-	// from 0 when there is none or it does not match (what it kept is
-	// then dropped). The whole body's SHA-256 (the stored bytes' state
-	// and the rest) and size are checked before the object becomes
-	// visible, as Put does. When the body fails (an error, too short)
+	// PutResumable is Put (size bytes, not conditional) of the body that
+	// open gives from the offset where an earlier cut-off PutResumable of
+	// key with the same size and sum stopped, or from 0 when there is none
+	// or it does not match (what it kept is then dropped). sum is the
+	// item's SHA-256 when it has one (opts.SHA256, when set, is that
+	// digest), else its strongest other checksum. The whole body's sum
+	// (the stored bytes' state and the rest) and size are checked before
+	// the object becomes visible, as Put checks opts.SHA256. When the body fails (an error, too short)
 	// after some bytes were stored, those bytes and a resume record
 	// (ResumeKey) are kept, the key is left as it was, and the error is
 	// returned; on success, a checksum mismatch, a body too long or a
 	// cancelled ctx, nothing is kept (as Put, a cancelled one aborts). An error of open wrapping ErrStartOver makes
 	// the store drop what it kept and call open again from 0.
-	PutResumable(ctx context.Context, key string, size int64, opts PutOptions, open OpenFunc) (etag string, err error)
+	PutResumable(ctx context.Context, key string, size int64, sum Sum, opts PutOptions, open OpenFunc) (etag string, err error)
 
 	// DropResume removes what a cut-off Put of key kept (its resume record
 	// and the stored bytes). Dropping nothing is not an error.
@@ -67,11 +118,12 @@ type Resumer interface {
 }
 
 // PutResumable is PutResumable of st when it is a Resumer and the Put
-// can resume (opts.SHA256 set, not conditional); otherwise it is a Put of
-// the body open gives from 0.
-func PutResumable(ctx context.Context, st Store, key string, size int64, opts PutOptions, open OpenFunc) (string, error) {
-	if r, ok := st.(Resumer); ok && len(opts.SHA256) == sha256.Size && !opts.IfAbsent && opts.IfMatch == "" {
-		return r.PutResumable(ctx, key, size, opts, open)
+// can resume (a known sum, not conditional); otherwise it is a Put of the
+// body open gives from 0.
+func PutResumable(ctx context.Context, st Store, key string, size int64, sum Sum, opts PutOptions, open OpenFunc) (string, error) {
+	_, err := sum.NewHash()
+	if r, ok := st.(Resumer); ok && err == nil && !opts.IfAbsent && opts.IfMatch == "" {
+		return r.PutResumable(ctx, key, size, sum, opts, open)
 	}
 	body, err := open(Resumed{})
 	if err != nil {
@@ -129,11 +181,14 @@ func DropResumes(ctx context.Context, st Store, drop func(rec ResumeRecord, obj 
 // ResumeRecord is the content of a resume record. Stores fill the fields
 // that concern them.
 type ResumeRecord struct {
-	Key    string `json:"key"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"` // of the whole body, lower-case hex
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+	// The checksum of the whole body (Sum): its algorithm and
+	// lower-case hex digest.
+	Algo   string `json:"algo"`
+	Sum    string `json:"sum"`
 	Offset int64  `json:"offset"` // bytes stored
-	State  []byte `json:"state"`  // SHA-256 state of those bytes
+	State  []byte `json:"state"`  // the digest state (Resumed.State) of those bytes
 	// An S3 multipart upload: its id, part size and the parts done.
 	UploadID string       `json:"upload_id,omitempty"`
 	PartSize int64        `json:"part_size,omitempty"`
@@ -198,28 +253,25 @@ func WriteResume(ctx context.Context, st Store, rec ResumeRecord) error {
 	return err
 }
 
+// NewResumeRecord returns the record of a Put of key (size bytes, sum)
+// that has stored nothing yet.
+func NewResumeRecord(key string, size int64, sum Sum) ResumeRecord {
+	return ResumeRecord{Key: key, Size: size, Algo: sum.Algo, Sum: hex.EncodeToString(sum.Digest)}
+}
+
 // Matches reports whether rec is a record of a Put of size bytes with
-// SHA-256 sum whose stored bytes hash to State.
-func (rec ResumeRecord) Matches(size int64, sum []byte) bool {
-	return rec.Size == size && rec.SHA256 == hex.EncodeToString(sum) && rec.Offset > 0 && rec.Offset < size && len(rec.State) > 0
+// checksum sum whose stored bytes hash to State.
+func (rec ResumeRecord) Matches(size int64, sum Sum) bool {
+	return rec.Size == size && rec.Algo == sum.Algo && rec.Sum == hex.EncodeToString(sum.Digest) &&
+		rec.Offset > 0 && rec.Offset < size && len(rec.State) > 0
 }
 
-// RestoreSHA256 returns a SHA-256 digest in the state a resume record
-// keeps (Resumed.SHA256).
-func RestoreSHA256(state []byte) (hash.Hash, error) {
-	h := sha256.New()
-	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-		return nil, fmt.Errorf("restoring the SHA-256 state: %w", err)
-	}
-	return h, nil
-}
-
-// SHA256State returns the state of h, a crypto/sha256 digest, as
-// Resumed.SHA256 keeps it.
-func SHA256State(h hash.Hash) []byte {
+// DigestState returns the state of h, a digest from crypto/sha256,
+// crypto/sha512 or crypto/md5, as Resumed.State keeps it.
+func DigestState(h hash.Hash) []byte {
 	b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
-		panic(err) // crypto/sha256 never fails
+		panic(err) // the standard library's digests never fail
 	}
 	return b
 }

@@ -157,9 +157,16 @@ type Check struct {
 	OK   bool   `json:"ok"`   // Got is Want
 }
 
+// The kinds of store a Probe names.
+const (
+	KindS3        = "s3"
+	KindDirectory = "directory"
+)
+
 // Probe is what probing a store found.
 type Probe struct {
 	Store    string    `json:"store"`              // String() of the store
+	Kind     string    `json:"kind,omitempty"`     // KindS3 or KindDirectory; empty for a store that is not probed
 	Endpoint string    `json:"endpoint,omitempty"` // where it was reached
 	Server   string    `json:"server,omitempty"`   // the identity it gives (S3: the Server header)
 	Time     time.Time `json:"time"`               // when the checks ran

@@ -63,8 +63,14 @@ func (k killPoint) String() string {
 	return s
 }
 
-// matches reports whether the request r, logged as line, counts for k.
+// matches reports whether the request r, logged as line, counts for k. A
+// kind of request (method or path set) never counts the requests of
+// resume records (.ssmirror/resume/): whether a transfer writes and then
+// deletes one depends on the order its parts finish in.
 func (k killPoint) matches(r *http.Request, line string) bool {
+	if (k.method != "" || k.path != "") && strings.Contains(line, "/.ssmirror/resume/") {
+		return false
+	}
 	return (k.method == "" || k.method == r.Method) && strings.Contains(line, k.path) &&
 		(k.steps == nil || k.steps.selects(r))
 }
@@ -510,6 +516,9 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 		nth := map[killPoint]int64{}
 		for _, line := range log {
 			method, target, _ := strings.Cut(line, " ")
+			if strings.Contains(target, "/.ssmirror/resume/") {
+				continue // not counted by kinds (killPoint.matches)
+			}
 			key, _, _ := strings.Cut(target, "?")
 			if parts := strings.SplitN(key, "/", 4); len(parts) == 4 {
 				key = parts[3] // after /bucket/prefix/

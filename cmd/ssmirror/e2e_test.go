@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -120,6 +122,21 @@ func (f *fixture) expected() map[string]bool {
 
 func str(v any) string { s, _ := v.(string); return s }
 
+// digestHex is the lower-case hex digest of body by algo (sha512, sha256
+// or md5).
+func digestHex(algo string, body []byte) string {
+	switch algo {
+	case "sha512":
+		h := sha512.Sum512(body)
+		return hex.EncodeToString(h[:])
+	case "sha256":
+		h := sha256.Sum256(body)
+		return hex.EncodeToString(h[:])
+	}
+	h := md5.Sum(body)
+	return hex.EncodeToString(h[:])
+}
+
 // checkMirror reads the target as a client would (checkJSON); the .sjson
 // files must be the upstream bytes.
 func (f *fixture) checkMirror(t *testing.T, st target.Store, want map[string]bool) {
@@ -155,9 +172,9 @@ func (f *fixture) checkJSON(t *testing.T, st target.Store, want map[string]bool)
 		doc.Each(func(fl catalog.Flat) bool {
 			got[fl.Item.Path] = true
 			body := read(fl.Item.Path)
-			h := sha256.Sum256(body)
-			if int64(len(body)) != fl.Item.Size || hex.EncodeToString(h[:]) != fl.Item.SHA256 {
-				t.Errorf("%s: size %d sha256 %x, catalog says %d %s", fl.Item.Path, len(body), h, fl.Item.Size, fl.Item.SHA256)
+			sum := fl.Item.Strongest()
+			if got := digestHex(sum.Algo, body); int64(len(body)) != fl.Item.Size || got != sum.Hex {
+				t.Errorf("%s: size %d %s %s, catalog says %d %s", fl.Item.Path, len(body), sum.Algo, got, fl.Item.Size, sum.Hex)
 			}
 			if !bytes.Equal(body, f.tree.Files[fl.Item.Path]) {
 				t.Errorf("%s: not the upstream bytes", fl.Item.Path)

@@ -20,7 +20,9 @@ import (
 // TestResumeAfterKill: a sync SIGKILLed while an item streams (after
 // 11 MiB of it) leaves a resume record of what the target holds of it; the
 // next run fetches only the rest of the item from upstream, and the
-// mirror verifies. Or, when the item has left the selection by the next
+// mirror verifies; so too ("resume-md5") when the catalog gives the item
+// an md5 and no SHA-256, and ("resume-mirror") with --bwlimit and a
+// --mirror. Or, when the item has left the selection by the next
 // run, that run drops the record with its upload or temporary file; and
 // so does gc, for a record older than --uploads-older-than. Into each S3
 // server kind and into a directory. verify does not report a resume
@@ -31,7 +33,7 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
 		setS3Env(t, srv)
-		for _, mode := range []string{"resume", "leave", "gc"} {
+		for _, mode := range []string{"resume", "resume-md5", "leave", "gc"} {
 			bucket := srv.NewBucket(t)
 			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
 				Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
@@ -47,7 +49,7 @@ func TestResumeAfterKill(t *testing.T) {
 		}
 	})
 	t.Run("dir", func(t *testing.T) {
-		for _, mode := range []string{"resume", "leave", "gc"} {
+		for _, mode := range []string{"resume", "resume-md5", "resume-mirror", "leave", "gc"} {
 			dir := filepath.Join(t.TempDir(), "m")
 			st, err := dirstore.New(dir)
 			if err != nil {
@@ -70,7 +72,8 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	f := newFixture(t)
 	const big = "noble/amd64/20250709/squashfs"
 	const size = 16<<20 + 123
-	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: map[string][]byte{big: upstream.Payload(big, size)}})
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: map[string][]byte{big: upstream.Payload(big, size)},
+		MD5Only: map[string]bool{big: mode == "resume-md5"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +95,9 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 		return true
 	})
 	args := append([]string{"sync", "--keyring", f.keyring, "--transfers", "1"}, extra...)
+	if mode == "resume-mirror" {
+		args = append(args, "--bwlimit", "1G", "--mirror", upstream.Serve(t, tree).Root())
+	}
 	args = append(append(args, f.srv.Root(), dest), maasFilter...)
 	p := start(t, nil, args...)
 	exited := make(chan int, 1)
@@ -113,8 +119,11 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	p.cmd.Process.Kill()
 	<-exited
 	f.srv.SetHook(nil)
+	if want := map[bool]string{true: "md5", false: "sha256"}[mode == "resume-md5"]; rec.Algo != want {
+		t.Errorf("the resume record keeps a %q digest state, want %s", rec.Algo, want)
+	}
 	<-answered // the killed run's answer has been counted
-	if mode != "resume" {
+	if !strings.HasPrefix(mode, "resume") {
 		args = append(args[:len(args)-len(maasFilter)], "os~(grub|pxelinux)")
 		if mode == "gc" {
 			args = []string{"gc", "--uploads-older-than", "0s"}
@@ -132,7 +141,7 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 			// verify does not report a resume record as an object of the
 			// mirror.
 			other := "noble/amd64/20250709/boot-initrd"
-			if err := target.WriteResume(context.Background(), st, target.ResumeRecord{Key: other, Size: 2, SHA256: "00", Offset: 1}); err != nil {
+			if err := target.WriteResume(context.Background(), st, target.ResumeRecord{Key: other, Size: 2, Algo: "sha256", Sum: "00", Offset: 1}); err != nil {
 				t.Fatal(err)
 			}
 			vargs := append([]string{"verify"}, extra[:min(len(extra), 3)]...)
@@ -162,4 +171,46 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 		t.Errorf("the resume record is still there after the item completed")
 	}
 	left(t)
+}
+
+// TestBigItemsFillUploadMemory: items whose part buffers take the whole
+// --upload-memory are still mirrored whole: the resume record each part
+// writes does not wait for memory its own upload holds (before, every
+// item larger than --upload-memory stopped there, the process with it).
+func TestBigItemsFillUploadMemory(t *testing.T) {
+	srv := s3test.Shared(t)
+	setS3Env(t, srv)
+	f := newFixture(t)
+	items := map[string][]byte{}
+	for _, p := range []string{"noble/amd64/20250709/squashfs", "noble/amd64/20250709/boot-initrd"} {
+		items[p] = upstream.Payload(p, 16<<20+123)
+	}
+	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tree = tree
+	f.srv.Set(tree)
+	bucket := srv.NewBucket(t)
+	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
+		Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"sync", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style",
+		"--part-size", "5MiB", "--upload-memory", "10MiB", f.srv.Root(), "s3://" + bucket + "/m"}, maasFilter...)
+	p := start(t, nil, args...)
+	done := make(chan int, 1)
+	go func() { done <- p.wait() }()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("sync: exit %d\n%s", code, p.stderr.String())
+		}
+	case <-time.After(3 * time.Minute):
+		p.cmd.Process.Kill()
+		<-done
+		t.Fatalf("sync of items larger than --upload-memory never finished\n%s", p.stderr.String())
+	}
+	f.checkMirror(t, st, f.expected())
 }

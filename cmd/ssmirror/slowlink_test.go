@@ -246,7 +246,7 @@ func TestConditionalMetadata(t *testing.T) {
 // answering 503. The item comes from the mirror (the cut one from where
 // the primary stopped, with a ranged GET), the run completes, metadata
 // comes from the primary only, and the summary says how many bytes came
-// from where.
+// from where, and at what measured rate.
 func TestMirrorFailover(t *testing.T) {
 	srv := s3test.Shared(t)
 	setS3Env(t, srv)
@@ -317,6 +317,11 @@ func TestMirrorFailover(t *testing.T) {
 				sum.BytesBySource[1].Bytes != size-rangeStart(c.rng) ||
 				sum.BytesBySource[0].Bytes+sum.BytesBySource[1].Bytes != sum.TransferredBytes+c.waste {
 				t.Errorf("bytes by source %+v, want %d from %s and the rest (of %d) from the primary", sum.BytesBySource, size-rangeStart(c.rng), other.Root(), sum.TransferredBytes)
+			}
+			for _, sb := range sum.BytesBySource {
+				if (sb.Bytes > 0) != (sb.Rate > 0) {
+					t.Errorf("%s gave %d bytes at a measured %v B/s", sb.Source, sb.Bytes, sb.Rate)
+				}
 			}
 			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
 			if err != nil {

@@ -24,27 +24,28 @@ func capLine(name string, found bool) *regexp.Regexp {
 
 // checkDoctor runs doctor on target and checks the capability rows and
 // the JSON document against want.
-func checkDoctor(t *testing.T, dst string, flags []string, want target.Capabilities) {
+func checkDoctor(t *testing.T, dst string, flags []string, kind string, want target.Capabilities) {
 	t.Helper()
 	out, errOut, code := run(t, append(append([]string{"doctor"}, flags...), dst)...)
 	if code != 0 {
 		t.Fatalf("doctor exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("ssmirror doctor %s:\n%s", dst, out)
-	for _, row := range ui.CapabilityRows(want) {
+	for _, row := range ui.CapabilityRows(kind, want) {
 		if !capLine(row.Name, row.OK).MatchString(out) {
 			t.Errorf("doctor does not print %s %s:\n%s", row.Name, ui.YesNo(row.OK), out)
 		}
 	}
 	out, errOut, code = run(t, append(append([]string{"doctor", "--json"}, flags...), dst)...)
 	var doc struct {
+		Kind         string              `json:"kind"`
 		Capabilities target.Capabilities `json:"capabilities"`
 		Checks       []target.Check      `json:"checks"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
 		t.Fatalf("doctor --json exit %d, %v\n%s%s", code, err, out, errOut)
 	}
-	if doc.Capabilities != want || len(doc.Checks) == 0 {
+	if doc.Kind != kind || doc.Capabilities != want || len(doc.Checks) == 0 {
 		t.Errorf("doctor --json: capabilities %+v (%d checks), want %+v", doc.Capabilities, len(doc.Checks), want)
 	}
 }
@@ -55,8 +56,19 @@ func TestDoctorRealServers(t *testing.T) {
 	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
 		setS3Env(t, srv)
 		bucket := srv.NewBucket(t)
-		checkDoctor(t, "s3://"+bucket+"/mirror", []string{"--endpoint", srv.Endpoint, "--path-style"}, probedCaps[srv.Kind])
+		checkDoctor(t, "s3://"+bucket+"/mirror", []string{"--endpoint", srv.Endpoint, "--path-style"}, target.KindS3, probedCaps[srv.Kind])
 	})
+}
+
+// TestDoctorDirectory: doctor on a local directory checks the file
+// system calls it rests on and speaks of them, not of S3 headers.
+func TestDoctorDirectory(t *testing.T) {
+	dir := t.TempDir()
+	checkDoctor(t, dir, nil, target.KindDirectory, target.Full)
+	out, _, _ := run(t, "doctor", dir)
+	if strings.Contains(out, "x-amz") || strings.Contains(out, "If-None-Match") || !strings.Contains(out, "link(2)") {
+		t.Errorf("doctor on a directory:\n%s", out)
+	}
 }
 
 // probedCaps is what each real server honours.
@@ -102,7 +114,7 @@ func TestStoreEmulations(t *testing.T) {
 			dst := "s3://" + bucket + "/maas"
 			flags := []string{"--endpoint", px.URL, "--path-style"}
 			want := emulatedCaps[e.Name]
-			checkDoctor(t, dst, flags, want)
+			checkDoctor(t, dst, flags, target.KindS3, want)
 
 			st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "maas", Endpoint: srv.Endpoint, PathStyle: true})
 			if err != nil {

@@ -73,9 +73,13 @@ const (
 	// damage in transit that only the server's own check of the body can
 	// catch.
 	CorruptRequest
+	// Throttle forwards the request and relays the upstream's response
+	// body at Rule.Rate bytes a second: after each chunk of it (at most
+	// 32 KiB) it waits for the chunk's time on Proxy.After's clock.
+	Throttle
 )
 
-var faultNames = [...]string{"pass", "reset", "truncate", "stall-headers", "stall-body", "status", "corrupt", "html", "strip", "corrupt-request"}
+var faultNames = [...]string{"pass", "reset", "truncate", "stall-headers", "stall-body", "status", "corrupt", "html", "strip", "corrupt-request", "throttle"}
 
 func (f Fault) String() string {
 	if f >= 0 && int(f) < len(faultNames) {
@@ -124,6 +128,8 @@ type Rule struct {
 	// AfterForward makes Reset forward the request and wait for the whole
 	// upstream response before resetting the client's connection.
 	AfterForward bool
+	// Rate is, for Throttle, the body's rate in bytes a second.
+	Rate int64
 
 	seen      atomic.Int64
 	applied   atomic.Int64
@@ -195,7 +201,10 @@ func (r *Rule) validate() error {
 	if r.After < 0 || r.Stall < 0 {
 		return fmt.Errorf("faultproxy: rule %s: negative After or Stall", r.name())
 	}
-	if r.Fault < Pass || r.Fault > CorruptRequest {
+	if r.Fault == Throttle && r.Rate <= 0 {
+		return fmt.Errorf("faultproxy: rule %s: Throttle needs a positive Rate", r.name())
+	}
+	if r.Fault < Pass || r.Fault > Throttle {
 		return fmt.Errorf("faultproxy: rule %s: unknown fault %d", r.name(), r.Fault)
 	}
 	return nil
@@ -223,9 +232,10 @@ type Proxy struct {
 	// compression or proxies; replace it (before the first request) to
 	// reach a TLS upstream with its own trust settings.
 	Transport http.RoundTripper
-	// After is the clock of finite stalls: it returns a channel that
-	// delivers once the stall of d is over. nil means time.After. A test
-	// sets it (before the first request) to end stalls when it chooses.
+	// After is the clock of finite stalls and of Throttle: it returns a
+	// channel that delivers once the wait of d is over. nil means
+	// time.After. A test sets it (before the first request) to end stalls
+	// when it chooses, or to throttle on a clock of its own.
 	After func(d time.Duration) <-chan time.Time
 	// Credentials sign the requests Strip changes (set before the first
 	// request).
@@ -525,6 +535,23 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule, af
 			at = resp.ContentLength - 1
 		}
 		io.Copy(w, &flipReader{r: resp.Body, at: at})
+	case Throttle:
+		buf := make([]byte, max(min(32<<10, rule.Rate), 1))
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return
+				}
+				rc.Flush()
+				if !p.hold(req.Context(), time.Duration(float64(n)/float64(rule.Rate)*float64(time.Second))+1) {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
 	}
 }
 

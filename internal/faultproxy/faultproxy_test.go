@@ -400,7 +400,7 @@ func TestRuleValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []*Rule{{First: 1, Nth: 2}, {Every: -1}, {After: -1}, {Fault: Fault(99)}} {
+	for _, r := range []*Rule{{First: 1, Nth: 2}, {Every: -1}, {After: -1}, {Fault: Fault(99)}, {Fault: Throttle}} {
 		func() {
 			defer func() {
 				if recover() == nil {
@@ -412,5 +412,35 @@ func TestRuleValidation(t *testing.T) {
 	}
 	if _, err := New("ftp://x"); err == nil {
 		t.Error("ftp upstream accepted")
+	}
+}
+
+// TestThrottle: the body arrives whole, and the waits on the proxy's clock
+// add up to the body's time at the rate.
+func TestThrottle(t *testing.T) {
+	o := newOrigin(t, 100000)
+	p := Start(t, o.URL)
+	var (
+		mu     sync.Mutex
+		waited time.Duration
+	)
+	p.After = func(d time.Duration) <-chan time.Time {
+		mu.Lock()
+		waited += d
+		mu.Unlock()
+		c := make(chan time.Time, 1)
+		c <- time.Time{}
+		return c
+	}
+	p.Add(&Rule{Fault: Throttle, Rate: 10000})
+	resp, body, err := get(t, p.URL+"/blob/a")
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, o.body) {
+		t.Fatalf("throttled body: %v, %d of %d bytes", err, len(body), len(o.body))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 10 s, and 1 ns more for each chunk.
+	if waited < 10*time.Second || waited > 10*time.Second+time.Microsecond {
+		t.Errorf("waited %v for 100000 bytes at 10000 B/s, want 10s", waited)
 	}
 }

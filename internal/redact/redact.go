@@ -41,6 +41,9 @@ func secretParam(name string) bool {
 // for byte (nothing is re-encoded), so that the URL still says where it
 // points.
 func URL(raw string) string {
+	if strings.IndexByte(raw, '@') < 0 && strings.IndexByte(raw, '?') < 0 {
+		return raw // no userinfo, no query: nothing to mask
+	}
 	s := userinfoRE.ReplaceAllString(raw, "//$1:"+Mask+"@")
 	if i := strings.IndexByte(s, '?'); i >= 0 {
 		s = s[:i+1] + query(s[i+1:])

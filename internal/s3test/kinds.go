@@ -68,22 +68,39 @@ func startKind(kind Kind, base string, logf func(string, ...any)) (*Server, erro
 		if err != nil {
 			return nil, err
 		}
-		var lastErr error
-		for range 3 { // retry if another process grabbed a port
-			var s *Server
+		return retryPorts(func() (*Server, error) {
 			if kind == MinIO {
-				s, err = launchMinIO(bin, filepath.Join(base, "minio"))
-			} else {
-				s, err = launchWeed(bin, filepath.Join(base, "weed"))
+				return launchMinIO(bin, filepath.Join(base, "minio"), nil)
 			}
-			if err == nil {
-				return s, nil
-			}
-			lastErr = err
-		}
-		return nil, lastErr
+			return launchWeed(bin, filepath.Join(base, "weed"))
+		})
 	}
 	return nil, fmt.Errorf("unknown server kind %q", kind)
+}
+
+// RunMinIO starts MinIO outside a test on the data directory dir (created
+// if missing), with extra environment (e.g. MINIO_AUDIT_WEBHOOK_*
+// settings). The caller stops the server with Stop.
+func RunMinIO(dir string, env []string) (*Server, error) {
+	bin, err := cachedBinary(MinIO)
+	if err != nil {
+		return nil, err
+	}
+	return retryPorts(func() (*Server, error) { return launchMinIO(bin, dir, env) })
+}
+
+// retryPorts calls launch up to three times: another process may grab a
+// port between freePorts and the server's listen.
+func retryPorts(launch func() (*Server, error)) (*Server, error) {
+	var lastErr error
+	for range 3 {
+		s, err := launch()
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
 }
 
 // binaryNames are the file names of the binaries in the cache directory,
@@ -150,8 +167,8 @@ func listReady(s *Server) func() error {
 	}
 }
 
-// launchMinIO runs "minio server" on dir.
-func launchMinIO(bin, dir string) (*Server, error) {
+// launchMinIO runs "minio server" on dir, with extra environment.
+func launchMinIO(bin, dir string, extraEnv []string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -163,6 +180,7 @@ func launchMinIO(bin, dir string) (*Server, error) {
 	args := []string{"server", "--quiet", "--address", "127.0.0.1:" + ports[0], "--console-address", "127.0.0.1:" + ports[1], dir}
 	env := []string{"MINIO_ROOT_USER=" + s.AccessKey, "MINIO_ROOT_PASSWORD=" + s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_REGION=" + Region}
+	env = append(env, extraEnv...)
 	hc := &http.Client{Timeout: time.Second}
 	live := func() error {
 		resp, err := hc.Get(s.Endpoint + "/minio/health/ready")

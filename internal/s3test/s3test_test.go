@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 
@@ -125,4 +127,33 @@ func TestRequired(t *testing.T) {
 			t.Errorf("SSMIRROR_REQUIRE_SERVERS=%q: Required(%s) = %v", tc.env, tc.kind, got)
 		}
 	}
+}
+
+// RunMinIO passes its extra environment to MinIO: here an audit webhook,
+// whose record of the PutObject must reach the listener.
+func TestRunMinIOEnv(t *testing.T) {
+	if _, err := cachedBinary(MinIO); err != nil {
+		if Required(MinIO) {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	puts := make(chan struct{}, 100)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"name":"PutObject"`)) {
+			puts <- struct{}{}
+		}
+	}))
+	defer hook.Close()
+	s, err := RunMinIO(t.TempDir(), []string{"MINIO_AUDIT_WEBHOOK_ENABLE_t=on", "MINIO_AUDIT_WEBHOOK_ENDPOINT_t=" + hook.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.Kind != MinIO || s.Version == "" {
+		t.Errorf("RunMinIO: kind %s, version %q", s.Kind, s.Version)
+	}
+	roundTrip(t, s)
+	<-puts // the test's deadline fails it if the record never comes
 }

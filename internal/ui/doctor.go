@@ -26,6 +26,9 @@ func WriteDoctor(w io.Writer, p target.Probe, asJSON bool) error {
 		return enc.Encode(doctorJSON{Probe: p, Degraded: mirror.Degradations(p)})
 	}
 	fmt.Fprintf(w, "store     %s\n", p.Store)
+	if p.Kind == target.KindDirectory {
+		fmt.Fprintf(w, "kind      a local directory: no HTTP API to probe; the file system calls it rests on are checked\n")
+	}
 	if p.Endpoint != "" {
 		fmt.Fprintf(w, "endpoint  %s\n", p.Endpoint)
 		fmt.Fprintf(w, "server    %s\n", orDash(p.Server))
@@ -41,7 +44,7 @@ func WriteDoctor(w io.Writer, p target.Probe, asJSON bool) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(tw, "CAPABILITY\tFOUND\tSSMIRROR")
-	for _, c := range CapabilityRows(p.Capabilities) {
+	for _, c := range CapabilityRows(p.Kind, p.Capabilities) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, YesNo(c.OK), c.Does)
 	}
 	return tw.Flush()
@@ -70,29 +73,43 @@ type CapabilityRow struct {
 }
 
 // CapabilityRows says, for each capability, what ssmirror does with what
-// was found.
-func CapabilityRows(c target.Capabilities) []CapabilityRow {
-	rows := []CapabilityRow{
-		{"conditional writes", c.ConditionalWrites, "lease and index swap with If-None-Match/If-Match"},
-		{"x-amz-checksum-sha256", c.ChecksumSHA256, "single PUTs carry the catalog's SHA-256; the server refuses a wrong body"},
-		{"Content-MD5", c.ContentMD5, "verified by the server where the checksum header is not"},
-		{"start-after", c.StartAfter, "the listing runs in parallel ranges"},
-		{"metadata", c.Metadata, "Cache-Control and the recorded SHA-256 kept with each object"},
-	}
-	if !c.ConditionalWrites {
-		rows[0].Does = "sync refused unless --single-writer; then the lease is advisory"
-	}
-	if !c.ChecksumSHA256 {
-		rows[1].Does = "not sent: single PUTs and parts carry Content-MD5"
-		if !c.ContentMD5 {
-			rows[1].Does = "not sent; only ssmirror's own streaming verification checks uploads"
+// was found on a store of kind (target.KindS3, target.KindDirectory).
+func CapabilityRows(kind string, c target.Capabilities) []CapabilityRow {
+	if kind == target.KindDirectory {
+		// No HTTP headers: what a directory rests on instead.
+		return []CapabilityRow{
+			row("conditional writes", c.ConditionalWrites,
+				"lease and index swap: link(2) to a new name, rename(2) under flock(2) to replace one",
+				"sync refused, and --single-writer does not help: the lease itself is written with link(2); put the mirror on a file system with link(2) and flock(2)"),
+			row("verified writes", c.ChecksumSHA256 && c.ContentMD5,
+				"each file is written to a temporary name, its size and checksum checked, fsynced, then renamed", ""),
+			row("listing", c.StartAfter, "one walk of the directory tree", ""),
+			row("extended attributes", c.Metadata,
+				"the SHA-256 each write verified kept with the file (user.ssmirror.sha256): a killed run's files are adopted, not copied again",
+				"the verified SHA-256 is not kept with the file: adoption after a crash copies again; HTTP headers are the web server's in any case"),
 		}
 	}
-	if !c.StartAfter {
-		rows[3].Does = "the listing runs sequentially, in one pass"
+	noChecksum := "not sent: single PUTs and parts carry Content-MD5"
+	if !c.ContentMD5 {
+		noChecksum = "not sent; only ssmirror's own streaming verification checks uploads"
 	}
-	if !c.Metadata {
-		rows[4].Does = "objects lose Cache-Control; adoption after a crash re-copies them"
+	return []CapabilityRow{
+		row("conditional writes", c.ConditionalWrites,
+			"lease and index swap with If-None-Match/If-Match", "sync refused unless --single-writer; then the lease is advisory"),
+		row("x-amz-checksum-sha256", c.ChecksumSHA256,
+			"single PUTs carry the catalog's SHA-256; the server refuses a wrong body", noChecksum),
+		row("Content-MD5", c.ContentMD5,
+			"verified by the server where the checksum header is not", "the server does not check it: not relied on"),
+		row("start-after", c.StartAfter, "the listing runs in parallel ranges", "the listing runs sequentially, in one pass"),
+		row("metadata", c.Metadata,
+			"Cache-Control and the recorded SHA-256 kept with each object", "objects lose Cache-Control; adoption after a crash re-copies them"),
 	}
-	return rows
+}
+
+// row is a CapabilityRow that says yes where ok, else no.
+func row(name string, ok bool, yes, no string) CapabilityRow {
+	if ok {
+		return CapabilityRow{name, ok, yes}
+	}
+	return CapabilityRow{name, ok, no}
 }

@@ -56,7 +56,8 @@ type Summary struct {
 	// The requests sent to the upstream (each try counts) and the body
 	// bytes read from it, metadata and items.
 	UpstreamRequests, UpstreamBytes int64
-	// Sources are the item bytes each source gave, with --mirror.
+	// Sources are the item bytes each source gave, and its measured
+	// rate, with --mirror.
 	Sources []source.SourceBytes
 }
 
@@ -67,6 +68,9 @@ func (s Summary) upstreamString() string {
 		parts := make([]string, len(s.Sources))
 		for i, sb := range s.Sources {
 			parts[i] = fmt.Sprintf("%s from %s", plan.Bytes(sb.Bytes), sb.Source)
+			if sb.Rate > 0 {
+				parts[i] += fmt.Sprintf(" at %s/s", plan.Bytes(int64(sb.Rate)))
+			}
 		}
 		line += " (items: " + strings.Join(parts, ", ") + ")"
 	}
@@ -145,7 +149,8 @@ func transferLine(t plan.Transfer, err error, d time.Duration) string {
 	if err != nil {
 		return fmt.Sprintf("FAILED %s: %v", t.Path, err)
 	}
-	return fmt.Sprintf("copied %s (%s) in %s", t.Path, plan.Bytes(t.Size), d.Round(time.Millisecond))
+	// One line for every object: concatenated, without fmt's reflection.
+	return "copied " + t.Path + " (" + plan.Bytes(t.Size) + ") in " + d.Round(time.Millisecond).String()
 }
 
 func publishLine(m plan.Meta, err error) string {

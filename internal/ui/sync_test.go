@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/ssmirror/ssmirror/internal/golden"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -26,30 +25,6 @@ const (
 	exitError   = 1
 	exitPartial = 3
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
 
 const (
 	kib = 1 << 10
@@ -134,7 +109,7 @@ func TestOutputText(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			script(New(tc.mode, &stdout, &stderr, false))
-			golden(t, "output_"+tc.name+".golden", transcript(stdout.String(), stderr.String()))
+			golden.Check(t, "output_"+tc.name+".golden", []byte(transcript(stdout.String(), stderr.String())))
 		})
 	}
 }
@@ -144,7 +119,7 @@ func TestOutputText(t *testing.T) {
 func TestOutputJSON(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	script(New(ModeJSON, &stdout, &stderr, true))
-	golden(t, "output_json.golden", transcript(stdout.String(), stderr.String()))
+	golden.Check(t, "output_json.golden", []byte(transcript(stdout.String(), stderr.String())))
 
 	var types []string
 	for l := range strings.Lines(stdout.String()) {
@@ -354,7 +329,7 @@ func TestOutputProgress(t *testing.T) {
 	for i, f := range []string{first, mid1, mid2, final} {
 		fmt.Fprintf(&all, "--- frame %d (%s) ---\n%s", i+1, []string{"first", "initrd done", "next", "final"}[i], f)
 	}
-	golden(t, "output_progress.golden", transcript(stdout.String(), stderr.String())+all.String())
+	golden.Check(t, "output_progress.golden", []byte(transcript(stdout.String(), stderr.String())+all.String()))
 
 	// The content, whatever the golden says.
 	for _, c := range []struct{ frame, want string }{

@@ -65,6 +65,9 @@ type Options struct {
 	Scale int64             // divide real sizes by this (at least 1); sizes stay >= 1
 	Key   *gpg.SigningKey   // sign .sjson files with it; nil writes only .json
 	Items map[string][]byte // explicit payloads by path, overriding generated ones
+	// MD5Only lists paths whose catalog entry gets an md5 and no other
+	// checksum, as in streams older than SHA-256.
+	MD5Only map[string]bool
 }
 
 // Build generates payloads for every item of docs (modifying their size and
@@ -101,6 +104,12 @@ func Build(docs []Doc, opts Options) (*Tree, error) {
 					}
 					t.Files[path] = body
 					setSums(item, body)
+					if opts.MD5Only[path] {
+						delete(item, "sha256")
+						delete(item, "sha512")
+						s := md5.Sum(body)
+						item["md5"] = hex.EncodeToString(s[:])
+					}
 				}
 			}
 		}

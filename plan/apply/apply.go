@@ -24,6 +24,7 @@ import (
 
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/target"
 )
 
@@ -240,7 +241,8 @@ func transferRetrying(ctx context.Context, t plan.Transfer, src source.Fetcher, 
 // transfer streams one object from src into dst, verified as it streams.
 // When the store keeps what a cut-off Put stored (target.Resumer), it
 // fetches only the rest, with a ranged read, and checks the whole item's
-// SHA-256 from the kept state on; bytes that fail the check are not kept.
+// checksum (resumeSum) from the kept state on; bytes that fail the check
+// are not kept.
 func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst target.Store, cacheControl string, progress func(int64)) error {
 	name := strings.TrimSuffix(src.String(), "/") + "/" + t.Path
 	opt := target.PutOptions{ContentType: "application/octet-stream", CacheControl: cacheControl}
@@ -278,7 +280,11 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 		}
 		return body, nil
 	}
-	if _, err := target.PutResumable(ctx, dst, t.Path, t.Size, opt, open); err != nil {
+	sum, err := resumeSum(t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := target.PutResumable(ctx, dst, t.Path, t.Size, sum, opt, open); err != nil {
 		if body != nil && errors.Is(body.Err(), source.ErrIntegrity) {
 			// What was kept may be the bad bytes: the next try starts
 			// from byte 0.
@@ -301,9 +307,25 @@ func transfer(ctx context.Context, t plan.Transfer, src source.Fetcher, dst targ
 	return nil
 }
 
+// resumeSum is the checksum a resumable Put of t checks and keys its
+// resume record on: the item's SHA-256 when the catalog gives one (the
+// store checks and records it), else its strongest checksum.
+func resumeSum(t plan.Transfer) (target.Sum, error) {
+	c := t.Sum
+	if t.SHA256 != "" {
+		c = catalog.Checksum{Algo: "sha256", Hex: t.SHA256}
+	}
+	d, err := hex.DecodeString(c.Hex)
+	if err != nil {
+		return target.Sum{}, fmt.Errorf("bad %s %q", c.Algo, c.Hex)
+	}
+	return target.Sum{Algo: c.Algo, Digest: d}, nil
+}
+
 // openItem opens t at src from from.Offset on (a ranged read), and
 // returns it through a reader that verifies the whole item: from 0
-// against t.Sum, else against t.SHA256 from the state from.SHA256 holds.
+// against t.Sum, else against resumeSum(t) from the state from.State
+// holds.
 func openItem(ctx context.Context, t plan.Transfer, src source.Fetcher, name string, from target.Resumed) (io.ReadCloser, *source.VerifyingReader, error) {
 	var (
 		rc   io.ReadCloser
@@ -311,6 +333,9 @@ func openItem(ctx context.Context, t plan.Transfer, src source.Fetcher, name str
 		err  error
 		body *source.VerifyingReader
 	)
+	// The size lets a source with --mirror choose where a big item comes
+	// from.
+	ctx = source.WithSize(ctx, t.Size)
 	if from.Offset == 0 {
 		if rc, size, err = src.Fetch(ctx, t.Path); err != nil {
 			return nil, nil, err
@@ -318,10 +343,14 @@ func openItem(ctx context.Context, t plan.Transfer, src source.Fetcher, name str
 		body = source.NewVerifyingReader(rc, name, t.Size, t.Sum)
 	} else {
 		rf, ok := src.(source.RangeFetcher)
-		if !ok || t.SHA256 == "" {
+		if !ok {
 			return nil, nil, fmt.Errorf("%s: %w: the source cannot be read from an offset", name, target.ErrStartOver)
 		}
-		h, err := target.RestoreSHA256(from.SHA256)
+		sum, err := resumeSum(t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		h, err := sum.Restore(from.State)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w: %w", name, target.ErrStartOver, err)
 		}
@@ -331,7 +360,7 @@ func openItem(ctx context.Context, t plan.Transfer, src source.Fetcher, name str
 			}
 			return nil, nil, err
 		}
-		body = source.NewResumedVerifyingReader(rc, name, t.Size, t.SHA256, from.Offset, h)
+		body = source.NewResumedVerifyingReader(rc, name, t.Size, catalog.Checksum{Algo: sum.Algo, Hex: hex.EncodeToString(sum.Digest)}, from.Offset, h)
 	}
 	if size >= 0 && size != t.Size {
 		rc.Close()

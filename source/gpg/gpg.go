@@ -89,10 +89,26 @@ type verifyError struct {
 }
 
 func (e *verifyError) Error() string {
+	return e.name + ": " + e.reason()
+}
+
+// reason is the message without the file name.
+func (e *verifyError) reason() string {
 	if e.detail == "" {
-		return fmt.Sprintf("%s: %v", e.name, e.kind)
+		return e.kind.Error()
 	}
-	return fmt.Sprintf("%s: %v: %s", e.name, e.kind, e.detail)
+	return e.kind.Error() + ": " + e.detail
+}
+
+// Reason is why verification failed, without the file name that err's
+// message starts with (for reports that name the file in a column of
+// their own); an error that is not a verification failure is given whole.
+func Reason(err error) string {
+	var ve *verifyError
+	if errors.As(err, &ve) {
+		return ve.reason()
+	}
+	return err.Error()
 }
 
 func (e *verifyError) Unwrap() []error {

@@ -3,6 +3,7 @@ package gpg
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -426,5 +427,20 @@ func TestUnsupportedKeySkipped(t *testing.T) {
 	_, err := ParseKeyring("unknown.gpg", unknown)
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "no usable key (") {
 		t.Errorf("a keyring of an unknown key only: %v, want ErrMalformed saying no usable key", err)
+	}
+}
+
+// TestReason: a verification error's reason is its message without the
+// file name; any other error is given whole.
+func TestReason(t *testing.T) {
+	err := verr("streams/v1/index.sjson", ErrBadSignature, errors.New("hash mismatch"), "")
+	if got, want := Reason(err), ErrBadSignature.Error()+": hash mismatch"; got != want || err.Error() != "streams/v1/index.sjson: "+want {
+		t.Errorf("Reason = %q, Error = %q; want %q", got, err.Error(), want)
+	}
+	if got := Reason(fmt.Errorf("wrapped: %w", err)); got != ErrBadSignature.Error()+": hash mismatch" {
+		t.Errorf("Reason of a wrapped error = %q", got)
+	}
+	if got := Reason(errors.New("x.sjson: other")); got != "x.sjson: other" {
+		t.Errorf("Reason of another error = %q", got)
 	}
 }

@@ -423,7 +423,7 @@ func (s *Store) finish(tmp *os.File, p, key string, opts target.PutOptions, tag 
 func (s *Store) publish(tmp, p string, opts target.PutOptions) error {
 	switch {
 	case opts.IfAbsent:
-		err := os.Link(tmp, p)
+		err := link(tmp, p)
 		os.Remove(tmp)
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%w: it exists", target.ErrPrecondition)
@@ -445,6 +445,10 @@ func (s *Store) publish(tmp, p string, opts target.PutOptions) error {
 	}
 	return os.Rename(tmp, p)
 }
+
+// link is os.Link; tests replace it to act as a file system without
+// hard links.
+var link = os.Link
 
 // fileParent returns the first proper prefix of key that is a file, or "".
 func (s *Store) fileParent(key string) string {

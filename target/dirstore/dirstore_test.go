@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ssmirror/ssmirror/target"
@@ -271,4 +272,50 @@ func TestSymlinks(t *testing.T) {
 	if _, err := ls.Put(ctx, "in/x", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestProbe: on this machine's file system the directory honours every
+// capability, says so check by check, and leaves nothing behind.
+func TestProbe(t *testing.T) {
+	st := newStore(t).(*Store)
+	p, err := st.Probe(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind != target.KindDirectory || p.Capabilities != target.Full || len(p.Checks) != 3 {
+		t.Fatalf("probe = %+v, want a directory honouring everything, with 3 checks", p)
+	}
+	for _, c := range p.Checks {
+		if !c.OK || c.Got != c.Want {
+			t.Errorf("check %q: got %q, want %q", c.Name, c.Got, c.Want)
+		}
+	}
+	entries, err := os.ReadDir(st.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("the probe left %s behind", e.Name())
+	}
+}
+
+// TestProbeNoHardLinks: on a file system without link(2) (some FUSE and
+// network file systems, FAT) the probe finds no conditional writes and
+// names the call that failed; a Put with IfAbsent fails there instead
+// of succeeding unconditionally.
+func TestProbeNoHardLinks(t *testing.T) {
+	link = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EPERM} }
+	t.Cleanup(func() { link = os.Link })
+	st := newStore(t).(*Store)
+	p, err := st.Probe(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ConditionalWrites || !p.Metadata || p.Checks[0].OK || !strings.Contains(p.Checks[0].Got, "operation not permitted") {
+		t.Fatalf("probe = %+v, want no conditional writes, naming EPERM", p)
+	}
+	if _, err := st.Put(context.Background(), "lease", strings.NewReader("x"), 1, target.PutOptions{IfAbsent: true}); err == nil {
+		t.Fatal("a Put with IfAbsent succeeded without link(2)")
+	}
+	checkNoTemp(t, st)
 }

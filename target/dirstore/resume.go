@@ -3,7 +3,6 @@ package dirstore
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,28 +24,28 @@ var Checkpoint int64 = 8 << 20
 
 // PutResumable implements target.Resumer. The body goes to the temporary
 // file as Put writes it; the resume record (target.ResumeKey(key)) names
-// that file, the bytes it holds (fsynced) and their SHA-256 state. A
-// resumed Put truncates the file to the recorded bytes and appends the
-// rest.
-func (s *Store) PutResumable(ctx context.Context, key string, size int64, opts target.PutOptions, open target.OpenFunc) (string, error) {
+// that file, the bytes it holds (fsynced) and their digest state (of
+// sum's algorithm). A resumed Put truncates the file to the recorded bytes
+// and appends the rest.
+func (s *Store) PutResumable(ctx context.Context, key string, size int64, sum target.Sum, opts target.PutOptions, open target.OpenFunc) (string, error) {
 	p, err := s.file(key)
 	if err != nil {
 		return "", err
 	}
-	if size <= 0 || len(opts.SHA256) != sha256.Size || opts.IfAbsent || opts.IfMatch != "" {
+	if _, herr := sum.NewHash(); size <= 0 || herr != nil || opts.IfAbsent || opts.IfMatch != "" {
 		body, err := open(target.Resumed{})
 		if err != nil {
 			return "", err
 		}
 		return s.Put(ctx, key, body, size, opts)
 	}
-	rec, tmp, h := s.loadResume(ctx, key, p, size, opts.SHA256)
-	body, err := open(target.Resumed{Offset: rec.Offset, SHA256: rec.State})
+	rec, tmp, h := s.loadResume(ctx, key, p, size, sum)
+	body, err := open(target.Resumed{Offset: rec.Offset, State: rec.State})
 	if err != nil && rec.Offset > 0 && errors.Is(err, target.ErrStartOver) {
 		tmp.Close()
 		s.dropRecord(ctx, rec)
 		tmp, h = nil, nil
-		rec = target.ResumeRecord{Key: key, Size: size, SHA256: hex.EncodeToString(opts.SHA256)}
+		rec = target.NewResumeRecord(key, size, sum)
 		body, err = open(target.Resumed{})
 	}
 	if err != nil {
@@ -56,7 +55,7 @@ func (s *Store) PutResumable(ctx context.Context, key string, size int64, opts t
 		return "", err
 	}
 	var tag string
-	err = s.putResumable(ctx, key, p, body, size, opts, rec, tmp, h, &tag)
+	err = s.putResumable(ctx, key, p, body, size, sum, opts, rec, tmp, h, &tag)
 	return tag, err
 }
 
@@ -64,8 +63,8 @@ func (s *Store) PutResumable(ctx context.Context, key string, size int64, opts t
 // to the recorded bytes and positioned after them) and the digest of
 // those bytes; or, when there is none or it does not match, a new record
 // and nil (what it named is dropped).
-func (s *Store) loadResume(ctx context.Context, key, p string, size int64, sum []byte) (target.ResumeRecord, *os.File, hash.Hash) {
-	fresh := target.ResumeRecord{Key: key, Size: size, SHA256: hex.EncodeToString(sum)}
+func (s *Store) loadResume(ctx context.Context, key, p string, size int64, sum target.Sum) (target.ResumeRecord, *os.File, hash.Hash) {
+	fresh := target.NewResumeRecord(key, size, sum)
 	rec, err := target.ReadResume(ctx, s, key)
 	if errors.Is(err, target.ErrNotExist) {
 		return fresh, nil, nil
@@ -77,7 +76,7 @@ func (s *Store) loadResume(ctx context.Context, key, p string, size int64, sum [
 	if err != nil || !rec.Matches(size, sum) || !s.ownTemp(rec.Temp, p) {
 		return drop()
 	}
-	h, err := target.RestoreSHA256(rec.State)
+	h, err := sum.Restore(rec.State)
 	if err != nil {
 		return drop()
 	}
@@ -133,7 +132,7 @@ func (s *Store) DropResume(ctx context.Context, key string) error {
 // putResumable writes body (the bytes from rec.Offset on) to tmp (a new
 // temporary file when nil), recording each checkpoint, and publishes the
 // file once the whole body checked.
-func (s *Store) putResumable(ctx context.Context, key, p string, body io.Reader, size int64, opts target.PutOptions,
+func (s *Store) putResumable(ctx context.Context, key, p string, body io.Reader, size int64, sum target.Sum, opts target.PutOptions,
 	rec target.ResumeRecord, tmp *os.File, h hash.Hash, tag *string) (err error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("dirstore %s: put %s: "+format, append([]any{s.root, key}, args...)...)
@@ -149,7 +148,7 @@ func (s *Store) putResumable(ctx context.Context, key, p string, body io.Reader,
 		rel, _ := filepath.Rel(s.root, tmp.Name())
 		rec.Temp = filepath.ToSlash(rel)
 		rec.Offset, rec.State = 0, nil
-		h = sha256.New()
+		h, _ = sum.NewHash() // checked by PutResumable
 	}
 	keep := false
 	defer func() {
@@ -174,7 +173,7 @@ func (s *Store) putResumable(ctx context.Context, key, p string, body io.Reader,
 			return
 		}
 		next := rec
-		next.Offset, next.State = off, target.SHA256State(h)
+		next.Offset, next.State = off, target.DigestState(h)
 		if target.WriteResume(context.WithoutCancel(ctx), s, next) == nil {
 			rec = next
 		}
@@ -212,9 +211,9 @@ func (s *Store) putResumable(ctx context.Context, key, p string, body io.Reader,
 	} else if extra {
 		return fail("body is longer than the declared %d bytes", size)
 	}
-	if got := h.Sum(nil); !bytes.Equal(got, opts.SHA256) {
-		return fail("%w: body has SHA-256 %s, want %s", target.ErrChecksum,
-			hex.EncodeToString(got), hex.EncodeToString(opts.SHA256))
+	if got := h.Sum(nil); !bytes.Equal(got, sum.Digest) {
+		return fail("%w: body has %s %s, want %s", target.ErrChecksum, sum.Algo,
+			hex.EncodeToString(got), hex.EncodeToString(sum.Digest))
 	}
 	return s.finish(tmp, p, key, opts, tag)
 }

@@ -42,7 +42,12 @@ func readMeta(p string) map[string]string {
 // lock takes the store's exclusive lock (flock on ROOT/.ssmirror.lock),
 // which serialises conditional replacements across processes.
 func (s *Store) lock() (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.root, lockName), os.O_CREATE|os.O_RDWR, 0o644)
+	return lockFile(filepath.Join(s.root, lockName))
+}
+
+// lockFile takes an exclusive flock on the file at p, creating it.
+func lockFile(p string) (unlock func(), err error) {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -470,11 +470,11 @@ type guardedResumer struct {
 	r target.Resumer
 }
 
-func (g guardedResumer) PutResumable(ctx context.Context, key string, size int64, opts target.PutOptions, open target.OpenFunc) (string, error) {
+func (g guardedResumer) PutResumable(ctx context.Context, key string, size int64, sum target.Sum, opts target.PutOptions, open target.OpenFunc) (string, error) {
 	if err := g.l.Check(); err != nil {
 		return "", fmt.Errorf("%s: not written: %w", key, err)
 	}
-	return g.r.PutResumable(ctx, key, size, opts, open)
+	return g.r.PutResumable(ctx, key, size, sum, opts, open)
 }
 
 func (g guardedResumer) DropResume(ctx context.Context, key string) error {

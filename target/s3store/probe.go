@@ -59,6 +59,7 @@ func (s *Store) Probe(ctx context.Context, fresh bool) (target.Probe, error) {
 	server := s.server.String()
 	if !fresh {
 		if p, ok := s.cachedProbe(ctx, server); ok {
+			p.Kind = target.KindS3 // absent from the results of older versions
 			s.caps.Store(&p.Capabilities)
 			return p, nil
 		}
@@ -186,7 +187,7 @@ func (s *Store) probe(ctx context.Context) (target.Probe, error) {
 			p.made = append(p.made, obj.Key)
 		}
 	}
-	res := target.Probe{Store: s.String(), Endpoint: s.endpoint, Server: s.server.String(), Time: time.Now().UTC()}
+	res := target.Probe{Store: s.String(), Kind: target.KindS3, Endpoint: s.endpoint, Server: s.server.String(), Time: time.Now().UTC()}
 	body := []byte("ssmirror capability probe\n")
 	sum := sha256.Sum256(body)
 	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

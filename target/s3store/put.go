@@ -52,6 +52,8 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		// A conditional write is one PUT, however large (up to what S3
 		// takes in one): S3 checks If-Match/If-None-Match on it. Its
 		// callers write metadata, which they hold in memory anyway.
+		s.mem.acquire(size)
+		defer s.mem.release(size)
 		return s.putSingle(ctx, key, name, body, size, opts)
 	case conditional:
 		return "", fmt.Errorf("s3store: put %s: %w: a conditional write is one PUT, of at most %d bytes", s.objURL(key), target.ErrTooLarge, int64(MaxPartSize))
@@ -101,9 +103,11 @@ func putObjectOptions(opts target.PutOptions) minio.PutObjectOptions {
 // size) is read into memory and checked first, so nothing is sent unless
 // its length and digest are right, and minio-go can retry the request on
 // transient errors.
+//
+// The caller accounts for the buffer in the memory budget (Put does; the
+// resume records of an upload, which holds its part buffers, are not
+// counted: see recordStore).
 func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
-	s.mem.acquire(size)
-	defer s.mem.release(size)
 	buf := s.bufs.get(size)
 	defer s.bufs.put(buf)
 	r := target.ContextReader(ctx, body)
@@ -122,7 +126,7 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 	}
 	if opts.SHA256 != nil && !s.noLocalVerify {
 		if got := sha256.Sum256(buf); !bytes.Equal(got[:], opts.SHA256) {
-			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError(got[:], opts.SHA256))
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), checksumError("SHA-256", got[:], opts.SHA256))
 		}
 	}
 	// The server verifies the body as well: against the checksum header
@@ -166,7 +170,7 @@ const conflictRetries = 5
 func (s *Store) putObject(ctx context.Context, name string, buf []byte, md5b64 string, mopts minio.PutObjectOptions) (string, error) {
 	delay := 20 * time.Millisecond
 	for try := 1; ; try++ {
-		info, err := s.core.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
+		info, err := s.putCore.PutObject(ctx, s.bucket, name, bytes.NewReader(buf), int64(len(buf)), md5b64, "", mopts)
 		var er minio.ErrorResponse
 		if err == nil || try == conflictRetries || !errors.As(err, &er) || er.StatusCode != http.StatusConflict {
 			return info.ETag, err
@@ -180,9 +184,17 @@ func (s *Store) putObject(ctx context.Context, name string, buf []byte, md5b64 s
 	}
 }
 
-func checksumError(got, want []byte) error {
-	return fmt.Errorf("%w: body has SHA-256 %s, want %s", target.ErrChecksum,
+func checksumError(algo string, got, want []byte) error {
+	return fmt.Errorf("%w: body has %s %s, want %s", target.ErrChecksum, algo,
 		hex.EncodeToString(got), hex.EncodeToString(want))
+}
+
+// algoOf names the digest putMultipart checks: rs's sum, else SHA-256.
+func algoOf(rs *resumable) string {
+	if rs != nil {
+		return rs.sum.Algo
+	}
+	return "SHA-256"
 }
 
 // putMultipart uploads body as a multipart upload of parts of partSize
@@ -199,7 +211,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	}
 	var (
 		first    int       // parts already done
-		restored hash.Hash // the SHA-256 of those
+		restored hash.Hash // the digest (of rs.sum's algorithm) of those
 		uploadID string
 		keep     bool // a cut-off: keep the parts recorded
 	)
@@ -269,11 +281,14 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 	sem := make(chan struct{}, s.concurrency)
 
 	var h hash.Hash
+	want := opts.SHA256
 	if opts.SHA256 != nil {
 		h = sha256.New()
 	}
 	if restored != nil {
-		h = restored
+		// A resumable upload checks its own sum (the SHA-256 when the
+		// body has one, so opts.SHA256 is that digest).
+		h, want = restored, rs.sum.Digest
 	}
 	md5Parts := !s.capabilities().ChecksumSHA256
 	r := target.ContextReader(ctx, body)
@@ -321,7 +336,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		if h != nil {
 			h.Write(buf)
 			if rs != nil {
-				state = target.SHA256State(h)
+				state = target.DigestState(h)
 			}
 		}
 		if i == nparts-1 {
@@ -334,8 +349,8 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 				break
 			}
 			if h != nil {
-				if got := h.Sum(nil); !bytes.Equal(got, opts.SHA256) {
-					readErr = checksumError(got, opts.SHA256)
+				if got := h.Sum(nil); !bytes.Equal(got, want) {
+					readErr = checksumError(algoOf(rs), got, want)
 					break
 				}
 			}

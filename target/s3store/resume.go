@@ -2,9 +2,9 @@ package s3store
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"hash"
+	"io"
 	"strings"
 	"sync"
 
@@ -23,7 +23,8 @@ type resumable struct {
 	ctx context.Context
 	mu  sync.Mutex
 	rec target.ResumeRecord
-	h   hash.Hash // restored from rec.State; nil for a new upload
+	sum target.Sum // the body's checksum, which the upload's digest checks
+	h   hash.Hash  // restored from rec.State; nil for a new upload
 	// recorded is set once a record of some parts is stored (a resumed
 	// upload starts with one).
 	recorded bool
@@ -39,27 +40,28 @@ type donePart struct {
 
 // PutResumable implements target.Resumer. A body of at most one part is
 // one PUT, as Put makes it: nothing of it is kept when cut off. A larger
-// one is a multipart upload whose id, parts done and running SHA-256 state
-// are recorded at target.ResumeKey(key) after each part.
-func (s *Store) PutResumable(ctx context.Context, key string, size int64, opts target.PutOptions, open target.OpenFunc) (string, error) {
+// one is a multipart upload whose id, parts done and running digest state
+// (of sum's algorithm) are recorded at target.ResumeKey(key) after each
+// part.
+func (s *Store) PutResumable(ctx context.Context, key string, size int64, sum target.Sum, opts target.PutOptions, open target.OpenFunc) (string, error) {
 	name, err := s.object("put", key)
 	if err != nil {
 		return "", err
 	}
 	partSize := s.partSizeFor(size)
-	if size <= partSize || len(opts.SHA256) == 0 || opts.IfAbsent || opts.IfMatch != "" || partSize > s.partSize && partSize > s.mem.total {
+	if _, herr := sum.NewHash(); size <= partSize || herr != nil || opts.IfAbsent || opts.IfMatch != "" || partSize > s.partSize && partSize > s.mem.total {
 		body, err := open(target.Resumed{})
 		if err != nil {
 			return "", err
 		}
 		return s.Put(ctx, key, body, size, opts)
 	}
-	rs := s.loadResume(ctx, key, name, size, partSize, opts.SHA256)
-	from := target.Resumed{Offset: rs.rec.Offset, SHA256: rs.rec.State}
+	rs := s.loadResume(ctx, key, name, size, partSize, sum)
+	from := target.Resumed{Offset: rs.rec.Offset, State: rs.rec.State}
 	body, err := open(from)
 	if err != nil && from.Offset > 0 && errors.Is(err, target.ErrStartOver) {
 		s.dropRecord(ctx, name, rs.rec)
-		rs = s.newResumable(ctx, key, size, partSize, opts.SHA256)
+		rs = s.newResumable(ctx, key, size, partSize, sum)
 		body, err = open(target.Resumed{})
 	}
 	if err != nil {
@@ -68,16 +70,17 @@ func (s *Store) PutResumable(ctx context.Context, key string, size int64, opts t
 	return s.putMultipart(ctx, key, name, body, size, partSize, opts, rs)
 }
 
-func (s *Store) newResumable(ctx context.Context, key string, size, partSize int64, sum []byte) *resumable {
-	return &resumable{s: s, ctx: ctx, later: map[int]donePart{},
-		rec: target.ResumeRecord{Key: key, Size: size, SHA256: hex.EncodeToString(sum), PartSize: partSize}}
+func (s *Store) newResumable(ctx context.Context, key string, size, partSize int64, sum target.Sum) *resumable {
+	rec := target.NewResumeRecord(key, size, sum)
+	rec.PartSize = partSize
+	return &resumable{s: s, ctx: ctx, later: map[int]donePart{}, rec: rec, sum: sum}
 }
 
 // loadResume returns the resume state of key: the recorded upload when
 // its record matches size, sum and partSize and the store still holds its
 // parts as recorded; else (the record dropped, its upload aborted) a new
 // one.
-func (s *Store) loadResume(ctx context.Context, key, name string, size, partSize int64, sum []byte) *resumable {
+func (s *Store) loadResume(ctx context.Context, key, name string, size, partSize int64, sum target.Sum) *resumable {
 	fresh := s.newResumable(ctx, key, size, partSize, sum)
 	rec, err := target.ReadResume(ctx, s, key)
 	if errors.Is(err, target.ErrNotExist) {
@@ -88,7 +91,7 @@ func (s *Store) loadResume(ctx context.Context, key, name string, size, partSize
 		s.dropRecord(ctx, name, rec)
 		return fresh
 	}
-	h, err := target.RestoreSHA256(rec.State)
+	h, err := sum.Restore(rec.State)
 	if err != nil {
 		s.dropRecord(ctx, name, rec)
 		return fresh
@@ -153,8 +156,13 @@ func (s *Store) DropResume(ctx context.Context, key string) error {
 }
 
 // first returns the number of parts already done (the next part is
-// first+1) and the digest that has hashed them.
-func (r *resumable) first() (int, hash.Hash) { return len(r.rec.Parts), r.h }
+// first+1) and the digest of r.sum's algorithm that has hashed them.
+func (r *resumable) first() (int, hash.Hash) {
+	if r.h == nil {
+		r.h, _ = r.sum.NewHash() // checked by PutResumable
+	}
+	return len(r.rec.Parts), r.h
+}
 
 // done records part n (size bytes, etag), after which the body's SHA-256
 // state is state, and writes the record when the parts done in order
@@ -181,7 +189,7 @@ func (r *resumable) done(n int, etag string, size int64, state []byte) {
 		// are still held, so it stays good.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), abortTimeout)
 		defer cancel()
-		if target.WriteResume(ctx, r.s, r.rec) == nil {
+		if target.WriteResume(ctx, recordStore{r.s}, r.rec) == nil {
 			r.recorded = true
 		}
 	}
@@ -201,4 +209,20 @@ func (r *resumable) removeRecord() {
 	if r.kept() {
 		r.s.Delete(context.WithoutCancel(r.ctx), target.ResumeKey(r.rec.Key))
 	}
+}
+
+// recordStore is the store through which a resumable upload writes its
+// resume records. Their bodies (at most target's bound on a record, a
+// few KiB for most uploads) are not counted in the memory budget: the
+// upload writing one holds part buffers that may take the whole budget,
+// and a write that waited for the budget would wait for itself.
+type recordStore struct{ *Store }
+
+// Put is a single PUT of the record, outside the memory budget.
+func (w recordStore) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	name, err := w.object("put", key)
+	if err != nil {
+		return "", err
+	}
+	return w.putSingle(ctx, key, name, body, size, opts)
 }

@@ -50,6 +50,11 @@
 // (see Probe), the request carries Content-MD5 instead, which every S3 API
 // verifies; so do the parts of a multipart upload on such a store. A
 // conditional PUT answered 409 ConditionalRequestConflict is tried again.
+// Single PUTs are signed (SigV4) by the store's own transport, which keeps
+// the signing key of the day and region instead of deriving it for each
+// request, and sends a body of up to 4 KiB in the same write as the
+// headers; minio-go still builds, sends and retries them. Anonymous
+// access, S3 Express and Outposts leave the signing to minio-go.
 //
 // # Capabilities
 //
@@ -162,6 +167,7 @@ type Config struct {
 type Store struct {
 	client      *minio.Client
 	core        minio.Core
+	putCore     minio.Core // for single PUTs: core, or one signed by a signer
 	bucket      string
 	prefix      string // "" or "some/prefix/" (with the trailing slash)
 	endpoint    string // endpoint URL for messages (no credentials)
@@ -344,6 +350,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		client:      client,
 		core:        minio.Core{Client: client},
+		putCore:     minio.Core{Client: client},
 		bucket:      cfg.Bucket,
 		prefix:      prefix,
 		endpoint:    u.String(),
@@ -380,6 +387,20 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if !ok {
 		return nil, fmt.Errorf("s3store: bucket %s does not exist at %s: %w", s.bucket, s.endpoint, target.ErrNoBucket)
+	}
+	// Single PUTs, one per small object, go through a client that leaves
+	// the signing to a transport keeping the day's signing key.
+	if sig := signerFor(ctx, client, creds, rt, *u, s.bucket, cfg.Anonymous); sig != nil {
+		putClient, err := minio.New(u.Host, &minio.Options{
+			Creds:        credentials.NewStatic("", "", "", credentials.SignatureAnonymous),
+			Secure:       secure,
+			Transport:    sig,
+			Region:       sig.region,
+			BucketLookup: lookup,
+		})
+		if err == nil {
+			s.putCore = minio.Core{Client: putClient}
+		}
 	}
 	return s, nil
 }

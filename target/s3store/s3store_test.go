@@ -789,3 +789,46 @@ func TestCancelWaitsForSentPart(t *testing.T) {
 	}
 	checkClean(t, s)
 }
+
+// TestResumableWithinBudget: resumable uploads that hold the whole memory
+// budget in part buffers still write their resume records and complete
+// (a record's write waited for the budget its own upload held, and every
+// transfer of a sync stopped).
+func TestResumableWithinBudget(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	cfg := config(srv, srv.NewBucket(t))
+	cfg.PartSize = MinPartSize
+	cfg.Memory = 2 * MinPartSize
+	cfg.Concurrency = 2
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				data := bytes.Repeat([]byte{byte(i)}, 3*MinPartSize+100)
+				_, err := s.PutResumable(context.Background(), fmt.Sprintf("big-%d", i), int64(len(data)), target.Sum{Algo: "sha256", Digest: sum(data)},
+					target.PutOptions{SHA256: sum(data)}, func(from target.Resumed) (io.Reader, error) { return bytes.NewReader(data[from.Offset:]), nil })
+				if err != nil {
+					t.Errorf("put %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("resumable uploads within the memory budget never finished")
+	}
+	if s.mem.peak > cfg.Memory {
+		t.Errorf("peak buffered %d bytes, over the budget %d", s.mem.peak, cfg.Memory)
+	}
+}

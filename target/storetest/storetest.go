@@ -13,6 +13,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -547,93 +548,11 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 	failing(t, "LargeShortBody", int64(len(large)), func() io.Reader { return bytes.NewReader(large[:len(large)-1]) }, nil, anyErr)
 	failing(t, "LargeLongBody", int64(len(large)-1), func() io.Reader { return bytes.NewReader(large) }, nil, anyErr)
 
-	t.Run("Resumable", func(t *testing.T) {
-		t.Parallel()
-		s := newStore(t)
-		r, ok := s.(target.Resumer)
-		if !ok {
-			t.Skip("not a target.Resumer")
-		}
-		const key = "images/resumed/root.tar.xz"
-		size := int64(len(large))
-		cut := func() target.ResumeRecord {
-			t.Helper()
-			_, err := r.PutResumable(ctx, key, size, target.PutOptions{SHA256: sum(large)}, func(from target.Resumed) (io.Reader, error) {
-				return io.MultiReader(bytes.NewReader(large[from.Offset:len(large)*2/3]), errReader{}), nil
-			})
-			if !errors.Is(err, errBody) {
-				t.Fatalf("cut-off PutResumable: %v, want the body's error", err)
-			}
-			expectMissing(t, s, key)
-			rec, err := target.ReadResume(ctx, s, key)
-			if err != nil || rec.Offset <= 0 || rec.Offset > int64(len(large)*2/3) {
-				t.Fatalf("resume record after the cut: %+v, %v; want some of the %d bytes read", rec.Offset, err, len(large)*2/3)
-			}
-			return rec
-		}
-		// Resumed: open is asked for the rest, with the state of the kept bytes.
-		rec := cut()
-		_, err := r.PutResumable(ctx, key, size, target.PutOptions{SHA256: sum(large)}, func(from target.Resumed) (io.Reader, error) {
-			h, err := target.RestoreSHA256(from.SHA256)
-			if from.Offset != rec.Offset || err != nil || !bytes.Equal(h.Sum(nil), sum(large[:from.Offset])) {
-				t.Errorf("resumed at %d (%v), want %d with the SHA-256 state of those bytes", from.Offset, err, rec.Offset)
-			}
-			return bytes.NewReader(large[from.Offset:]), nil
-		})
-		if err != nil {
-			t.Fatalf("resumed PutResumable: %v", err)
-		}
-		if got, _ := mustRead(t, s, key); !bytes.Equal(got, large) {
-			t.Errorf("resumed object differs from the body")
-		}
-		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
-			t.Errorf("resume record after completion: %v, want none", err)
-		}
-		checkClean(t, s)
-		// Another digest: what was kept is dropped, the body sent whole.
-		s.Delete(ctx, key)
-		cut()
-		other := randomBytes(size, 2)
-		_, err = r.PutResumable(ctx, key, size, target.PutOptions{SHA256: sum(other)}, func(from target.Resumed) (io.Reader, error) {
-			if from.Offset != 0 {
-				t.Errorf("a Put of other bytes resumed at %d", from.Offset)
-			}
-			return bytes.NewReader(other[from.Offset:]), nil
-		})
-		if err != nil {
-			t.Fatalf("PutResumable of other bytes: %v", err)
-		}
-		if got, _ := mustRead(t, s, key); !bytes.Equal(got, other) {
-			t.Errorf("object differs from the other body")
-		}
-		checkClean(t, s)
-		// Cancelled part way (the run interrupted): nothing is kept, not
-		// even what an earlier cut-off Put kept.
-		s.Delete(ctx, key)
-		cut()
-		cctx, cancel := context.WithCancel(ctx)
-		_, err = r.PutResumable(cctx, key, size, target.PutOptions{SHA256: sum(large)}, func(from target.Resumed) (io.Reader, error) {
-			return &cancelAfter{r: bytes.NewReader(large[from.Offset:]), n: len(large) / 6, cancel: cancel}, nil
-		})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled PutResumable: %v, want context.Canceled", err)
-		}
-		expectMissing(t, s, key)
-		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
-			t.Errorf("resume record after a cancelled Put: %v, want none", err)
-		}
-		checkClean(t, s)
-		// Dropped.
-		cut()
-		if err := r.DropResume(ctx, key); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
-			t.Errorf("resume record after DropResume: %v, want none", err)
-		}
-		checkClean(t, s)
-	})
+	// A resumable Put checks and keys its record on the item's SHA-256, or
+	// (a catalog without one) its strongest other checksum.
+	for _, algo := range []string{"sha256", "md5"} {
+		resumable(t, ctx, newStore, checkClean, large, algo)
+	}
 
 	t.Run("CancelledContext", func(t *testing.T) {
 		t.Parallel()
@@ -711,6 +630,113 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 		if s.String() == "" {
 			t.Error("String() is empty")
 		}
+	})
+}
+
+// resumable checks a Resumer keeps a cut-off Put of large checked and
+// keyed by its algo checksum ("sha256": opts.SHA256 set as well), resumes
+// it with the kept state, and drops it for other bytes, on cancel or on
+// request.
+func resumable(t *testing.T, ctx context.Context, newStore func(*testing.T) target.Store, checkClean func(*testing.T, target.Store), large []byte, algo string) {
+	t.Run("Resumable/"+algo, func(t *testing.T) {
+		t.Parallel()
+		sumOf := func(b []byte) target.Sum {
+			if algo == "md5" {
+				h := md5.Sum(b)
+				return target.Sum{Algo: algo, Digest: h[:]}
+			}
+			return target.Sum{Algo: algo, Digest: sum(b)}
+		}
+		optsOf := func(b []byte) target.PutOptions {
+			if algo == "sha256" {
+				return target.PutOptions{SHA256: sum(b)}
+			}
+			return target.PutOptions{}
+		}
+		s := newStore(t)
+		r, ok := s.(target.Resumer)
+		if !ok {
+			t.Skip("not a target.Resumer")
+		}
+		const key = "images/resumed/root.tar.xz"
+		size := int64(len(large))
+		cut := func() target.ResumeRecord {
+			t.Helper()
+			_, err := r.PutResumable(ctx, key, size, sumOf(large), optsOf(large), func(from target.Resumed) (io.Reader, error) {
+				return io.MultiReader(bytes.NewReader(large[from.Offset:len(large)*2/3]), errReader{}), nil
+			})
+			if !errors.Is(err, errBody) {
+				t.Fatalf("cut-off PutResumable: %v, want the body's error", err)
+			}
+			expectMissing(t, s, key)
+			rec, err := target.ReadResume(ctx, s, key)
+			if err != nil || rec.Offset <= 0 || rec.Offset > int64(len(large)*2/3) {
+				t.Fatalf("resume record after the cut: %+v, %v; want some of the %d bytes read", rec.Offset, err, len(large)*2/3)
+			}
+			return rec
+		}
+		// Resumed: open is asked for the rest, with the state of the kept bytes.
+		rec := cut()
+		_, err := r.PutResumable(ctx, key, size, sumOf(large), optsOf(large), func(from target.Resumed) (io.Reader, error) {
+			h, err := sumOf(large).Restore(from.State)
+			if from.Offset != rec.Offset || err != nil || !bytes.Equal(h.Sum(nil), sumOf(large[:from.Offset]).Digest) {
+				t.Errorf("resumed at %d (%v), want %d with the %s state of those bytes", from.Offset, err, rec.Offset, algo)
+			}
+			return bytes.NewReader(large[from.Offset:]), nil
+		})
+		if err != nil {
+			t.Fatalf("resumed PutResumable: %v", err)
+		}
+		if got, _ := mustRead(t, s, key); !bytes.Equal(got, large) {
+			t.Errorf("resumed object differs from the body")
+		}
+		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("resume record after completion: %v, want none", err)
+		}
+		checkClean(t, s)
+		// Another digest: what was kept is dropped, the body sent whole.
+		s.Delete(ctx, key)
+		cut()
+		other := randomBytes(size, 2)
+		_, err = r.PutResumable(ctx, key, size, sumOf(other), optsOf(other), func(from target.Resumed) (io.Reader, error) {
+			if from.Offset != 0 {
+				t.Errorf("a Put of other bytes resumed at %d", from.Offset)
+			}
+			return bytes.NewReader(other[from.Offset:]), nil
+		})
+		if err != nil {
+			t.Fatalf("PutResumable of other bytes: %v", err)
+		}
+		if got, _ := mustRead(t, s, key); !bytes.Equal(got, other) {
+			t.Errorf("object differs from the other body")
+		}
+		checkClean(t, s)
+		// Cancelled part way (the run interrupted): nothing is kept, not
+		// even what an earlier cut-off Put kept.
+		s.Delete(ctx, key)
+		cut()
+		cctx, cancel := context.WithCancel(ctx)
+		_, err = r.PutResumable(cctx, key, size, sumOf(large), optsOf(large), func(from target.Resumed) (io.Reader, error) {
+			return &cancelAfter{r: bytes.NewReader(large[from.Offset:]), n: len(large) / 6, cancel: cancel}, nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled PutResumable: %v, want context.Canceled", err)
+		}
+		expectMissing(t, s, key)
+		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("resume record after a cancelled Put: %v, want none", err)
+		}
+		checkClean(t, s)
+		// Dropped.
+		cut()
+		if err := r.DropResume(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := target.ReadResume(ctx, s, key); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("resume record after DropResume: %v, want none", err)
+		}
+		checkClean(t, s)
 	})
 }
 

@@ -29,6 +29,10 @@ type fixture struct {
 	Dir     string
 	Keyring string // path of the public keyring, or ""
 	Objects int    // files in the tree (items + metadata) after generation
+
+	// Planning catalogs: their shape and the products file's size.
+	Items, Products, Versions int
+	Bytes                     int64
 }
 
 // stamped reports whether dir holds a complete fixture generated with the
@@ -102,45 +106,73 @@ type synthProduct struct {
 // real; otherwise no file is written and the checksum is a stand-in (the
 // catalog is only planned, never transferred).
 func gridProducts(dir, prefix string, products, versions, items int, size int64, payload bool) ([]synthProduct, error) {
-	arches := []string{"amd64", "arm64"}
 	out := make([]synthProduct, 0, products)
 	for p := range products {
-		arch := arches[p%len(arches)]
-		release := fmt.Sprintf("r%02d", (p/len(arches))%20)
-		sp := synthProduct{
-			Name: fmt.Sprintf("com.example.bench:%s:p%06d:%s", prefix, p, arch),
-			Fields: map[string]any{
-				"arch": arch, "os": "ubuntu", "release": release, "label": "stable",
-				"subarch": "generic", "kflavor": "generic",
-			},
-		}
-		for v := range versions {
-			sv := synthVersion{Name: fmt.Sprintf("2025%02d01.%d", v%12+1, v)}
-			for i := range items {
-				path := fmt.Sprintf("%s/p%06d/%s/item%d.bin", prefix, p, sv.Name, i)
-				it := synthItem{Name: fmt.Sprintf("item%d", i), Path: path, Size: size}
-				if payload {
-					body := upstream.Payload(path, size)
-					sum := sha256.Sum256(body)
-					it.SHA256 = hex.EncodeToString(sum[:])
-					full := filepath.Join(dir, filepath.FromSlash(path))
-					if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-						return nil, err
-					}
-					if err := os.WriteFile(full, body, 0o644); err != nil {
-						return nil, err
-					}
-				} else {
-					sum := sha256.Sum256([]byte(path))
-					it.SHA256 = hex.EncodeToString(sum[:])
-				}
-				sv.Items = append(sv.Items, it)
-			}
-			sp.Versions = append(sp.Versions, sv)
+		sp, err := gridProduct(dir, prefix, p, versions, items, size, payload)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, sp)
 	}
 	return out, nil
+}
+
+// gridProduct returns product number p of gridProducts.
+func gridProduct(dir, prefix string, p, versions, items int, size int64, payload bool) (synthProduct, error) {
+	arches := []string{"amd64", "arm64"}
+	arch := arches[p%len(arches)]
+	release := fmt.Sprintf("r%02d", (p/len(arches))%20)
+	sp := synthProduct{
+		Name: fmt.Sprintf("com.example.bench:%s:p%06d:%s", prefix, p, arch),
+		Fields: map[string]any{
+			"arch": arch, "os": "ubuntu", "release": release, "label": "stable",
+			"subarch": "generic", "kflavor": "generic",
+		},
+	}
+	for v := range versions {
+		sv := synthVersion{Name: fmt.Sprintf("2025%02d01.%d", v%12+1, v)}
+		for i := range items {
+			path := fmt.Sprintf("%s/p%06d/%s/item%d.bin", prefix, p, sv.Name, i)
+			it := synthItem{Name: fmt.Sprintf("item%d", i), Path: path, Size: size}
+			if payload {
+				body := upstream.Payload(path, size)
+				sum := sha256.Sum256(body)
+				it.SHA256 = hex.EncodeToString(sum[:])
+				full := filepath.Join(dir, filepath.FromSlash(path))
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					return sp, err
+				}
+				if err := os.WriteFile(full, body, 0o644); err != nil {
+					return sp, err
+				}
+			} else {
+				sum := sha256.Sum256([]byte(path))
+				it.SHA256 = hex.EncodeToString(sum[:])
+			}
+			sv.Items = append(sv.Items, it)
+		}
+		sp.Versions = append(sp.Versions, sv)
+	}
+	return sp, nil
+}
+
+// productDoc is the products:1.0 entry of one product.
+func productDoc(p synthProduct) map[string]any {
+	vm := make(map[string]any, len(p.Versions))
+	for _, v := range p.Versions {
+		im := make(map[string]any, len(v.Items))
+		for _, it := range v.Items {
+			im[it.Name] = map[string]any{
+				"ftype": "bin", "path": it.Path, "size": it.Size, "sha256": it.SHA256,
+			}
+		}
+		vm[v.Name] = map[string]any{"items": im, "label": "stable"}
+	}
+	entry := map[string]any{"versions": vm}
+	for k, v := range p.Fields {
+		entry[k] = v
+	}
+	return entry
 }
 
 // writeCatalog writes the products document of cid and the index under
@@ -149,21 +181,7 @@ func writeCatalog(dir, cid string, prods []synthProduct, key *gpg.SigningKey) er
 	pm := make(map[string]any, len(prods))
 	names := make([]string, 0, len(prods))
 	for _, p := range prods {
-		vm := make(map[string]any, len(p.Versions))
-		for _, v := range p.Versions {
-			im := make(map[string]any, len(v.Items))
-			for _, it := range v.Items {
-				im[it.Name] = map[string]any{
-					"ftype": "bin", "path": it.Path, "size": it.Size, "sha256": it.SHA256,
-				}
-			}
-			vm[v.Name] = map[string]any{"items": im, "label": "stable"}
-		}
-		entry := map[string]any{"versions": vm}
-		for k, v := range p.Fields {
-			entry[k] = v
-		}
-		pm[p.Name] = entry
+		pm[p.Name] = productDoc(p)
 		names = append(names, p.Name)
 	}
 	sort.Strings(names)
@@ -182,6 +200,14 @@ func writeCatalog(dir, cid string, prods []synthProduct, key *gpg.SigningKey) er
 	if err := os.WriteFile(filepath.Join(sdir, cid+".json"), body, 0o644); err != nil {
 		return err
 	}
+	return writeIndex(dir, cid, names, body, key)
+}
+
+// writeIndex writes the index of the products document cid (names are
+// its products) under dir/streams/v1: index.json, and with key set the
+// signed products document (body) and index.sjson too.
+func writeIndex(dir, cid string, names []string, body []byte, key *gpg.SigningKey) error {
+	sdir := filepath.Join(dir, "streams", "v1")
 	index := func(ext string) ([]byte, error) {
 		return encodeJSON(map[string]any{
 			"format": "index:1.0", "updated": upstream.Updated,
@@ -254,23 +280,86 @@ func smallFixture(root string, products, versions, items int, size int64) (*fixt
 	return f, stamp(f.Dir, desc)
 }
 
-// planFixture writes an unsigned catalog of products×versions×items items
-// without payloads, for planning only.
-func planFixture(root string, products, versions, items int) (*fixture, error) {
-	f := &fixture{Name: "plan", Dir: filepath.Join(root, "plan")}
-	desc := fmt.Sprintf("plan %dx%dx%d", products, versions, items)
-	if stamped(f.Dir, desc) {
-		return f, nil
-	}
-	os.RemoveAll(f.Dir)
-	prods, err := gridProducts(f.Dir, "plan", products, versions, items, 150<<20, false)
+// planFixture writes an unsigned catalog of items items (metadata only,
+// half amd64, half arm64), for planning only: 5 items per version, 4
+// versions per product up to 100,000 items, 20 from 1,000,000 on (the
+// shape of a long-lived mirror). The products file is compact JSON (a
+// million items make about 160 MB), written one product at a time, so it
+// takes little memory here.
+func planFixture(root string, items int) (*fixture, error) {
+	products, versions, err := planShape(items)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeCatalog(f.Dir, "com.example.bench:plan", prods, nil); err != nil {
+	f := &fixture{Name: fmt.Sprintf("plan-%d", items), Items: items, Products: products, Versions: versions}
+	f.Dir = filepath.Join(root, f.Name)
+	const cid = "com.example.bench:plan"
+	productsFile := filepath.Join(f.Dir, "streams", "v1", cid+".json")
+	desc := fmt.Sprintf("plan compact %dx%dx%d", products, versions, 5)
+	if stamped(f.Dir, desc) {
+		if st, err := os.Stat(productsFile); err == nil {
+			f.Bytes = st.Size()
+			return f, nil
+		}
+	}
+	os.RemoveAll(f.Dir)
+	if err := os.MkdirAll(filepath.Dir(productsFile), 0o755); err != nil {
 		return nil, err
 	}
+	out, err := os.Create(productsFile)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	w := bufio.NewWriterSize(out, 1<<20)
+	fmt.Fprintf(w, `{"content_id":%q,"datatype":"image-downloads","format":"products:1.0","products":{`, cid)
+	var names []string
+	for p := range products {
+		// One product at a time, from the same generator as the other
+		// catalogs.
+		sp, err := gridProduct("", "plan", p, versions, 5, 150<<20, false)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(productDoc(sp))
+		if err != nil {
+			return nil, err
+		}
+		if p > 0 {
+			w.WriteString(",")
+		}
+		fmt.Fprintf(w, "%q:%s", sp.Name, body)
+		names = append(names, sp.Name)
+	}
+	fmt.Fprintf(w, "},\"updated\":%q}\n", upstream.Updated)
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	if err := out.Close(); err != nil {
+		return nil, err
+	}
+	if err := writeIndex(f.Dir, cid, names, nil, nil); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(productsFile)
+	if err != nil {
+		return nil, err
+	}
+	f.Bytes = st.Size()
 	return f, stamp(f.Dir, desc)
+}
+
+// planShape returns the products and versions of a planning catalog of
+// items items (see planFixture).
+func planShape(items int) (products, versions int, err error) {
+	versions = 4
+	if items >= 1000000 {
+		versions = 20
+	}
+	if items <= 0 || items%(versions*5*2) != 0 {
+		return 0, 0, fmt.Errorf("%d items: not a multiple of %d (%d versions × 5 items × 2 architectures)", items, versions*5*2, versions)
+	}
+	return items / (versions * 5), versions, nil
 }
 
 // bigFixture writes a signed catalog with one item of size bytes. The

@@ -18,13 +18,13 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,28 +32,32 @@ import (
 
 const region = "us-east-1"
 
-// Published sstream-mirror times (the reference measurements on the same
-// kind of machine), used when sstream-mirror is not installed.
-var publishedSstream = map[string]time.Duration{
-	"maas":  2100 * time.Millisecond,
-	"small": 156 * time.Second,
-	"noop":  1300 * time.Millisecond,
+type config struct {
+	work, cache, repo, out, only string
+	storeRoot, stores            string
+	ssmirror, aws, rclone        string
+	peers, python                string
+	maasScale                    int64
+	smallItems, smallSize        int64
+	bigSize                      int64
+	planItems                    string
+	ceilBig, ceilSmall           string
+	nginx, keepAlive, awsSmall   bool
+	profile, fixturesOnly        bool
+	timeout, quiet               time.Duration
 }
 
-type config struct {
-	work, cache, repo, out, only   string
-	storeRoot                      string
-	ssmirror, aws, rclone, sstream string
-	maasScale                      int64
-	smallItems, smallSize          int64
-	bigSize                        int64
-	planItems                      int
-	nginx, keepAlive, awsSmall     bool
-	profile, fixturesOnly          bool
-	timeout, quiet                 time.Duration
-}
+// partNames are the parts of the benchmark, for -only.
+var partNames = []string{"maas", "small", "big", "plan", "slowlink"}
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ceiling" {
+		if err := ceilingMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "ssbench ceiling:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var c config
 	home, _ := os.UserCacheDir()
 	flag.StringVar(&c.work, "work", filepath.Join(os.TempDir(), "ssmirror-bench"), "work directory (fixtures are cached in it)")
@@ -63,19 +67,23 @@ func main() {
 	flag.StringVar(&c.ssmirror, "ssmirror", "", "ssmirror binary (required)")
 	flag.StringVar(&c.aws, "aws", "/usr/bin/aws", "aws CLI (Debian's awscli)")
 	flag.StringVar(&c.rclone, "rclone", "rclone", "rclone binary")
-	flag.StringVar(&c.sstream, "sstream-mirror", "sstream-mirror", "sstream-mirror binary (published numbers are used when it is missing)")
+	flag.StringVar(&c.peers, "peers", "", "directory holding simplestreams.tar.gz (Canonical's python simplestreams), unpacked into WORK/peers to run sstream-mirror; empty: its rows say it is absent")
+	flag.StringVar(&c.python, "python", "/usr/bin/python3", "python3 that runs sstream-mirror (with PyYAML: Debian's python3-yaml)")
+	flag.StringVar(&c.stores, "stores", "versitygw,minio", "stores to run the maas, small and no-op parts against, in order: versitygw, minio (the 2 GiB item runs on the first)")
+	flag.StringVar(&c.ceilBig, "ceiling-big", "2,4,8", "concurrencies the store-ceiling client tries for the MAAS objects (the best counts)")
+	flag.StringVar(&c.ceilSmall, "ceiling-small", "8,16,32,64", "concurrencies the store-ceiling client tries for the small objects (the best counts)")
 	flag.Int64Var(&c.maasScale, "maas-scale", 4, "divide the real MAAS item sizes by this (4: arch=amd64 --max 1 selects 15 items + 8 metadata files = 23 objects, 512 MiB)")
 	flag.Int64Var(&c.smallItems, "small-items", 10000, "number of small items (a multiple of 10)")
 	flag.Int64Var(&c.smallSize, "small-size", 2048, "size of each small item")
 	flag.Int64Var(&c.bigSize, "big-size", 2<<30, "size of the single big item")
-	flag.IntVar(&c.planItems, "plan-items", 100000, "items in the planning catalog (a multiple of 20)")
+	flag.StringVar(&c.planItems, "plan-items", "100000,1000000", "items of the planning catalogs, comma-separated (multiples of 100); the first is checked against < 2 s and < 500 MiB, the second against < 10 s and < 2 GiB")
 	flag.BoolVar(&c.nginx, "nginx", true, "serve the upstream with nginx when installed")
 	flag.BoolVar(&c.keepAlive, "store-keep-alive", true, "start versitygw with --keep-alive, as S3 servers (AWS, MinIO, Ceph) keep connections open; versitygw's own default is off")
-	flag.StringVar(&c.storeRoot, "store-root", "auto", "directory for the store's objects: auto (tmpfs /dev/shm when it has room, else WORK/gw), disk (WORK/gw), or a path")
-	flag.BoolVar(&c.awsSmall, "aws-small", true, "also run aws s3 sync on the 10,000 small items (about 45 s; informational)")
+	flag.StringVar(&c.storeRoot, "store-root", "auto", "directory for a store's objects: auto (tmpfs /dev/shm when it has room, else under WORK), disk (under WORK), or a path (each store in turn)")
+	flag.BoolVar(&c.awsSmall, "aws-small", true, "also run aws s3 sync on the small items (about 45 s per store at 10,000)")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for one measured run")
 	flag.DurationVar(&c.quiet, "quiet-wait", 90*time.Second, "in all, how long to wait for other processes to leave the machine idle before runs")
-	flag.StringVar(&c.only, "only", "", "run only these parts, comma-separated: maas, small (with the no-op re-sync), big, plan (default: all)")
+	flag.StringVar(&c.only, "only", "", "run only these parts, comma-separated: "+strings.Join(partNames, ", ")+" (small includes the no-op re-sync; default: all)")
 	flag.BoolVar(&c.fixturesOnly, "fixtures-only", false, "build the fixtures and stop")
 	flag.BoolVar(&c.profile, "profile", false, "build ssmirror with a profiling hook (go build -overlay) and write CPU and heap profiles of every ssmirror run next to its log")
 	flag.Parse()
@@ -106,7 +114,7 @@ func bench(c config) error {
 	}
 	os.RemoveAll(filepath.Join(c.work, "logs"))
 	os.MkdirAll(filepath.Join(c.work, "logs"), 0o755)
-	for _, p := range []*string{&c.ssmirror, &c.aws, &c.rclone, &c.sstream} {
+	for _, p := range []*string{&c.ssmirror, &c.aws, &c.rclone} {
 		if abs, err := exec.LookPath(*p); err == nil {
 			*p, _ = filepath.Abs(abs)
 		} else if p == &c.ssmirror {
@@ -119,16 +127,33 @@ func bench(c config) error {
 
 	parts := map[string]bool{}
 	for _, p := range strings.Split(c.only, ",") {
-		switch p = strings.TrimSpace(p); p {
-		case "maas", "small", "big", "plan":
-			parts[p] = true
-		case "":
-		default:
-			return fmt.Errorf("-only: unknown part %q (want maas, small, big, plan)", p)
+		if p = strings.TrimSpace(p); p == "" {
+			continue
 		}
+		if !slices.Contains(partNames, p) {
+			return fmt.Errorf("-only: unknown part %q (want %s)", p, strings.Join(partNames, ", "))
+		}
+		parts[p] = true
 	}
 	want := func(part string) bool { return len(parts) == 0 || parts[part] }
-	var err error
+	storeKinds := strings.Split(c.stores, ",")
+	for _, k := range storeKinds {
+		if k != "versitygw" && k != "minio" {
+			return fmt.Errorf("-stores: unknown store %q (want versitygw, minio)", k)
+		}
+	}
+	ceilBig, err := intList("-ceiling-big", c.ceilBig)
+	if err != nil {
+		return err
+	}
+	ceilSmall, err := intList("-ceiling-small", c.ceilSmall)
+	if err != nil {
+		return err
+	}
+	planSizes, err := intList("-plan-items", c.planItems)
+	if err != nil {
+		return err
+	}
 	if c.profile && !c.fixturesOnly {
 		prof := filepath.Join(c.work, "bin", "ssmirror-profiled")
 		if err := buildProfiled(c.repo, filepath.Join(c.work, "overlay"), prof); err != nil {
@@ -140,7 +165,8 @@ func bench(c config) error {
 
 	// Fixtures.
 	root := filepath.Join(c.work, "fixtures")
-	var maas, small, big, planFx *fixture
+	var maas, small, big *fixture
+	var planFx []*fixture
 	if want("maas") {
 		t := time.Now()
 		if maas, err = maasFixture(root, c.repo, c.maasScale); err != nil {
@@ -164,11 +190,24 @@ func bench(c config) error {
 		log.Printf("fixture big (1 × %s) ready in %s", mib(c.bigSize), time.Since(t).Round(time.Millisecond))
 	}
 	if want("plan") {
-		t := time.Now()
-		if planFx, err = planFixture(root, c.planItems/20, 4, 5); err != nil {
-			return fmt.Errorf("plan fixture: %w", err)
+		for _, n := range planSizes {
+			t := time.Now()
+			fx, err := planFixture(root, n)
+			if err != nil {
+				return fmt.Errorf("plan fixture: %w", err)
+			}
+			planFx = append(planFx, fx)
+			log.Printf("fixture %s (%d items, products file %s) ready in %s", fx.Name, n, mib(fx.Bytes), time.Since(t).Round(time.Millisecond))
 		}
-		log.Printf("fixture plan (%d items) ready in %s", c.planItems, time.Since(t).Round(time.Millisecond))
+	}
+	// sstream-mirror, from the peers' snapshot.
+	var sst *sstreamPeer
+	sstAbsent := "not run"
+	if want("maas") || want("small") {
+		if sst, err = unpackSstream(c.peers, filepath.Join(c.work, "peers"), c.python); err != nil {
+			sstAbsent = err.Error()
+			log.Printf("sstream-mirror: %s; its rows say so", sstAbsent)
+		}
 	}
 	fixturesTime := time.Since(began)
 	if c.fixturesOnly {
@@ -176,110 +215,59 @@ func bench(c config) error {
 		return nil
 	}
 
-	// Servers.
-	rootDir := c.storeRoot
-	switch rootDir {
-	case "auto":
-		// The largest object, staged as parts and then assembled, plus
-		// headroom.
-		rootDir = memoryRoot(2*max(c.bigSize, 512<<20) + 1<<30)
-	case "disk":
-		rootDir = ""
-	}
-	st, err := startStore(c.work, rootDir, c.keepAlive, log.Printf)
-	if err != nil {
-		return err
-	}
-	defer st.stop()
-	// Interrupted: free the store's root too (on tmpfs it holds memory).
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
-		st.stop()
-		log.Fatalf("stopped by %s", s)
-	}()
+	// Servers: the upstream for the whole run; the stores one at a time.
 	up, err := startUpstream(c.work, root, c.nginx, log.Printf)
 	if err != nil {
 		return err
 	}
 	defer up.stop()
-	log.Printf("store: versitygw %s at %s; upstream: %s at %s", st.Version, st.Endpoint, up.Kind, up.URL)
+	var current *store
+	// Interrupted: free the store's data too (on tmpfs it holds memory).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		if current != nil {
+			current.stop()
+		}
+		log.Fatalf("stopped by %s", s)
+	}()
+	log.Printf("upstream: %s at %s", up.Kind, up.URL)
 
-	awsConfig := filepath.Join(c.work, "aws-config")
-	os.WriteFile(awsConfig, []byte("[default]\nregion = "+region+"\ns3 =\n    addressing_style = path\n"), 0o600)
-	rcloneConfig := filepath.Join(c.work, "rclone.conf")
-	os.WriteFile(rcloneConfig, []byte(fmt.Sprintf("[bench]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\nendpoint = %s\nregion = %s\nforce_path_style = true\n",
-		st.AccessKey, st.SecretKey, st.Endpoint, region)), 0o600)
-	creds := []string{"AWS_ACCESS_KEY_ID=" + st.AccessKey, "AWS_SECRET_ACCESS_KEY=" + st.SecretKey, "AWS_REGION=" + region}
-	awsEnv := append(creds, "AWS_DEFAULT_REGION="+region, "AWS_CONFIG_FILE="+awsConfig,
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(c.work, "no-aws-credentials"), "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
-
-	rn := &runner{logs: filepath.Join(c.work, "logs"), store: st, timeout: c.timeout, logf: log.Printf,
+	rn := &runner{logs: filepath.Join(c.work, "logs"), timeout: c.timeout, logf: log.Printf,
 		quiet: c.quiet, upPIDs: up.pids, profile: c.profile}
 	if tb, err := exec.LookPath("/usr/bin/time"); err == nil {
 		rn.timeBin = tb
 	} else {
 		log.Printf("GNU time (/usr/bin/time) is missing: peak RSS from wait4 includes this program's own memory")
 	}
-	bucketOK := func(r *run, bucket string) {
-		r.Objects, r.Bytes, _ = st.count(bucket)
+	ssArgs := func(fx *fixture, dst string, filters []string) []string {
+		return append([]string{"sync", "--keyring", fx.Keyring, up.URL + fx.Name + "/", dst}, filters...)
 	}
-	ssSync := func(work string, fx *fixture, dst string, filters ...string) *run {
-		args := []string{"sync", "--keyring", fx.Keyring, up.URL + fx.Name + "/", dst}
-		if strings.HasPrefix(dst, "s3://") {
-			args = append(args, "--endpoint", st.Endpoint, "--path-style")
-		}
-		args = append(args, filters...)
-		tool := "ssmirror sync"
-		if !strings.HasPrefix(dst, "s3://") {
-			tool = "ssmirror sync → disk"
-		}
-		r := rn.exec(tool, work, creds, c.ssmirror, args...)
-		if b, ok := strings.CutPrefix(dst, "s3://"); ok {
-			bucketOK(r, b)
-		} else {
-			r.Objects, r.Bytes = countDir(dst)
-		}
-		return r
-	}
-	awsSync := func(work, dir, bucket string) *run {
-		if c.aws == "" {
-			return nil
-		}
-		r := rn.exec("aws s3 sync", work, awsEnv, c.aws, "--endpoint-url", st.Endpoint, "s3", "sync", dir, "s3://"+bucket, "--only-show-errors")
-		bucketOK(r, bucket)
-		return r
-	}
-	rclone := func(verb, work, dir, bucket string) *run {
-		if c.rclone == "" {
-			return nil
-		}
-		r := rn.exec("rclone "+verb, work, nil, c.rclone, "--config", rcloneConfig, verb, dir, "bench:"+bucket)
-		bucketOK(r, bucket)
-		return r
-	}
-	sstream := func(work string, fx *fixture, dir string, filters ...string) *run {
-		if c.sstream == "" {
-			return nil
-		}
-		args := []string{"--keyring=" + fx.Keyring, up.URL + fx.Name + "/streams/v1/index.sjson", dir}
-		args = append(args, filters...)
-		r := rn.exec("sstream-mirror", work, nil, c.sstream, args...)
+	toDir := func(work string, fx *fixture, dir string, filters ...string) *run {
+		r := rn.exec("ssmirror sync → disk", work, nil, c.ssmirror, ssArgs(fx, dir, filters)...)
 		r.Objects, r.Bytes = countDir(dir)
 		return r
 	}
-	buckets := []string{"maas-ssmirror", "maas-aws", "maas-rclone", "small-ssmirror", "small-aws", "small-rclone", "big-ssmirror"}
-	for _, b := range buckets {
-		if err := st.makeBucket(b); err != nil {
-			return fmt.Errorf("creating bucket %s: %w", b, err)
+	// sstream-mirror takes its options before the source and target, the
+	// filters after them.
+	sstream := func(work string, fx *fixture, dir string, opts []string, filters ...string) *run {
+		if sst == nil {
+			return nil
 		}
+		args := append([]string{sst.script, "--keyring=" + fx.Keyring}, opts...)
+		args = append(args, up.URL+fx.Name+"/streams/v1/index.sjson", dir)
+		args = append(args, filters...)
+		r := rn.exec("sstream-mirror → disk", work, []string{"PYTHONPATH=" + sst.dir}, c.python, args...)
+		r.Objects, r.Bytes = countDir(dir)
+		return r
 	}
 	peer := filepath.Join(c.work, "peer")
-	os.RemoveAll(peer)
-	os.RemoveAll(filepath.Join(c.work, "sstream"))
+	sstDir := filepath.Join(c.work, "sstream")
 	empty := filepath.Join(c.work, "empty-target")
-	os.RemoveAll(empty)
+	for _, d := range []string{peer, sstDir, empty} {
+		os.RemoveAll(d)
+	}
 	os.MkdirAll(empty, 0o755)
 	if maas != nil {
 		warm(maas.Dir)
@@ -288,54 +276,98 @@ func bench(c config) error {
 		warm(small.Dir)
 	}
 
-	res := &results{cfg: c, store: st, up: up, rev: rev}
+	res := &results{cfg: c, up: up, rev: rev, sst: sst, sstAbsent: sstAbsent}
 	maasFilters := []string{"arch=amd64", "--max", "1"}
+	// The peers upload sstream-mirror's mirror (the user's alternative:
+	// sstream-mirror to disk, then a sync to the bucket); without
+	// sstream-mirror, ssmirror's own mirror on disk (the same objects).
+	upload := func(sstRun *run, ssDir, sstDir string) string {
+		if sstRun.ok() {
+			return sstDir
+		}
+		return ssDir
+	}
 
-	// 1. Big items: the MAAS shape.
+	// 1. Big items (the MAAS shape) and 2. small items, into a directory:
+	// ssmirror against sstream-mirror, the same job. The directories are
+	// the peers' sources and the ceiling client's objects below.
+	maasDir, smallDir := filepath.Join(peer, "maas"), filepath.Join(peer, "small")
+	maasSst, smallSst := filepath.Join(sstDir, "maas"), filepath.Join(sstDir, "small")
 	if want("maas") {
-		res.maasSS = ssSync("maas", maas, "s3://maas-ssmirror", maasFilters...)
-		res.maasDisk = ssSync("maas", maas, filepath.Join(peer, "maas"), maasFilters...)
-		res.maasAWS = awsSync("maas", filepath.Join(peer, "maas"), "maas-aws")
-		res.maasRclone = rclone("copy", "maas", filepath.Join(peer, "maas"), "maas-rclone")
-		res.maasSstream = sstream("maas", maas, filepath.Join(c.work, "sstream", "maas"), "arch=amd64", "--max=1")
+		res.maasDisk = toDir("maas", maas, maasDir, maasFilters...)
+		res.maasSstream = sstream("maas", maas, maasSst, []string{"--max=1"}, "arch=amd64")
+		res.maasSame = sameItems(maasDir, maasSst, res.maasSstream)
 	}
-
 	if want("small") {
-		// 2. Many small items.
-		res.smallSS = ssSync("small", small, "s3://small-ssmirror")
-		res.smallDisk = ssSync("small", small, filepath.Join(peer, "small"))
-		res.smallRclone = rclone("copy", "small", filepath.Join(peer, "small"), "small-rclone")
-		if c.awsSmall {
-			res.smallAWS = awsSync("small", filepath.Join(peer, "small"), "small-aws")
-		}
-		res.smallSstream = sstream("small", small, filepath.Join(c.work, "sstream", "small"))
-
-		// 3. No-op re-sync.
-		res.noopSS = ssSync("no-op", small, "s3://small-ssmirror")
-		res.noopRclone = rclone("sync", "no-op", filepath.Join(peer, "small"), "small-rclone")
-		if c.awsSmall {
-			res.noopAWS = awsSync("no-op", filepath.Join(peer, "small"), "small-aws")
-		}
-		res.noopSstream = sstream("no-op", small, filepath.Join(c.work, "sstream", "small"))
+		res.smallDisk = toDir("small", small, smallDir)
+		res.smallSstream = sstream("small", small, smallSst, nil)
+		res.smallSame = sameItems(smallDir, smallSst, res.smallSstream)
+		// 3. The no-op, into the same directories.
+		res.noopDisk = toDir("no-op", small, smallDir)
+		res.noopSstream = sstream("no-op", small, smallSst, nil)
 	}
 
-	// 4. Memory: one 2 GiB item.
-	if want("big") {
-		warm(big.Dir)
-		res.bigSS = ssSync("2 GiB item", big, "s3://big-ssmirror")
+	// Into each store: ssmirror from the upstream, the peers from disk,
+	// and the store's ceiling.
+	for i, kind := range storeKinds {
+		if !want("maas") && !want("small") && !(i == 0 && want("big")) {
+			break
+		}
+		var st *store
+		if kind == "minio" {
+			st, err = startMinIO(c.work, storeRoot(c, kind), log.Printf)
+		} else {
+			st, err = startStore(c.work, storeRoot(c, kind), c.keepAlive, log.Printf)
+		}
+		if err != nil {
+			log.Printf("%s did not start: %v; its rows say so", kind, err)
+			res.stores = append(res.stores, &storeRuns{name: kind, err: err})
+			continue
+		}
+		current = st
+		sr, err := storeParts(c, rn, st, up, res, storeEnv{
+			want: want, first: i == 0, maas: maas, small: small, big: big, ssArgs: ssArgs,
+			maasFilters: maasFilters, ceilBig: ceilBig, ceilSmall: ceilSmall,
+			maasUp: upload(res.maasSstream, maasDir, maasSst), maasDir: maasDir,
+			smallUp: upload(res.smallSstream, smallDir, smallSst), smallDir: smallDir,
+		})
+		st.stop()
+		current = nil
+		if err != nil {
+			return err
+		}
+		res.stores = append(res.stores, sr)
 	}
 
 	// 5. Planning scale.
-	if want("plan") {
-		rn.store = nil
-		res.plan = rn.exec("ssmirror plan", fmt.Sprintf("%d items", c.planItems), nil, c.ssmirror,
-			"plan", planFx.Dir+"/streams/v1/index.json", empty, "arch=amd64", "--or", "arch=arm64")
+	rn.store = nil
+	for _, fx := range planFx {
+		r := rn.exec("ssmirror plan", fmt.Sprintf("%d items", fx.Items), nil, c.ssmirror,
+			"plan", fx.Dir+"/streams/v1/index.json", empty, "arch=amd64", "--or", "arch=arm64")
+		res.plans = append(res.plans, planRun{fx: fx, run: r})
+	}
+
+	// 6. Slow links.
+	var slow string
+	if want("slowlink") {
+		st, err := startStore(c.work, storeRoot(c, "versitygw"), c.keepAlive, log.Printf)
+		if err != nil {
+			return fmt.Errorf("slowlink: starting versitygw: %w", err)
+		}
+		current, rn.store = st, st
+		creds := []string{"AWS_ACCESS_KEY_ID=" + st.AccessKey, "AWS_SECRET_ACCESS_KEY=" + st.SecretKey, "AWS_REGION=" + region}
+		slow, err = slowlinkPart(c, rn, st, up, maas, root, creds)
+		st.stop()
+		current, rn.store = nil, nil
+		if err != nil {
+			return fmt.Errorf("slowlink: %w", err)
+		}
 	}
 
 	res.runs = rn.runs
 	res.fixtures = fixturesTime
 	res.elapsed = time.Since(began)
-	report := res.render()
+	report := res.render() + slow
 	fmt.Print(report)
 	if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
 		return err
@@ -344,207 +376,136 @@ func bench(c config) error {
 	return nil
 }
 
-type results struct {
-	rev   string
-	cfg   config
-	store *store
-	up    *upstreamServer
-
-	maasSS, maasDisk, maasAWS, maasRclone, maasSstream      *run
-	smallSS, smallDisk, smallAWS, smallRclone, smallSstream *run
-	noopSS, noopRclone, noopAWS, noopSstream, bigSS, plan   *run
-	runs                                                    []*run
-	fixtures, elapsed                                       time.Duration
+// storeRoot is the data directory for the store kind (see -store-root);
+// "" lets the store choose one under the work directory.
+func storeRoot(c config, kind string) string {
+	switch c.storeRoot {
+	case "auto":
+		// The largest object, staged as parts and then assembled, every
+		// tool's copy of the MAAS objects, plus headroom.
+		return memoryRoot(kind, 2*max(c.bigSize, 512<<20)+8*(512<<20)+1<<30)
+	case "disk":
+		return ""
+	}
+	return filepath.Join(c.storeRoot, kind)
 }
 
-// check is one row of the targets table.
-type check struct {
-	target, what, ss, peer, value, limit string
-	met                                  *bool // nil: for information
+// storeEnv is what the parts run against a store need from the rest of
+// the benchmark.
+type storeEnv struct {
+	want               func(string) bool
+	first              bool // the first store: the 2 GiB item runs here
+	maas, small, big   *fixture
+	ssArgs             func(fx *fixture, dst string, filters []string) []string
+	maasFilters        []string
+	ceilBig, ceilSmall []int
+	maasUp, maasDir    string // what the peers upload; what the ceiling client PUTs
+	smallUp, smallDir  string
 }
 
-func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+// storeParts runs the maas, small and no-op parts (and on the first
+// store the 2 GiB item) against st.
+func storeParts(c config, rn *runner, st *store, up *upstreamServer, res *results, e storeEnv) (*storeRuns, error) {
+	rn.store = st
+	defer func() { rn.store = nil }()
+	sr := &storeRuns{name: st.Name, version: st.Version, medium: st.Medium, dir: st.Dir, flags: st.Flags, counting: st.Counting}
+	creds := []string{"AWS_ACCESS_KEY_ID=" + st.AccessKey, "AWS_SECRET_ACCESS_KEY=" + st.SecretKey, "AWS_REGION=" + region}
+	awsConfig := filepath.Join(c.work, "aws-config")
+	os.WriteFile(awsConfig, []byte("[default]\nregion = "+region+"\ns3 =\n    addressing_style = path\n"), 0o600)
+	rcloneConfig := filepath.Join(c.work, "rclone.conf")
+	os.WriteFile(rcloneConfig, []byte(fmt.Sprintf("[bench]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\nendpoint = %s\nregion = %s\nforce_path_style = true\n",
+		st.AccessKey, st.SecretKey, st.Endpoint, region)), 0o600)
+	awsEnv := append(slices.Clone(creds), "AWS_DEFAULT_REGION="+region, "AWS_CONFIG_FILE="+awsConfig,
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(c.work, "no-aws-credentials"), "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true")
 
-func boolp(b bool) *bool { return &b }
-
-func (r *results) render() string {
-	var checks []check
-	ratio := func(target, what string, ss, peer *run, peerName string, limit float64, limitText string, published time.Duration) {
-		c := check{target: target, what: what, limit: limitText}
-		if ss == nil {
-			return // part not run (-only)
+	var bucketErr error
+	bucket := func(name string) string {
+		if err := st.makeBucket(name); err != nil && bucketErr == nil {
+			bucketErr = fmt.Errorf("%s: creating bucket %s: %w", st.Name, name, err)
 		}
-		if !ss.ok() {
-			c.ss, c.value = "failed", "–"
-			c.met = boolp(false)
-			checks = append(checks, c)
-			return
-		}
-		c.ss = secs(ss.Wall)
-		var pt time.Duration
-		switch {
-		case peer != nil && peer.ok():
-			pt = peer.Wall
-			c.peer = peerName + " " + secs(pt)
-		case peer != nil:
-			c.peer = peerName + " failed"
-		case published > 0:
-			pt = published
-			c.peer = peerName + " " + secs(pt) + " (published: not installable here)"
-		default:
-			c.peer = peerName + " not run"
-		}
-		if pt > 0 {
-			v := ss.Wall.Seconds() / pt.Seconds()
-			c.value = fmt.Sprintf("%.3f×", v)
-			if limit > 0 {
-				c.met = boolp(v <= limit)
-			}
-		} else {
-			c.value = "–"
-		}
-		checks = append(checks, c)
+		return name
 	}
-	maasWhat := "MAAS arch=amd64 --max 1"
-	if r.maasSS != nil && r.maasSS.Objects >= 0 {
-		maasWhat = fmt.Sprintf("MAAS arch=amd64 --max 1: %d objects, %s, upstream → S3", r.maasSS.Objects, mib(r.maasSS.Bytes))
+	counted := func(r *run, b string) *run {
+		r.Objects, r.Bytes, _ = st.count(b)
+		return r
 	}
-	ratio("1 big items", maasWhat, r.maasSS, r.maasAWS, "aws s3 sync (disk → S3)", 1.0, "≤ 1.0×", 0)
-	ratio("1 big items", maasWhat, r.maasSS, r.maasRclone, "rclone copy (disk → S3)", 1.0, "≤ 1.0×", 0)
-	ratio("1 big items", maasWhat, r.maasSS, r.maasSstream, "sstream-mirror (→ disk)", 0, "info", publishedSstream["maas"])
-	smallWhat := fmt.Sprintf("%d items of %d B, upstream → S3", r.cfg.smallItems, r.cfg.smallSize)
-	ratio("2 small items", smallWhat, r.smallSS, r.smallRclone, "rclone copy (disk → S3)", 1.0, "≤ 1.0×", 0)
-	ratio("2 small items", smallWhat, r.smallSS, r.smallSstream, "sstream-mirror (→ disk)", 1.0/15, "≤ 0.067× (1/15)", publishedSstream["small"])
-	if r.cfg.awsSmall {
-		ratio("2 small items", smallWhat, r.smallSS, r.smallAWS, "aws s3 sync (disk → S3)", 0, "info", 0)
+	ssSync := func(work string, fx *fixture, b string, filters ...string) *run {
+		args := append(e.ssArgs(fx, "s3://"+b, filters), "--endpoint", st.Endpoint, "--path-style")
+		return counted(rn.exec("ssmirror sync", work, creds, c.ssmirror, args...), b)
 	}
-	noopWhat := fmt.Sprintf("re-sync of the %d items, nothing to do", r.cfg.smallItems)
-	ratio("3 no-op", noopWhat, r.noopSS, r.noopRclone, "rclone sync (disk → S3)", 0.3, "≤ 0.3×", 0)
-	if r.noopSS != nil && r.noopSS.ok() {
-		checks = append(checks, check{target: "3 no-op", what: noopWhat, ss: secs(r.noopSS.Wall), peer: "–",
-			value: secs(r.noopSS.Wall), limit: "about 1 s (≤ 1.5 s)", met: boolp(r.noopSS.Wall <= 1500*time.Millisecond)})
-		maxReq := int(math.Ceil(float64(r.cfg.smallItems)/1000)) + 10
-		peerReq := "–"
-		if r.noopRclone != nil {
-			peerReq = fmt.Sprintf("rclone sync %d", r.noopRclone.Reqs)
+	awsSync := func(work, dir, b string) *run {
+		if c.aws == "" {
+			return nil
 		}
-		checks = append(checks, check{target: "3 no-op", what: "requests to the store", ss: fmt.Sprint(r.noopSS.Reqs), peer: peerReq,
-			value: fmt.Sprint(r.noopSS.Reqs), limit: fmt.Sprintf("≤ %d (ceil(N/1000)+10)", maxReq), met: boolp(r.noopSS.Reqs >= 0 && r.noopSS.Reqs <= maxReq)})
+		return counted(rn.exec("aws s3 sync", work, awsEnv, c.aws, "--endpoint-url", st.Endpoint, "s3", "sync", dir, "s3://"+b, "--only-show-errors"), b)
 	}
-	if r.cfg.awsSmall {
-		ratio("3 no-op", noopWhat, r.noopSS, r.noopAWS, "aws s3 sync (disk → S3)", 0, "info", 0)
-	}
-	ratio("3 no-op", noopWhat, r.noopSS, r.noopSstream, "sstream-mirror (→ disk)", 0, "info", publishedSstream["noop"])
-	rss := func(what string, ss *run, limit int64) {
-		c := check{target: "4 memory", what: what, limit: "< " + mib(limit), peer: "–"}
-		if ss == nil {
-			return // part not run (-only)
+	rclone := func(verb, work, dir, b string) *run {
+		if c.rclone == "" {
+			return nil
 		}
-		if !ss.ok() {
-			c.ss, c.value, c.met = "failed", "–", boolp(false)
-		} else {
-			c.ss, c.value, c.met = mib(ss.RSS), mib(ss.RSS), boolp(ss.RSS < limit)
-		}
-		checks = append(checks, c)
+		return counted(rn.exec("rclone "+verb, work, nil, c.rclone, "--config", rcloneConfig, verb, dir, "bench:"+b), b)
 	}
-	rss(fmt.Sprintf("peak RSS, 1 item of %s", mib(r.cfg.bigSize)), r.bigSS, 150<<20)
-	rss(fmt.Sprintf("peak RSS, %d items of %d B", r.cfg.smallItems, r.cfg.smallSize), r.smallSS, 150<<20)
-	rss("peak RSS, MAAS (items of 3–160 MiB, 8 transfers)", r.maasSS, 150<<20)
-	rss("peak RSS, no-op re-sync", r.noopSS, 150<<20)
-	planWhat := fmt.Sprintf("ssmirror plan, %d items (dir source, empty target, 2 filter groups)", r.cfg.planItems)
-	if r.plan == nil {
-		// part not run (-only)
-	} else if r.plan.ok() {
-		checks = append(checks,
-			check{target: "5 planning", what: planWhat + ": time", ss: secs(r.plan.Wall), peer: "–", value: secs(r.plan.Wall), limit: "< 2 s", met: boolp(r.plan.Wall < 2*time.Second)},
-			check{target: "5 planning", what: planWhat + ": peak RSS", ss: mib(r.plan.RSS), peer: "–", value: mib(r.plan.RSS), limit: "< 500.0 MiB", met: boolp(r.plan.RSS < 500<<20)})
-	} else {
-		checks = append(checks, check{target: "5 planning", what: planWhat, ss: "failed", peer: "–", value: "–", limit: "< 2 s, < 500 MiB", met: boolp(false)})
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ceiling := func(work, dir string, concs []int) []*run {
+		var runs []*run
+		for _, n := range concs {
+			b := bucket(fmt.Sprintf("%s-ceiling-%d", work, n))
+			r := rn.exec(fmt.Sprintf("store ceiling (%d in flight)", n), work, creds, self,
+				"ceiling", "-endpoint", st.Endpoint, "-bucket", b, "-dir", dir, "-concurrency", fmt.Sprint(n))
+			runs = append(runs, counted(r, b))
+		}
+		return runs
 	}
 
-	var b strings.Builder
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	w("## ssmirror benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	w("%s\n\n", machine(r))
-	w("| target | work | ssmirror | peer | ratio / value | limit | met |\n|---|---|---|---|---|---|---|\n")
-	met, total := 0, 0
-	for _, c := range checks {
-		m := "info"
-		if c.met != nil {
-			total++
-			if *c.met {
-				met++
-				m = "yes"
-			} else {
-				m = "**NO**"
-			}
+	if e.want("maas") {
+		sr.maasSS = ssSync("maas", e.maas, bucket("maas-ssmirror"), e.maasFilters...)
+		sr.maasAWS = awsSync("maas", e.maasUp, bucket("maas-aws"))
+		sr.maasRclone = rclone("copy", "maas", e.maasUp, bucket("maas-rclone"))
+		if res.maasDisk.ok() {
+			sr.maasCeil = ceiling("maas", e.maasDir, e.ceilBig)
 		}
-		w("| %s | %s | %s | %s | %s | %s | %s |\n", c.target, c.what, c.ss, c.peer, c.value, c.limit, m)
 	}
-	w("\n**%d of %d checks met.**\n\n", met, total)
-	w("Every measured run, one at a time. CPU: user+system time of the tool; peak RSS: GNU time's maximum resident set size; store requests: lines of versitygw's access log during the run, by S3 operation; store and upstream CPU: what versitygw and nginx spent during the run; others' CPU: what every other process on the machine spent meanwhile (noise: other work on a shared machine); objects: what the target holds afterwards.\n\n")
-	w("| # | tool | work | wall | CPU | peak RSS | store requests | store CPU | upstream CPU | others' CPU | objects in target | exit |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, x := range r.runs {
-		objs := "–"
-		if x.Objects >= 0 {
-			objs = fmt.Sprintf("%d (%s)", x.Objects, mib(x.Bytes))
+	if e.want("small") {
+		sr.smallSS = ssSync("small", e.small, bucket("small-ssmirror"))
+		sr.smallRclone = rclone("copy", "small", e.smallUp, bucket("small-rclone"))
+		if c.awsSmall {
+			sr.smallAWS = awsSync("small", e.smallUp, bucket("small-aws"))
 		}
-		exit := fmt.Sprint(x.Exit)
-		if x.Err != nil {
-			exit += " " + x.Err.Error()
+		if res.smallDisk.ok() {
+			sr.smallCeil = ceiling("small", e.smallDir, e.ceilSmall)
 		}
-		storeCPU := "–"
-		if x.Reqs >= 0 {
-			storeCPU = secs(x.StoreCPU)
+		// 3. No-op re-sync.
+		sr.noopSS = ssSync("no-op", e.small, "small-ssmirror")
+		sr.noopRclone = rclone("sync", "no-op", e.smallUp, "small-rclone")
+		if c.awsSmall {
+			sr.noopAWS = awsSync("no-op", e.smallUp, "small-aws")
 		}
-		upCPU := "–"
-		if r.up.cmd != nil && x.Reqs >= 0 {
-			upCPU = secs(x.UpCPU)
-		}
-		w("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.N, x.Tool, x.Work, secs(x.Wall), secs(x.CPU), mib(x.RSS),
-			x.opsString(), storeCPU, upCPU, secs(x.Other), objs, exit)
 	}
-	w("\nFixtures ready in %s; whole benchmark (fixtures, servers, runs) %s.\n", r.fixtures.Round(100*time.Millisecond), r.elapsed.Round(100*time.Millisecond))
-	return b.String()
+	// 4. Memory: one 2 GiB item.
+	if e.first && e.want("big") {
+		warm(e.big.Dir)
+		sr.bigSS = ssSync("big item", e.big, bucket("big-ssmirror"))
+	}
+	return sr, bucketErr
 }
 
-// machine describes the machine and the tools.
-func machine(r *results) string {
-	var lines []string
-	mem := "?"
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		var kb int64
-		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(data), "\n", 2)[0], "MemTotal:"), "%d", &kb)
-		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	cpu := ""
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				_, cpu, _ = strings.Cut(l, ":")
-				cpu = strings.TrimSpace(cpu)
-				break
-			}
+// intList parses a comma-separated list of positive integers.
+func intList(flagName, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
 		}
-	}
-	lines = append(lines, fmt.Sprintf("- machine: %d cores (%s), %s memory, Linux %s, %s",
-		runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.Version()))
-	lines = append(lines, fmt.Sprintf("- ssmirror: %s (source: commit %s), default flags (--transfers 8)", r.cfg.ssmirror, r.rev))
-	lines = append(lines, fmt.Sprintf("- store: versitygw %s, posix backend on %s (%s), `%s`, all tools through the same endpoint", r.store.Version, r.store.Medium, r.store.Dir, r.store.Flags))
-	lines = append(lines, fmt.Sprintf("- upstream: %s on loopback", r.up.Kind))
-	peer := func(name, bin string, args ...string) string {
-		if bin == "" {
-			return name + ": not installed"
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive integer", flagName, f)
 		}
-		return strings.TrimSpace(strings.SplitN(output(bin, args...), "\n", 2)[0])
+		out = append(out, n)
 	}
-	lines = append(lines, "- peers: "+peer("aws", r.cfg.aws, "--version")+"; "+peer("rclone", r.cfg.rclone, "version")+"; "+
-		map[bool]string{true: "sstream-mirror: " + r.cfg.sstream, false: "sstream-mirror: not installed"}[r.cfg.sstream != ""])
-	if r.cfg.sstream == "" {
-		lines = append(lines, "- sstream-mirror is not packaged for this Debian release: its rows use its published reference times (2.1 s, 156 s, 1.3 s on the same kind of machine)")
-	}
-	return strings.Join(lines, "\n")
+	return out, nil
 }
 
 func output(name string, args ...string) string {

@@ -21,6 +21,7 @@ type run struct {
 	N        int    // sequence number (log file names)
 	Tool     string // what ran: "ssmirror sync", "aws s3 sync", ...
 	Work     string // which workload
+	Store    string // the store it wrote to, or ""
 	Cmd      string // the command line, for the log
 	Wall     time.Duration
 	CPU      time.Duration // user+system of the process and its children
@@ -83,8 +84,11 @@ type runner struct {
 func (rn *runner) exec(tool, work string, env []string, bin string, args ...string) *run {
 	rn.seq++
 	r := &run{N: rn.seq, Tool: tool, Work: work, Reqs: -1, Objects: -1}
+	if rn.store != nil {
+		r.Store = rn.store.Name
+	}
 	r.Cmd = bin + " " + strings.Join(args, " ")
-	slug := strings.NewReplacer(" ", "-", "/", "-", "→", "to").Replace(tool + "-" + work)
+	slug := strings.NewReplacer(" ", "-", "/", "-", "→", "to").Replace(strings.Join([]string{tool, work, r.Store}, "-"))
 	r.LogBase = filepath.Join(rn.logs, fmt.Sprintf("%02d-%s", r.N, slug))
 	stdout, err := os.Create(r.LogBase + ".out")
 	if err != nil {
@@ -127,7 +131,7 @@ func (rn *runner) exec(tool, work string, env []string, bin string, args ...stri
 	var off int64
 	var storeCPU, upCPU time.Duration
 	if rn.store != nil {
-		off = rn.store.logOffset()
+		off = rn.store.reqs.mark()
 		storeCPU = cpuTime(rn.store.PID())
 	}
 	if rn.upPIDs != nil {
@@ -164,7 +168,7 @@ func (rn *runner) exec(tool, work string, env []string, bin string, args ...stri
 		r.Err = fmt.Errorf("timed out after %s", rn.timeout)
 	}
 	if rn.store != nil {
-		r.Reqs, r.Ops, err = rn.store.requestsSince(off)
+		r.Reqs, r.Ops, err = rn.store.reqs.since(off)
 		if err != nil {
 			r.Reqs = -1
 			rn.logf("counting requests: %v", err)

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,17 +26,32 @@ import (
 	"github.com/ssmirror/ssmirror/internal/s3test"
 )
 
-// store is the S3 server under test: versitygw with its posix backend
-// (s3test.Run), writing an access log that counts the requests of each run.
+// store is an S3 server under test: versitygw with its posix backend
+// (s3test.Run), which writes an access log, or MinIO (s3test.RunMinIO),
+// which sends an audit record of every request to a loopback listener in
+// this program. Either way the requests of each run are counted without a
+// proxy in the data path.
 type store struct {
 	*s3test.Server
-	Version string
-	Flags   string // how it was started (for the report)
-	Log     string // access log path
-	Medium  string // what the root is on, for the report ("tmpfs", "ext4", ...)
-	sidecar string
+	Name     string // "versitygw", "minio": the report's and the buckets' label
+	Version  string
+	Flags    string // how it was started (for the report)
+	Medium   string // what the data directory is on, for the report ("tmpfs", "ext4", ...)
+	Counting string // how requests are counted, for the report
+	reqs     requestLog
+	remove   []string // directories freed by stop
+	closeLog func()
 
 	mc *minio.Client
+}
+
+// requestLog counts the requests a store served.
+type requestLog interface {
+	// mark returns a position in the log, the start of a measured window.
+	mark() int64
+	// since waits until the log stops growing, then counts the requests
+	// logged after mark, by S3 operation.
+	since(mark int64) (int, map[string]int, error)
 }
 
 // startStore runs versitygw on a fresh gateway root: rootDir when it is
@@ -43,38 +61,78 @@ func startStore(work, rootDir string, keepAlive bool, logf func(string, ...any))
 	if root == "" {
 		root = filepath.Join(work, "gw")
 	}
-	s := &store{Version: s3test.VersityVersion, Log: filepath.Join(work, "store-access.log"), sidecar: filepath.Join(work, "gw-meta")}
+	logFile := filepath.Join(work, "store-access.log")
+	sidecar := filepath.Join(work, "gw-meta")
 	os.RemoveAll(root)
-	os.RemoveAll(s.sidecar)
-	os.Remove(s.Log)
-	global := []string{"--access-log", s.Log}
+	os.RemoveAll(sidecar)
+	os.Remove(logFile)
+	global := []string{"--access-log", logFile}
 	if keepAlive {
 		global = append(global, "--keep-alive")
 	}
-	srv, err := s3test.Run(root, s.sidecar, global, logf)
+	srv, err := s3test.Run(root, sidecar, global, logf)
 	if err != nil {
 		return nil, fmt.Errorf("versitygw: %w", err)
 	}
-	s.Server = srv
-	s.Medium = fsType(root)
-	s.Flags = strings.Replace(srv.Args, s.Log, "LOG", 1)
-	s.mc, err = minio.New(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{
-		Creds:        credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""),
+	s := &store{Server: srv, Name: "versitygw", Version: s3test.VersityVersion, Medium: fsType(root),
+		Flags:    "`" + strings.Replace(srv.Args, logFile, "LOG", 1) + "`, posix backend",
+		Counting: "lines of its access log",
+		reqs:     accessLog(logFile), remove: []string{root, sidecar}}
+	return s, s.connect()
+}
+
+// startMinIO runs MinIO on a fresh data directory: rootDir when it is set,
+// else under work. Its audit webhook points at a listener of this
+// program, which counts the requests.
+func startMinIO(work, rootDir string, logf func(string, ...any)) (*store, error) {
+	root := rootDir
+	if root == "" {
+		root = filepath.Join(work, "minio")
+	}
+	os.RemoveAll(root)
+	audit, err := listenAudit()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := s3test.RunMinIO(root, []string{
+		"MINIO_AUDIT_WEBHOOK_ENABLE_bench=on",
+		"MINIO_AUDIT_WEBHOOK_ENDPOINT_bench=" + audit.url,
+	})
+	if err != nil {
+		audit.close()
+		return nil, fmt.Errorf("minio: %w", err)
+	}
+	s := &store{Server: srv, Name: "minio", Version: srv.Version, Medium: fsType(root),
+		Flags:    "`minio server DIR`, one drive, audit webhook to a loopback listener",
+		Counting: "records of its audit webhook",
+		reqs:     audit, remove: []string{root}, closeLog: audit.close}
+	logf("minio %s at %s (data on %s)", s.Version, s.Endpoint, s.Medium)
+	return s, s.connect()
+}
+
+// connect makes the client the bench itself uses (buckets, counting).
+func (s *store) connect() error {
+	var err error
+	s.mc, err = minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
+		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
 		Region:       region,
 		BucketLookup: minio.BucketLookupPath,
 	})
 	if err != nil {
 		s.stop()
-		return nil, err
 	}
-	return s, nil
+	return err
 }
 
-// stop ends the server and frees its root (on tmpfs, it holds memory).
+// stop ends the server and frees its data (on tmpfs, it holds memory).
 func (s *store) stop() {
 	s.Stop()
-	os.RemoveAll(s.Dir)
-	os.RemoveAll(s.sidecar)
+	for _, d := range s.remove {
+		os.RemoveAll(d)
+	}
+	if s.closeLog != nil {
+		s.closeLog()
+	}
 }
 
 // fsType names the file system dir is on, for the report.
@@ -103,9 +161,9 @@ func fsName(st syscall.Statfs_t) string {
 	return fmt.Sprintf("file system 0x%x", uint32(st.Type))
 }
 
-// memoryRoot returns a directory for the store's root on tmpfs (/dev/shm)
-// when it has need bytes free, else "".
-func memoryRoot(need int64) string {
+// memoryRoot returns a directory named name for a store's data on tmpfs
+// (/dev/shm) when it has need bytes free, else "".
+func memoryRoot(name string, need int64) string {
 	const shm = "/dev/shm"
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(shm, &st); err != nil || fsName(st) != "tmpfs" {
@@ -114,7 +172,7 @@ func memoryRoot(need int64) string {
 	if int64(st.Bavail)*int64(st.Bsize) < need {
 		return ""
 	}
-	return filepath.Join(shm, "ssmirror-bench-store")
+	return filepath.Join(shm, "ssmirror-bench-"+name)
 }
 
 // makeBucket creates a bucket (outside any measured window).
@@ -140,29 +198,27 @@ func (s *store) count(bucket string) (n int, size int64, err error) {
 
 var opRE = regexp.MustCompile(`\bs3_[A-Za-z0-9]+\b`)
 
-// logOffset returns the access log's current size, to mark the start of a
-// measured window.
-func (s *store) logOffset() int64 {
-	st, err := os.Stat(s.Log)
+// accessLog is versitygw's access log file.
+type accessLog string
+
+// mark waits until the records of earlier requests are written (see
+// waitStable), then returns the log's size.
+func (l accessLog) mark() int64 {
+	waitStable(l.size)
+	return l.size()
+}
+
+func (l accessLog) size() int64 {
+	st, err := os.Stat(string(l))
 	if err != nil {
 		return 0
 	}
 	return st.Size()
 }
 
-// requestsSince waits until the access log stops growing, then counts the
-// requests logged after off, by S3 operation.
-func (s *store) requestsSince(off int64) (int, map[string]int, error) {
-	last, stable := int64(-1), 0
-	for stable < 3 {
-		time.Sleep(50 * time.Millisecond)
-		if n := s.logOffset(); n == last {
-			stable++
-		} else {
-			last, stable = n, 0
-		}
-	}
-	f, err := os.Open(s.Log)
+func (l accessLog) since(off int64) (int, map[string]int, error) {
+	waitStable(l.size)
+	f, err := os.Open(string(l))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -188,6 +244,101 @@ func (s *store) requestsSince(off int64) (int, map[string]int, error) {
 	}
 	return total, ops, sc.Err()
 }
+
+// waitStable waits until size has not changed over three looks 50 ms
+// apart: the server has written the records of the requests it answered.
+func waitStable(size func() int64) {
+	last, stable := int64(-1), 0
+	for stable < 3 {
+		time.Sleep(50 * time.Millisecond)
+		if n := size(); n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+	}
+}
+
+// auditLog receives MinIO's audit records (one JSON document per request,
+// POSTed to its webhook) on a loopback listener and keeps each one's API
+// name.
+type auditLog struct {
+	url string
+	srv *http.Server
+
+	mu  sync.Mutex
+	ops []string
+}
+
+func listenAudit() (*auditLog, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a := &auditLog{url: "http://" + l.Addr().String() + "/"}
+	a.srv = &http.Server{Handler: http.HandlerFunc(a.serve)}
+	go a.srv.Serve(l)
+	return a, nil
+}
+
+func (a *auditLog) serve(w http.ResponseWriter, r *http.Request) {
+	// A record is a JSON object; a batch is several, one after another,
+	// or an array of them.
+	type record struct {
+		API struct {
+			Name string `json:"name"`
+		} `json:"api"`
+	}
+	body, _ := io.ReadAll(r.Body)
+	var recs []record
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		json.Unmarshal(t, &recs)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(t))
+		for {
+			var rec record
+			if dec.Decode(&rec) != nil {
+				break
+			}
+			recs = append(recs, rec)
+		}
+	}
+	a.mu.Lock()
+	for _, rec := range recs {
+		if rec.API.Name != "" {
+			a.ops = append(a.ops, rec.API.Name)
+		}
+	}
+	a.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// mark waits until the records of earlier requests have arrived (the
+// webhook is asynchronous: a bucket made just before a run must not count
+// in it), then returns the number of records.
+func (a *auditLog) mark() int64 {
+	waitStable(a.size)
+	return a.size()
+}
+
+func (a *auditLog) size() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return int64(len(a.ops))
+}
+
+func (a *auditLog) since(mark int64) (int, map[string]int, error) {
+	waitStable(a.size)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ops := map[string]int{}
+	for _, op := range a.ops[mark:] {
+		ops[op]++
+	}
+	return len(a.ops) - int(mark), ops, nil
+}
+
+func (a *auditLog) close() { a.srv.Close() }
 
 // cpuTicks returns the user+system CPU time of a process (and its waited
 // children) from /proc.

@@ -1,0 +1,153 @@
+package source_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/internal/upstream"
+	"github.com/ssmirror/ssmirror/source"
+)
+
+// fakeClock is the clock of a Failover's measurements.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// throttled reads a real upstream at rate bytes a second of a fakeClock:
+// each read of a body advances the clock by the read's time at the rate,
+// so the measurements are the same on any machine.
+type throttled struct {
+	source.RangeFetcher
+	clock *fakeClock
+	rate  int64
+}
+
+func (f throttled) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
+	return f.FetchRange(ctx, p, 0)
+}
+
+func (f throttled) FetchRange(ctx context.Context, p string, offset int64) (io.ReadCloser, int64, error) {
+	rc, size, err := f.RangeFetcher.FetchRange(ctx, p, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	return throttledBody{rc, f}, size, nil
+}
+
+type throttledBody struct {
+	io.ReadCloser
+	f throttled
+}
+
+func (b throttledBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.f.clock.advance(time.Duration(int64(n) * int64(time.Second) / b.f.rate))
+	return n, err
+}
+
+// TestFailoverByRate reads items from a primary upstream throttled to
+// 1 MiB/s (on the measurements' fake clock) and a mirror that is not
+// (its reads take no time on that clock): small items come from the primary; the first big one
+// probes the mirror (the primary is measured already) and comes from it,
+// as do the later big ones; metadata-sized reads never move; when the
+// chosen mirror fails, the big item still comes, from the primary.
+func TestFailoverByRate(t *testing.T) {
+	const (
+		big   = 4 << 20
+		probe = 64 << 10
+	)
+	tree := &upstream.Tree{Files: map[string][]byte{
+		"small":  upstream.Payload("small", 512<<10),
+		"big1":   upstream.Payload("big1", big),
+		"big2":   upstream.Payload("big2", big),
+		"broken": upstream.Payload("broken", big),
+	}}
+	primarySrv := upstream.Serve(t, tree)
+	mirrorSrv := upstream.Serve(t, tree)
+	mirrorSrv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/broken" {
+			return false
+		}
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
+	clock := &fakeClock{}
+	primaryHTTP, err := source.NewHTTP(primarySrv.Root(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary := throttled{primaryHTTP, clock, 1 << 20}
+	mirror, err := source.NewHTTP(mirrorSrv.Root(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := source.NewFailover(primary, mirror)
+	f.BigItem, f.Probe, f.Now = 1<<20, probe, clock.Now
+	var notified []string
+	f.Notify = func(p, from string, err error) { notified = append(notified, p) }
+
+	ctx := context.Background()
+	read := func(p string, sized bool) {
+		t.Helper()
+		c := ctx
+		if sized {
+			c = source.WithSize(ctx, int64(len(tree.Files[p])))
+		}
+		rc, _, err := f.Fetch(c, p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, tree.Files[p]) {
+			t.Fatalf("%s: %v, %d bytes, want the file's %d", p, err, len(got), len(tree.Files[p]))
+		}
+	}
+	want := func(step string, fromPrimary, fromMirror int64) {
+		t.Helper()
+		b := f.Bytes()
+		if b[0].Bytes != fromPrimary || b[1].Bytes != fromMirror {
+			t.Errorf("%s: %d bytes from the primary, %d from the mirror; want %d and %d", step, b[0].Bytes, b[1].Bytes, fromPrimary, fromMirror)
+		}
+		if (b[0].Bytes > 0) != (b[0].Rate > 0) || (b[1].Bytes > 0) != (b[1].Rate > 0) {
+			t.Errorf("%s: rates %v and %v for %d and %d bytes", step, b[0].Rate, b[1].Rate, b[0].Bytes, b[1].Bytes)
+		}
+	}
+
+	small := int64(len(tree.Files["small"]))
+	read("small", true)
+	want("a small item", small, 0)
+	read("big1", false) // size unknown: the first source
+	want("an item of unknown size", small+big, 0)
+	read("big1", true)
+	want("the first big item", small+big, probe+big)
+	if r := f.Bytes(); math.Abs(r[0].Rate-1<<20) > 1 || r[1].Rate <= r[0].Rate {
+		t.Errorf("rates: primary %.0f B/s (throttled to %d), mirror %.0f B/s", r[0].Rate, 1<<20, r[1].Rate)
+	}
+	read("big2", true)
+	want("the second big item (no probe)", small+big, probe+2*big)
+	read("broken", true)
+	want("a big item the mirror fails", small+2*big, probe+2*big)
+	if len(notified) != 2 || notified[0] != "big1" || notified[1] != "big2" {
+		t.Errorf("told of reads from the mirror: %v, want big1, big2", notified)
+	}
+}
