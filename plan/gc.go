@@ -207,6 +207,9 @@ const reasonNotOurs = "kept, not ours: no metadata this tool published named it"
 // pending, nor this tool's own objects (state, lease, browse page), nor
 // written by this run.
 func (p *Plan) foreign(keep, referenced map[string]bool, pending map[string]time.Time, withSigned func()) []Kept {
+	if len(p.state.Objects) == 0 {
+		return nil
+	}
 	ours := make(map[string]bool, len(p.Transfers)+len(p.landed))
 	for _, t := range p.Transfers {
 		ours[t.Path] = true

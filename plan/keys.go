@@ -24,12 +24,21 @@ func Internal(key string) bool { return strings.HasPrefix(key, StateDir) }
 // staleResumes reports whether the state lists a resume record of a path
 // no transfer names.
 func (p *Plan) staleResumes() bool {
-	want := map[string]bool{}
+	var records []string
+	for k := range p.state.Objects {
+		if strings.HasPrefix(k, target.ResumeDir) {
+			records = append(records, k)
+		}
+	}
+	if len(records) == 0 {
+		return false
+	}
+	want := make(map[string]bool, len(p.Transfers))
 	for _, t := range p.Transfers {
 		want[target.ResumeKey(t.Path)] = true
 	}
-	for k := range p.state.Objects {
-		if strings.HasPrefix(k, target.ResumeDir) && !want[k] {
+	for _, k := range records {
+		if !want[k] {
 			return true
 		}
 	}

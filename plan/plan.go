@@ -390,7 +390,7 @@ func (p *Plan) retract() (string, error) {
 	}
 	base := map[string]*catalog.Products{}
 	for cid, doc := range p.state.Published.Products {
-		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		nd := doc.Subset(map[string]*catalog.Product{})
 		for pname, prod := range doc.Products {
 			np := &catalog.Product{Fields: prod.Fields, Versions: map[string]*catalog.Version{}}
 			for vname, v := range prod.Versions {
@@ -431,7 +431,7 @@ func (p *Plan) Without(failed map[string]bool) (*Plan, error) {
 	prev := p.base
 	cat := map[string]*catalog.Products{}
 	for cid, doc := range p.Catalog {
-		nd := &catalog.Products{Fields: doc.Fields, Products: map[string]*catalog.Product{}}
+		nd := doc.Subset(map[string]*catalog.Product{})
 		for pname, prod := range doc.Products {
 			if !references(prod, failed) {
 				nd.Products[pname] = prod
@@ -539,8 +539,13 @@ func (p *Plan) planTransfers() error {
 	for _, doc := range p.Catalog {
 		n += doc.Len()
 	}
-	seen := make(map[string]*catalog.Item, n)
-	transfer := make(map[string]int, n) // path -> index in p.Transfers
+	// seen holds the first item of each path, and the index of its
+	// transfer in p.Transfers (-1 for none).
+	type first struct {
+		it       *catalog.Item
+		transfer int
+	}
+	seen := make(map[string]first, n)
 	p.Changes = slices.Grow(p.Changes, n)
 	p.Transfers = slices.Grow(p.Transfers, n)
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
@@ -549,23 +554,25 @@ func (p *Plan) planTransfers() error {
 			if it.Path == "" || err != nil {
 				return
 			}
-			if first, ok := seen[it.Path]; ok {
-				if !first.SameContent(it) {
+			f, ok := seen[it.Path]
+			if ok {
+				if !f.it.SameContent(it) {
 					err = fmt.Errorf("%w: %s: path %q is listed with different sizes or checksums", ErrConflict, cid, it.Path)
 				}
 			} else {
-				seen[it.Path] = it
+				f = first{it, -1}
 				if reason := needTransfer(it, p.state, recorded); reason != "" {
-					transfer[it.Path] = len(p.Transfers)
+					f.transfer = len(p.Transfers)
 					old := recorded[it.Path]
 					p.Transfers = append(p.Transfers, Transfer{
 						Path: it.Path, Size: it.Size, Sum: it.Strongest(), SHA256: it.SHA256, Reason: reason,
 						Adopt: reason == reasonUnrecorded, Overwrite: old != nil && !old.SameContent(it),
 					})
 				}
+				seen[it.Path] = f
 			}
-			if i, ok := transfer[it.Path]; ok {
-				p.Changes = append(p.Changes, Change{Add, cid, pname, vname, iname, it.Path, it.Size, p.Transfers[i].Reason})
+			if f.transfer >= 0 {
+				p.Changes = append(p.Changes, Change{Add, cid, pname, vname, iname, it.Path, it.Size, p.Transfers[f.transfer].Reason})
 			}
 		})
 		if err != nil {
@@ -623,12 +630,20 @@ func (p *Plan) Held() map[string]*catalog.Item {
 // garbage collection state and are deleted once unreferenced for the
 // grace period (see gc.go).
 func (p *Plan) planDeletes(newMeta map[string]bool, deletes bool) {
+	// keep holds what the new publication names, of what the target
+	// holds: only keys the target holds are ever looked up in it.
 	keep := map[string]bool{}
 	for k := range newMeta {
 		keep[k] = true
 	}
-	for _, doc := range p.Catalog {
-		eachItem(doc, func(_, _, _ string, it *catalog.Item) { keep[it.Path] = true })
+	if len(p.state.Objects) > 0 {
+		for _, doc := range p.Catalog {
+			eachItem(doc, func(_, _, _ string, it *catalog.Item) {
+				if _, ok := p.state.Objects[it.Path]; ok {
+					keep[it.Path] = true
+				}
+			})
+		}
 	}
 	gone := map[string]string{} // key -> the published file that named it
 	if prev := p.state.Published; prev != nil {
@@ -701,7 +716,7 @@ func eachItem(doc *catalog.Products, fn func(pname, vname, iname string, it *cat
 		prod := doc.Products[pname]
 		for _, vname := range catalog.SortedKeys(prod.Versions) {
 			ver := prod.Versions[vname]
-			for _, iname := range catalog.SortedKeys(ver.Items) {
+			for _, iname := range ver.ItemNames() {
 				fn(pname, vname, iname, ver.Items[iname])
 			}
 		}

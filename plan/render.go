@@ -34,7 +34,13 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 			return nil, fmt.Errorf("content id %q has no index entry", cid)
 		}
 		path := jsonPath(e.Path)
-		body, err := doc.Encode()
+		// What the target holds, else the upstream's file: when the
+		// products file comes out the same, it is not held twice.
+		like, ok := p.metadata()[path]
+		if !ok {
+			like = src.Raw[path]
+		}
+		body, err := doc.EncodeLike(like)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", path, err)
 		}
@@ -128,15 +134,20 @@ func (p *Plan) liveDigest() string {
 	return publicationDigest(files)
 }
 
+// metadata returns the metadata the target holds when the plan's
+// publication begins, by key.
+func (p *Plan) metadata() map[string][]byte {
+	if p.written != nil {
+		return p.written
+	}
+	return p.state.Metadata
+}
+
 // unchanged reports whether the target already holds m: the same bytes,
 // or, for a file to sign, a signature by the operator's key over the same
 // payload.
 func (p *Plan) unchanged(m Meta) bool {
-	held := p.written
-	if held == nil {
-		held = p.state.Metadata
-	}
-	old, ok := held[m.Key]
+	old, ok := p.metadata()[m.Key]
 	if !ok {
 		return false
 	}

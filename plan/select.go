@@ -44,14 +44,14 @@ func selectCatalog(src, prev *source.Mirror, objs map[string]target.Object, opts
 		var sf, pf map[string]*catalog.Product
 		base := sdoc
 		if sdoc != nil {
-			sf = sdoc.Select(opts.Filters.Match)
+			sf = sdoc.Select(opts.Filters.Keys(), opts.Filters.Match)
 		} else {
 			base = pdoc
 		}
 		if opts.Keep && pdoc != nil {
-			pf = pdoc.Select(opts.Filters.Match)
+			pf = pdoc.Select(opts.Filters.Keys(), opts.Filters.Match)
 		}
-		nd := &catalog.Products{Fields: base.Fields, Products: map[string]*catalog.Product{}}
+		nd := base.Subset(map[string]*catalog.Product{})
 		for pname := range union(sf, pf) {
 			sp, pp := sf[pname], pf[pname]
 			cand := map[string]*catalog.Version{}
@@ -109,7 +109,7 @@ func splitWarning(pname, vname string, all, kept *catalog.Version) string {
 	}
 	var out []string
 	lxdMeta, rootfs := false, false
-	for _, iname := range catalog.SortedKeys(all.Items) {
+	for _, iname := range all.ItemNames() {
 		ftype, _ := all.Items[iname].Fields.String("ftype")
 		if kept.Items[iname] == nil {
 			out = append(out, iname)

@@ -6,45 +6,68 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // WriteText prints the plan for a person: one line per item added (+) or
 // removed (-) with content id, product, version, item, path, size and the
 // reason, the deletes, the metadata to publish, the objects kept because
 // this tool did not write them, then the warnings and the totals.
+//
+// The table's columns are aligned as text/tabwriter aligns them, but
+// measured in a first pass and written line by line in a second: a plan
+// of a million items is not held as text. A table whose cells hold what
+// tabwriter treats as structure (tabs, line breaks) goes through
+// tabwriter itself.
 func (p *Plan) WriteText(out io.Writer) error {
-	// tabwriter writes every cell separately: buffer them.
 	w := bufio.NewWriterSize(out, 64<<10)
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	// A plan can list 100,000 items: lines are assembled without fmt.
-	var line []byte
-	for _, c := range p.Changes {
-		line = append(append(line[:0], c.Action.String()...), ' ')
-		for _, cell := range [...]string{c.Product, c.Version, c.Item, c.Path, Bytes(c.Size)} {
-			line = append(append(line, cell...), '\t')
+	var widths [5]int
+	plain := true
+	p.rows(func(r row) {
+		for i, c := range r.cells[:r.n] {
+			n, ok := cellWidth(c)
+			if i == 0 {
+				n += len(r.lead)
+			}
+			widths[i] = max(widths[i], n)
+			plain = plain && ok
 		}
-		line = append(append(append(line, '('), c.Reason...), ")\n"...)
-		tw.Write(line)
-	}
-	for _, d := range p.Deletes {
-		fmt.Fprintf(tw, "delete %s\t%s\t(%s)\n", d.Path, Bytes(d.Size), d.Reason)
-	}
-	for _, m := range p.Retract {
-		fmt.Fprintf(tw, "publish %s\t%s\t(first: withdraws what is overwritten in place)\n", m.Key, Bytes(m.Size))
-	}
-	for _, m := range p.Publish {
-		kind := "rewritten"
-		if m.Verbatim {
-			kind = "upstream, verbatim"
+		_, ok := cellWidth(r.tail)
+		plain = plain && ok
+	})
+	if plain {
+		var line []byte
+		p.rows(func(r row) {
+			line = line[:0]
+			for i, c := range r.cells[:r.n] {
+				n, _ := cellWidth(c)
+				if i == 0 {
+					line = append(line, r.lead...)
+					n += len(r.lead)
+				}
+				line = append(line, c...)
+				for range widths[i] + 1 - n {
+					line = append(line, ' ')
+				}
+			}
+			line = append(append(append(line, '('), r.tail...), ")\n"...)
+			w.Write(line)
+		})
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+		p.rows(func(r row) {
+			io.WriteString(tw, r.lead)
+			for _, c := range r.cells[:r.n] {
+				io.WriteString(tw, c)
+				io.WriteString(tw, "\t")
+			}
+			io.WriteString(tw, "("+r.tail+")\n")
+		})
+		if err := tw.Flush(); err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "publish %s\t%s\t(%s)\n", m.Key, Bytes(m.Size), kind)
-	}
-	for _, k := range p.Kept {
-		fmt.Fprintf(tw, "keep %s\t%s\t(%s)\n", k.Path, Bytes(k.Size), k.Reason)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
 	}
 	for _, msg := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", msg)
@@ -53,6 +76,60 @@ func (p *Plan) WriteText(out io.Writer) error {
 	fmt.Fprintf(w, "total: transfer %d objects (%s), delete %d objects (%s), publish %d metadata files\n",
 		t.TransferObjects, Bytes(t.TransferBytes), t.DeleteObjects, Bytes(t.DeleteBytes), t.Metadata)
 	return w.Flush()
+}
+
+// cellWidth returns the width of a cell as tabwriter measures it (in
+// runes), and whether tabwriter takes it as plain text.
+func cellWidth(s string) (int, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			return utf8.RuneCountInString(s), !strings.ContainsAny(s, tabwriterBytes)
+		case c == '\t' || c == '\n' || c == '\v' || c == '\f':
+			return len(s), false
+		}
+	}
+	return len(s), true
+}
+
+// tabwriterBytes are the bytes text/tabwriter treats as structure: cell
+// and line ends, and its escape character.
+const tabwriterBytes = "\t\n\v\f\xff"
+
+// row is one line of the plan's table: n cells (lead is printed before
+// the first) and the reason, printed in parentheses.
+type row struct {
+	lead  string
+	cells [5]string
+	n     int
+	tail  string
+}
+
+// rows calls fn with every line of the plan's table, in order.
+func (p *Plan) rows(fn func(row)) {
+	for _, c := range p.Changes {
+		lead := "+ "
+		if c.Action == Remove {
+			lead = "- "
+		}
+		fn(row{lead: lead, cells: [5]string{c.Product, c.Version, c.Item, c.Path, Bytes(c.Size)}, n: 5, tail: c.Reason})
+	}
+	for _, d := range p.Deletes {
+		fn(row{lead: "delete ", cells: [5]string{d.Path, Bytes(d.Size)}, n: 2, tail: d.Reason})
+	}
+	for _, m := range p.Retract {
+		fn(row{lead: "publish ", cells: [5]string{m.Key, Bytes(m.Size)}, n: 2, tail: "first: withdraws what is overwritten in place"})
+	}
+	for _, m := range p.Publish {
+		kind := "rewritten"
+		if m.Verbatim {
+			kind = "upstream, verbatim"
+		}
+		fn(row{lead: "publish ", cells: [5]string{m.Key, Bytes(m.Size)}, n: 2, tail: kind})
+	}
+	for _, k := range p.Kept {
+		fn(row{lead: "keep ", cells: [5]string{k.Path, Bytes(k.Size)}, n: 2, tail: k.Reason})
+	}
 }
 
 // MarshalJSON renders the plan with its totals.

@@ -1,6 +1,8 @@
 package browse
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -96,5 +98,83 @@ func TestRenderHostile(t *testing.T) {
 	}
 	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("the catalog's text is not shown escaped:\n%s", out)
+	}
+}
+
+// TestRowWrittenAsTheTemplateWrites: a row that plain accepts is written
+// byte for byte as the row template renders it, so that only rows whose
+// text needs escaping pay for html/template; rows with text to escape are
+// not plain.
+func TestRowWrittenAsTheTemplateWrites(t *testing.T) {
+	const safe, any = "aZ09._~/-", "aZ09._~/-:+&<>\"' %?#=\x00é\t"
+	rng := rand.New(rand.NewPCG(1, 2))
+	str := func() string {
+		alphabet := safe
+		if rng.IntN(8) == 0 {
+			alphabet = any
+		}
+		b := make([]byte, rng.IntN(6))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	rows := []itemRow{
+		{Version: "20250709", Name: "squashfs", Ftype: "squashfs", Path: "noble/amd64/20250709/squashfs", Size: "1.3 MiB", SHA256: "527e", First: true},
+		{Version: "20250709", Name: "meta", Ftype: "lxd.tar.xz"},
+	}
+	for range 5000 {
+		rows = append(rows, itemRow{Version: str(), Name: str(), Ftype: str(), Path: str(), Size: str(), SHA256: str(), First: rng.IntN(2) == 0})
+	}
+	plain := 0
+	for _, r := range rows {
+		var want, got bytes.Buffer
+		if err := rowTmpl.Execute(&want, r); err != nil {
+			t.Fatal(err)
+		}
+		if !r.plain() {
+			continue
+		}
+		plain++
+		r.write(&got)
+		if got.String() != want.String() {
+			t.Fatalf("row %+v written as\n%s\nthe template renders\n%s", r, got.String(), want.String())
+		}
+	}
+	if plain < 100 {
+		t.Fatalf("only %d of %d rows are plain: the test checks too little", plain, len(rows))
+	}
+	for _, s := range []string{"a&b", "<", "'", `"`, "+", "\x00"} {
+		if (itemRow{Name: s}).plain() {
+			t.Errorf("name %q is taken as plain", s)
+		}
+	}
+	for _, s := range []string{"javascript:x", "a b", "a%zz", "a?b", "é"} {
+		if (itemRow{Path: s}).plain() {
+			t.Errorf("path %q is taken as plain", s)
+		}
+	}
+}
+
+// TestRowsUnderTheirProduct: each product's rows are in its own table,
+// between its heading and the next product's.
+func TestRowsUnderTheirProduct(t *testing.T) {
+	two := `{"format": "products:1.0", "content_id": "c", "products": {
+  "a": {"versions": {"1": {"items": {"x": {"path": "a/1/x", "size": 1, "sha256": "` + strings.Repeat("1", 64) + `"}}}}},
+  "b": {"versions": {"1": {"items": {"y": {"path": "b/1/<y>", "size": 1, "sha256": "` + strings.Repeat("2", 64) + `"}}}}}}}`
+	got, err := Render(page(t, two, "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(got)
+	order := []string{`<h3 class="product">a</h3>`, `<tbody>`, `href="a/1/x"`, `</tbody>`,
+		`<h3 class="product">b</h3>`, `<tbody>`, `href="b/1/%3cy%3e"`, `</tbody>`, `</html>`}
+	at := 0
+	for _, s := range order {
+		i := strings.Index(out[at:], s)
+		if i < 0 {
+			t.Fatalf("%q missing after byte %d:\n%s", s, at, out)
+		}
+		at += i + len(s)
 	}
 }

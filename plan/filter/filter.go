@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -262,6 +263,21 @@ func (s Set) Match(item map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// Keys returns the attribute keys the filters of s read, each once, in
+// the order they first appear: an item's other attributes do not change
+// whether s matches it. An empty set reads none.
+func (s Set) Keys() []string {
+	keys := []string{}
+	for _, g := range s {
+		for _, f := range g {
+			if !slices.Contains(keys, f.Key) {
+				keys = append(keys, f.Key)
+			}
+		}
+	}
+	return keys
 }
 
 // String returns the set as command-line text, groups separated by

@@ -670,3 +670,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSetKeys: the keys a set reads, each once, in order; none for the
+// empty set, which reads nothing.
+func TestSetKeys(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{}},
+		{[]string{"arch=amd64"}, []string{"arch"}},
+		{[]string{"arch=amd64", "release~(jammy|noble)", OrArg, "os~grub", "arch!=arm64"}, []string{"arch", "release", "os"}},
+	} {
+		s, err := ParseArgs(c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Keys(); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Keys of %q = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

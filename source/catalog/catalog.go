@@ -15,12 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
 )
 
 // Document formats.
@@ -113,6 +113,9 @@ type Products struct {
 	Fields   Fields // top-level fields except "products"
 	Products map[string]*Product
 	aliases  map[string]map[string]Fields
+	// keys holds the item field keys of the document, to flatten items
+	// without allocating their keys again.
+	keys interner
 }
 
 // Len returns the number of items in the document.
@@ -133,18 +136,34 @@ func (p *Products) ContentID() string { s, _ := p.Fields.String("content_id"); r
 type Product struct {
 	Fields   Fields
 	Versions map[string]*Version
+	// itemKeys holds the field keys of its items, when decoded: a walk
+	// that reads none of them need not read the items' fields.
+	itemKeys interner
 }
 
-// Version is one version of a product with its items.
+// Version is one version of a product with its items. Versions of a
+// product whose fields are the same may share their Fields.
 type Version struct {
 	Fields Fields
 	Items  map[string]*Item
+	names  []string // the keys of Items in byte order, when decoded
+}
+
+// ItemNames returns the names of the version's items in byte order. Those
+// of a decoded version are sorted once, when it is decoded: its Items
+// are not to change.
+func (v *Version) ItemNames() []string {
+	if len(v.names) == len(v.Items) {
+		return v.names
+	}
+	return SortedKeys(v.Items)
 }
 
 // Item is one file (or file-less record) of a version. Fields holds all of
-// its fields, including path, size and checksums.
+// its fields, including path, size and checksums, as the text of its
+// object.
 type Item struct {
-	Fields Fields
+	Fields Object
 	Path   string // empty for an item that names no file
 	Size   int64
 	MD5    string // lower-case hex, or empty
@@ -313,30 +332,56 @@ func decodeProducts(name string, data []byte, fail func(where string, format str
 	if _, ok := top.String("content_id"); !ok {
 		return nil, fail("", "content_id missing or not a string")
 	}
-	prods, err := fieldMap(top["products"])
+	prods, err := rawMembers(top["products"])
 	if err != nil {
 		return nil, fail("products", "%v", err)
 	}
 	delete(top, "products")
-	doc := &Products{Fields: top, Products: make(map[string]*Product, len(prods))}
+	doc := &Products{Fields: top, Products: make(map[string]*Product, len(prods)), keys: interner{}}
 	if raw, ok := top["_aliases"]; ok {
 		if err := json.Unmarshal(raw, &doc.aliases); err != nil {
 			return nil, fail("_aliases", "not an object of objects")
 		}
 	}
-	names := SortedKeys(prods)
-	decoded := make([]*Product, len(names))
-	errs := make([]error, len(names))
-	parallel(len(names), func(i int) {
-		decoded[i], errs[i] = decodeProduct(names[i], prods[names[i]], fail)
+	slices.SortFunc(prods, func(a, b rawMember) int { return strings.Compare(a.key, b.key) })
+	decoded := make([]*Product, len(prods))
+	keys := make([]interner, len(prods))
+	errs := make([]error, len(prods))
+	parallel(len(prods), func(i int) {
+		keys[i] = interner{}
+		decoded[i], errs[i] = decodeProduct(prods[i].key, prods[i].val, keys[i], fail)
 	})
-	for i, pname := range names {
+	for i, m := range prods {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
-		doc.Products[pname] = decoded[i]
+		doc.Products[m.key] = decoded[i]
+		decoded[i].itemKeys = keys[i]
+		for k := range keys[i] {
+			doc.keys.get([]byte(k))
+		}
 	}
 	return doc, nil
+}
+
+// rawMember is one member of an object: its key and raw value.
+type rawMember struct {
+	key string
+	val []byte
+}
+
+// rawMembers returns the members of an object, in document order; a
+// missing value is not an object.
+func rawMembers(raw json.RawMessage) ([]rawMember, error) {
+	if raw == nil {
+		return nil, errNotObject
+	}
+	var out []rawMember
+	err := members(raw, func(k string, v []byte) error {
+		out = append(out, rawMember{k, v})
+		return nil
+	})
+	return out, err
 }
 
 // parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
@@ -365,107 +410,175 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// decodeProduct decodes one product's versions and items.
-func decodeProduct(pname string, pf Fields, fail func(where string, format string, a ...any) error) (*Product, error) {
+// decodeProduct decodes one product's versions and items. Item field keys
+// go into keys; version and item names are interned there too.
+func decodeProduct(pname string, data []byte, keys interner, fail func(where string, format string, a ...any) error) (*Product, error) {
 	pwhere := func() string { return fmt.Sprintf("products[%q]", pname) }
-	if pf == nil {
+	pf, err := fieldsOf(data)
+	if err != nil {
 		return nil, fail(pwhere(), "not an object")
 	}
-	vers, err := fieldMap(pf["versions"])
-	if err != nil {
-		return nil, fail(pwhere()+".versions", "%v", err)
+	vraw, ok := pf["versions"]
+	if !ok {
+		return nil, fail(pwhere()+".versions", "%v", errNotObject)
 	}
 	delete(pf, "versions")
-	prod := &Product{Fields: pf, Versions: make(map[string]*Version, len(vers))}
-	for vname, vf := range vers {
+	prod := &Product{Fields: pf, Versions: map[string]*Version{}}
+	names := interner{} // version and item names: the same few in every version
+	shared := map[string]Fields{}
+	err = memberBytes(vraw, func(vkey, vdata []byte) error {
+		vname := names.get(vkey)
 		vwhere := func() string { return fmt.Sprintf("%s.versions[%q]", pwhere(), vname) }
-		if vf == nil {
-			return nil, fail(vwhere(), "not an object")
-		}
-		items, err := fieldMap(vf["items"])
+		vf, err := fieldsOf(vdata)
 		if err != nil {
-			return nil, fail(vwhere()+".items", "%v", err)
+			return fail(vwhere(), "not an object")
+		}
+		iraw, ok := vf["items"]
+		if !ok {
+			return fail(vwhere()+".items", "%v", errNotObject)
 		}
 		delete(vf, "items")
-		ver := &Version{Fields: vf, Items: make(map[string]*Item, len(items))}
-		for iname, itf := range items {
-			it, err := decodeItem(itf)
+		// Versions whose fields read the same share one map (the fields
+		// of most versions are a label): the text around the items is
+		// the key (iraw is a part of vdata; cap gives its offset).
+		at := cap(vdata) - cap(iraw)
+		same := string(vdata[:at]) + string(vdata[at+len(iraw):])
+		if f, ok := shared[same]; ok {
+			vf = f
+		} else {
+			shared[same] = vf
+		}
+		ver := &Version{Fields: vf, Items: map[string]*Item{}}
+		// Each item is read once: decoding it finds where it ends.
+		_, err = walkMembers(iraw, func(ikey []byte, at int) (int, error) {
+			iname := names.get(ikey)
+			it, n, err := decodeItem(iraw[at:], keys)
 			if err != nil {
-				return nil, fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
+				return 0, fail(fmt.Sprintf("%s.items[%q]", vwhere(), iname), "%w", err)
 			}
 			ver.Items[iname] = it
+			return at + n, nil
+		})
+		if errors.Is(err, errNotObject) {
+			return fail(vwhere()+".items", "%v", err)
 		}
+		if err != nil {
+			return err
+		}
+		ver.names = SortedKeys(ver.Items)
 		prod.Versions[vname] = ver
+		return nil
+	})
+	if errors.Is(err, errNotObject) {
+		return nil, fail(pwhere()+".versions", "%v", err)
 	}
-	return prod, nil
+	return prod, err
 }
 
 var hexLen = map[string]int{"md5": 32, "sha256": 64, "sha512": 128}
 
-func decodeItem(f Fields) (*Item, error) {
-	if f == nil {
-		return nil, errors.New("not an object")
+// decodeItem checks the item whose object starts data and decodes the
+// fields a mirror acts on; it returns the length of the object's text.
+// Its field keys go into keys.
+func decodeItem(data []byte, keys interner) (*Item, int, error) {
+	if len(data) == 0 || data[0] != '{' {
+		return nil, 0, errors.New("not an object")
 	}
-	it := &Item{Fields: f}
-	for algo, n := range hexLen {
-		raw, ok := f[algo]
-		if !ok {
-			continue
+	it := &Item{}
+	var rawPath, rawSize []byte
+	n, err := walkMembers(data, func(k []byte, at int) (int, error) {
+		end := skipValue(data, at)
+		raw := data[at:end]
+		switch key := keys.get(k); key {
+		case "path":
+			rawPath = raw
+		case "size":
+			rawSize = raw
+		case "md5", "sha256", "sha512":
+			return end, it.checksum(key, raw)
 		}
-		s, err := unquote(raw)
-		if err != nil || raw[0] != '"' {
-			return nil, fmt.Errorf("%s: not a string", algo)
-		}
-		if strings.ContainsFunc(s, unicode.IsUpper) {
-			s = strings.ToLower(s)
-		}
-		if len(s) != n || strings.Trim(s, "0123456789abcdef") != "" {
-			return nil, fmt.Errorf("%s: not %d hex digits", algo, n)
-		}
-		switch algo {
-		case "md5":
-			it.MD5 = s
-		case "sha256":
-			it.SHA256 = s
-		case "sha512":
-			it.SHA512 = s
-		}
+		return end, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	raw, ok := f["path"]
-	if !ok {
-		return it, nil
+	it.Fields = Object(data[:n])
+	if err := it.check(rawPath, rawSize); err != nil {
+		return nil, 0, err
 	}
-	path, err := unquote(raw)
-	if err != nil || raw[0] != '"' {
-		return nil, errors.New("path: not a string")
+	return it, n, nil
+}
+
+// check decodes and checks the path and size of an item with the raw
+// values given (nil when missing).
+func (it *Item) check(rawPath, rawSize []byte) error {
+	if rawPath == nil {
+		return nil
+	}
+	path, err := unquote(rawPath)
+	if err != nil || rawPath[0] != '"' {
+		return errors.New("path: not a string")
 	}
 	it.Path = path
 	if err := ValidPath(it.Path); err != nil {
-		return nil, fmt.Errorf("path: %w", err)
+		return fmt.Errorf("path: %w", err)
 	}
-	rawSize, ok := f["size"]
-	if !ok {
-		return nil, errors.New("size missing")
+	if rawSize == nil {
+		return errors.New("size missing")
 	}
 	size, err := strconv.ParseInt(string(bytes.TrimSpace(rawSize)), 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("size %s: not an integer", truncate(string(rawSize), 40))
+		return fmt.Errorf("size %s: not an integer", truncate(string(rawSize), 40))
 	}
 	if size < 0 || size > MaxSize {
-		return nil, fmt.Errorf("size %d: out of range", size)
+		return fmt.Errorf("size %d: out of range", size)
 	}
 	it.Size = size
 	if it.MD5 == "" && it.SHA256 == "" && it.SHA512 == "" {
-		return nil, errors.New("no checksum (md5, sha256 or sha512)")
+		return errors.New("no checksum (md5, sha256 or sha512)")
 	}
-	return it, nil
+	return nil
+}
+
+// checksum checks the raw value of the checksum field algo and records it.
+func (it *Item) checksum(algo string, raw []byte) error {
+	s, err := unquote(raw)
+	if err != nil || raw[0] != '"' {
+		return fmt.Errorf("%s: not a string", algo)
+	}
+	n := hexLen[algo]
+	upper := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			return fmt.Errorf("%s: not %d hex digits", algo, n)
+		}
+	}
+	if len(s) != n {
+		return fmt.Errorf("%s: not %d hex digits", algo, n)
+	}
+	if upper {
+		s = strings.ToLower(s)
+	}
+	switch algo {
+	case "md5":
+		it.MD5 = s
+	case "sha256":
+		it.SHA256 = s
+	case "sha512":
+		it.SHA512 = s
+	}
+	return nil
 }
 
 // Encode renders an index document: one-space indentation and sorted keys,
 // as the upstream streams are written, with a final newline.
 func (idx *Index) Encode() ([]byte, error) {
 	w := &encoder{}
-	err := w.object(0, idx.Fields, "index", func(depth int) error {
+	err := w.fields(0, idx.Fields, "index", func(depth int) error {
 		return encodeMap(w, depth, idx.Entries, func(depth int, e *IndexEntry) error {
 			f := make(Fields, len(e.Fields)+2)
 			for k, v := range e.Fields {
@@ -475,29 +588,35 @@ func (idx *Index) Encode() ([]byte, error) {
 			if e.Products != nil {
 				f["products"], _ = json.Marshal(e.Products)
 			}
-			return w.object(depth, f, "", nil)
+			return w.fields(depth, f, "", nil)
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	w.buf.WriteByte('\n')
+	w.buf.writeByte('\n')
 	return w.buf.Bytes(), nil
 }
 
 // Encode renders a products document like Index.Encode. It writes the
-// tree directly (a products file can hold 100,000 items).
-func (p *Products) Encode() ([]byte, error) {
-	w := &encoder{}
-	w.buf.Grow(512 + 384*p.Len()) // about what an item takes
+// tree directly (a products file can hold a million items).
+func (p *Products) Encode() ([]byte, error) { return p.EncodeLike(nil) }
 
-	err := w.object(0, p.Fields, "products", func(depth int) error {
+// EncodeLike is Encode, but returns like itself, not a copy, when the
+// encoding is the same bytes: a products file republished unchanged (a
+// mirror of everything, a re-sync) is then held once, not twice.
+func (p *Products) EncodeLike(like []byte) ([]byte, error) {
+	w := &encoder{}
+	w.buf.like = like
+	w.buf.Grow(p.encodedSize())
+
+	err := w.fields(0, p.Fields, "products", func(depth int) error {
 		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
-			return w.object(depth, prod.Fields, "versions", func(depth int) error {
+			return w.fields(depth, prod.Fields, "versions", func(depth int) error {
 				return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
-					return w.object(depth, ver.Fields, "items", func(depth int) error {
-						return encodeMap(w, depth, ver.Items, func(depth int, it *Item) error {
-							return w.object(depth, it.Fields, "", nil)
+					return w.fields(depth, ver.Fields, "items", func(depth int) error {
+						return encodeSorted(w, depth, ver.ItemNames(), ver.Items, func(depth int, it *Item) error {
+							return w.item(depth, it.Fields, p.keys)
 						})
 					})
 				})
@@ -507,21 +626,109 @@ func (p *Products) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.buf.WriteByte('\n')
+	w.buf.writeByte('\n')
 	return w.buf.Bytes(), nil
+}
+
+// encodedSize estimates the length of p's encoding from the text of its
+// items, which is most of it, so that the buffer is allocated once and
+// not much larger than needed (a products file can be hundreds of
+// megabytes).
+func (p *Products) encodedSize() int {
+	n := 4096
+	for pname, prod := range p.Products {
+		n += 256 + len(pname)
+		for vname, v := range prod.Versions {
+			n += 128 + len(vname)
+			for iname, it := range v.Items {
+				// The text as read, give or take its indentation.
+				n += 40 + len(iname) + len(it.Fields) + len(it.Fields)/8
+			}
+		}
+	}
+	return n
 }
 
 // encoder writes JSON as json.MarshalIndent(v, "", " ") writes sorted
 // maps, with raw field values compacted onto their line.
 type encoder struct {
-	buf     bytes.Buffer
+	buf     output
 	scratch bytes.Buffer
+	members []member // of the item being written
+}
+
+// output collects what the encoder writes. While the output matches
+// like, nothing is copied: Bytes then returns like itself.
+type output struct {
+	like []byte
+	n    int    // bytes of like matched, while buf is nil
+	size int    // the expected length
+	buf  []byte // the output, from the first difference on
+}
+
+// Grow says how long the output is expected to be.
+func (o *output) Grow(n int) { o.size = n }
+
+func (o *output) writeString(s string) {
+	if o.buf == nil {
+		if o.n+len(s) <= len(o.like) && string(o.like[o.n:o.n+len(s)]) == s {
+			o.n += len(s)
+			return
+		}
+		o.differ(len(s))
+	}
+	o.buf = append(o.buf, s...)
+}
+
+func (o *output) write(b []byte) {
+	if o.buf == nil {
+		if o.n+len(b) <= len(o.like) && bytes.Equal(o.like[o.n:o.n+len(b)], b) {
+			o.n += len(b)
+			return
+		}
+		o.differ(len(b))
+	}
+	o.buf = append(o.buf, b...)
+}
+
+func (o *output) writeByte(c byte) {
+	if o.buf == nil {
+		if o.n < len(o.like) && o.like[o.n] == c {
+			o.n++
+			return
+		}
+		o.differ(1)
+	}
+	o.buf = append(o.buf, c)
+}
+
+// differ starts the output's own copy, before a write of n bytes that
+// like does not have.
+func (o *output) differ(n int) {
+	o.buf = append(make([]byte, 0, max(o.size, o.n+n)), o.like[:o.n]...)
+}
+
+// Bytes returns the output.
+func (o *output) Bytes() []byte {
+	switch {
+	case o.buf != nil:
+		return o.buf
+	case o.n == len(o.like) && o.like != nil:
+		return o.like
+	}
+	return append([]byte(nil), o.like[:o.n]...)
+}
+
+// member is one field of an object to write.
+type member struct {
+	key string
+	val []byte
 }
 
 func (w *encoder) indent(depth int) {
-	w.buf.WriteByte('\n')
+	w.buf.writeByte('\n')
 	for range depth {
-		w.buf.WriteByte(' ')
+		w.buf.writeByte(' ')
 	}
 }
 
@@ -534,53 +741,69 @@ func (w *encoder) key(k string) {
 		}
 	}
 	if plain {
-		w.buf.WriteByte('"')
-		w.buf.WriteString(k)
-		w.buf.WriteByte('"')
+		w.buf.writeByte('"')
+		w.buf.writeString(k)
+		w.buf.writeByte('"')
 	} else {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
 		enc.Encode(k)
-		w.buf.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+		w.buf.write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	}
-	w.buf.WriteString(": ")
+	w.buf.writeString(": ")
 }
 
-// object writes the fields of a node, and its child collection under
+// fields writes the fields of a node, and its child collection under
 // childKey (sorted in with the fields) when child is not nil.
-func (w *encoder) object(depth int, f Fields, childKey string, child func(depth int) error) error {
-	keys := make([]string, 0, len(f)+1)
-	for k := range f {
-		keys = append(keys, k)
+func (w *encoder) fields(depth int, f Fields, childKey string, child func(depth int) error) error {
+	ms := make([]member, 0, len(f)+1)
+	for k, v := range f {
+		ms = append(ms, member{k, v})
 	}
+	return w.object(depth, ms, childKey, child)
+}
+
+// item writes the fields of an item; keys holds the strings of its keys.
+func (w *encoder) item(depth int, o Object, keys interner) error {
+	w.members = w.members[:0]
+	o.each(func(k, v []byte) bool {
+		w.members = append(w.members, member{keys.lookup(k), v})
+		return true
+	})
+	return w.object(depth, w.members, "", nil)
+}
+
+// object writes members sorted by key, with the child collection under
+// childKey when child is not nil. It reorders ms.
+func (w *encoder) object(depth int, ms []member, childKey string, child func(depth int) error) error {
 	if child != nil {
-		keys = append(keys, childKey)
+		ms = append(ms, member{key: childKey})
 	}
-	sort.Strings(keys)
-	if len(keys) == 0 {
-		w.buf.WriteString("{}")
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	if len(ms) == 0 {
+		w.buf.writeString("{}")
 		return nil
 	}
-	w.buf.WriteByte('{')
-	for i, k := range keys {
+	w.buf.writeByte('{')
+	for i, m := range ms {
 		if i > 0 {
-			w.buf.WriteByte(',')
+			w.buf.writeByte(',')
 		}
 		w.indent(depth + 1)
-		w.key(k)
-		if child != nil && k == childKey {
+		w.key(m.key)
+		if child != nil && m.key == childKey && m.val == nil {
 			if err := child(depth + 1); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := w.raw(depth+1, f[k]); err != nil {
-			return fmt.Errorf("field %q: %w", k, err)
+		if err := w.raw(depth+1, m.val); err != nil {
+			return fmt.Errorf("field %q: %w", m.key, err)
 		}
 	}
 	w.indent(depth)
-	w.buf.WriteByte('}')
+	w.buf.writeByte('}')
 	return nil
 }
 
@@ -593,22 +816,27 @@ func (w *encoder) raw(depth int, v json.RawMessage) error {
 		if err := json.Indent(&w.scratch, v, strings.Repeat(" ", depth), " "); err != nil {
 			return err
 		}
-		w.buf.Write(w.scratch.Bytes())
+		w.buf.write(w.scratch.Bytes())
 		return nil
 	}
-	w.buf.Write(v)
+	w.buf.write(v)
 	return nil
 }
 
 func encodeMap[V any](w *encoder, depth int, m map[string]V, fn func(depth int, v V) error) error {
+	return encodeSorted(w, depth, SortedKeys(m), m, fn)
+}
+
+// encodeSorted is encodeMap with the keys of m given in byte order.
+func encodeSorted[V any](w *encoder, depth int, keys []string, m map[string]V, fn func(depth int, v V) error) error {
 	if len(m) == 0 {
-		w.buf.WriteString("{}")
+		w.buf.writeString("{}")
 		return nil
 	}
-	w.buf.WriteByte('{')
-	for i, k := range SortedKeys(m) {
+	w.buf.writeByte('{')
+	for i, k := range keys {
 		if i > 0 {
-			w.buf.WriteByte(',')
+			w.buf.writeByte(',')
 		}
 		w.indent(depth + 1)
 		w.key(k)
@@ -617,7 +845,7 @@ func encodeMap[V any](w *encoder, depth int, m map[string]V, fn func(depth int, 
 		}
 	}
 	w.indent(depth)
-	w.buf.WriteByte('}')
+	w.buf.writeByte('}')
 	return nil
 }
 

@@ -147,14 +147,7 @@ func TestDecodeIndexRejects(t *testing.T) {
 // that re-encoding loses nothing.
 func TestRoundTripKeepsUnknownFields(t *testing.T) {
 	for _, name := range []string{"ubuntu", "bootloaders", "centos"} {
-		data, err := os.ReadFile("../../testdata/maas/simplestreams_" + name + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := DecodeProducts(name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		doc, data := maasProducts(t, name)
 		out, err := doc.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -260,14 +253,7 @@ func TestEncodeUnusualFields(t *testing.T) {
 }
 
 func TestRealCatalogCounts(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/maas/simplestreams_ubuntu.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := DecodeProducts("ubuntu", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := maasProducts(t, "ubuntu")
 	n, versions := 0, map[string]bool{}
 	doc.Each(func(f Flat) bool {
 		n++
@@ -336,6 +322,14 @@ func FuzzDecodeProducts(f *testing.F) {
 		if _, err := DecodeProducts("again", out); err != nil {
 			t.Fatalf("re-encoded document does not decode: %v", err)
 		}
+		if like, err := doc.EncodeLike(data); err != nil || !bytes.Equal(like, out) {
+			t.Fatalf("EncodeLike(the document) differs from Encode (err %v)", err)
+		}
+		// Flattening only the keys a predicate reads selects the same.
+		match := func(a map[string]string) bool { return a["arch"] == "amd64" || a["ftype"] != "" }
+		if all, some := doc.Select(nil, match), doc.Select([]string{"arch", "ftype"}, match); !reflect.DeepEqual(all, some) {
+			t.Fatalf("Select of the keys read kept %d products, of all %d", len(some), len(all))
+		}
 	})
 }
 
@@ -375,16 +369,21 @@ func TestSelect(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs = append(docs, inh)
-	cases := map[string]func(map[string]string) bool{
-		"everything":         func(map[string]string) bool { return true },
-		"nothing":            func(map[string]string) bool { return false },
-		"one arch":           func(a map[string]string) bool { return a["arch"] == "amd64" },
-		"kernels only":       func(a map[string]string) bool { return a["ftype"] == "boot-kernel" },
-		"newest version":     func(a map[string]string) bool { return strings.HasPrefix(a["version_name"], "2025") },
-		"alias-expanded key": func(a map[string]string) bool { return a["region"] == "ap-southeast-1" },
-		"one item of each":   func(a map[string]string) bool { return a["item_name"] == "boot-kernel" || a["item_name"] == "k" },
+	cases := map[string]struct {
+		keys  []string // what match reads
+		match func(map[string]string) bool
+	}{
+		"everything":         {[]string{}, func(map[string]string) bool { return true }},
+		"nothing":            {[]string{}, func(map[string]string) bool { return false }},
+		"one arch":           {[]string{"arch"}, func(a map[string]string) bool { return a["arch"] == "amd64" }},
+		"kernels only":       {[]string{"ftype"}, func(a map[string]string) bool { return a["ftype"] == "boot-kernel" }},
+		"newest version":     {[]string{}, func(a map[string]string) bool { return strings.HasPrefix(a["version_name"], "2025") }},
+		"alias-expanded key": {[]string{"region"}, func(a map[string]string) bool { return a["region"] == "ap-southeast-1" }},
+		"one item of each":   {[]string{"label"}, func(a map[string]string) bool { return a["item_name"] == "boot-kernel" || a["item_name"] == "k" }},
+		"two keys":           {[]string{"release", "label"}, func(a map[string]string) bool { return a["release"] == "jammy" && a["label"] != "daily" }},
 	}
-	for name, match := range cases {
+	for name, c := range cases {
+		match := c.match
 		for _, doc := range docs {
 			want := map[string]*Product{}
 			doc.Each(func(f Flat) bool {
@@ -403,9 +402,99 @@ func TestSelect(t *testing.T) {
 				v.Items[f.Name] = f.Item
 				return true
 			})
-			if got := doc.Select(match); !reflect.DeepEqual(got, want) {
+			if got := doc.Select(nil, match); !reflect.DeepEqual(selection(got), selection(want)) {
 				t.Errorf("%s, %s: Select kept %d products, a plain walk %d", name, doc.ContentID(), len(got), len(want))
+			}
+			if got := doc.Select(c.keys, match); !reflect.DeepEqual(selection(got), selection(want)) {
+				t.Errorf("%s, %s: Select of keys %q kept %d products, a plain walk %d", name, doc.ContentID(), c.keys, len(got), len(want))
 			}
 		}
 	}
+}
+
+// TestEachItemsDoNotLeak: what an item sets (its fields, the aliases they
+// select, fields named like the names Each adds) is its own: the next
+// item of the version sees the version's attributes again.
+func TestEachItemsDoNotLeak(t *testing.T) {
+	doc := `{"format": "products:1.0", "content_id": "cid", "label": "top",
+ "_aliases": {"crsn": {"ap-1": {"region": "ap-southeast-1", "label": "from-alias"}}},
+ "products": {"p": {"arch": "amd64", "versions": {"v": {"label": "daily", "items": {
+  "a": {"path": "a", "size": 1, "sha256": "` + zero64 + `", "label": "mine", "crsn": "ap-1", "content_id": "x", "item_name": "y", "extra": 1},
+  "b": {"path": "b", "size": 2, "md5": "` + strings.Repeat("0", 32) + `"}
+ }}}}}}`
+	d, err := DecodeProducts("leak.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	d.Each(func(f Flat) bool { got[f.Name] = maps.Clone(f.Attrs); return true })
+	wantA := map[string]string{"format": "products:1.0", "content_id": "cid", "label": "from-alias", "arch": "amd64",
+		"path": "a", "size": "1", "sha256": zero64, "crsn": "ap-1", "region": "ap-southeast-1", "extra": "1",
+		"product_name": "p", "version_name": "v", "item_name": "a"}
+	wantB := map[string]string{"format": "products:1.0", "content_id": "cid", "label": "daily", "arch": "amd64",
+		"path": "b", "size": "2", "md5": strings.Repeat("0", 32), "product_name": "p", "version_name": "v", "item_name": "b"}
+	if !reflect.DeepEqual(got["a"], wantA) {
+		t.Errorf("a:\n got %v\nwant %v", got["a"], wantA)
+	}
+	if !reflect.DeepEqual(got["b"], wantB) {
+		t.Errorf("b:\n got %v\nwant %v", got["b"], wantB)
+	}
+}
+
+// TestEncodeLike: a document that encodes to the bytes given comes back
+// as those very bytes, not a copy; any other gives Encode's bytes, in a
+// slice of its own.
+func TestEncodeLike(t *testing.T) {
+	doc, _ := maasProducts(t, "ubuntu")
+	want, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := doc.EncodeLike(want)
+	if err != nil || &same[0] != &want[0] || len(same) != len(want) {
+		t.Fatalf("EncodeLike(its own encoding) made a copy (err %v)", err)
+	}
+	changed := bytes.Clone(want)
+	changed[len(changed)/2] ^= 1
+	for name, like := range map[string][]byte{
+		"a byte differs": changed, "shorter": want[:len(want)-10], "longer": append(bytes.Clone(want), ' '),
+		"empty": {}, "nil": nil,
+	} {
+		got, err := doc.EncodeLike(like)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: EncodeLike differs from Encode (err %v)", name, err)
+		}
+		if len(like) > 0 && len(got) > 0 && &got[0] == &like[0] {
+			t.Errorf("%s: EncodeLike returned the other bytes", name)
+		}
+	}
+}
+
+// maasProducts decodes the real MAAS products file of testdata/maas
+// named simplestreams_NAME.json, and returns it with its text.
+func maasProducts(t *testing.T, name string) (*Products, []byte) {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/maas/simplestreams_" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := DecodeProducts(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, data
+}
+
+// selection is what a selection keeps: each product's and version's
+// fields, and the items.
+func selection(m map[string]*Product) map[string]any {
+	out := map[string]any{}
+	for pname, p := range m {
+		vs := map[string]any{}
+		for vname, v := range p.Versions {
+			vs[vname] = []any{v.Fields, v.Items}
+		}
+		out[pname] = []any{p.Fields, vs}
+	}
+	return out
 }

@@ -43,7 +43,8 @@ func pathProblem(p string) string {
 			return "contains a control character"
 		}
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for rest := p; ; {
+		seg, after, more := strings.Cut(rest, "/")
 		switch {
 		case seg == "":
 			return "has an empty segment"
@@ -52,8 +53,11 @@ func pathProblem(p string) string {
 		case len(seg) > MaxSegmentLen:
 			return fmt.Sprintf("has a segment longer than %d bytes", MaxSegmentLen)
 		}
+		if !more {
+			return ""
+		}
+		rest = after
 	}
-	return ""
 }
 
 func truncate(s string, n int) string {
