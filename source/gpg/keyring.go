@@ -96,14 +96,40 @@ func (k *Keyring) Len() int {
 	return len(k.entities)
 }
 
+// add adds e, merging it into a copy of the entity of the same primary
+// key if k has one: the entities of the keyrings given to Add are shared,
+// never changed.
 func (k *Keyring) add(e *openpgp.Entity) {
-	for _, have := range k.entities {
+	for i, have := range k.entities {
 		if bytes.Equal(have.PrimaryKey.Fingerprint, e.PrimaryKey.Fingerprint) {
-			mergeEntity(have, e)
+			merged := copyEntity(have)
+			mergeEntity(merged, e)
+			k.entities[i] = merged
 			return
 		}
 	}
 	k.entities = append(k.entities, e)
+}
+
+// copyEntity returns a copy of e that mergeEntity may change: its own
+// identities, subkeys and signature lists (the keys and signatures
+// themselves are shared, and never changed).
+func copyEntity(e *openpgp.Entity) *openpgp.Entity {
+	c := *e
+	c.Revocations = slices.Clone(e.Revocations)
+	c.Signatures = slices.Clone(e.Signatures)
+	c.Subkeys = slices.Clone(e.Subkeys)
+	for i := range c.Subkeys {
+		c.Subkeys[i].Revocations = slices.Clone(c.Subkeys[i].Revocations)
+	}
+	c.Identities = make(map[string]*openpgp.Identity, len(e.Identities))
+	for name, id := range e.Identities {
+		idc := *id
+		idc.Revocations = slices.Clone(id.Revocations)
+		idc.Signatures = slices.Clone(id.Signatures)
+		c.Identities[name] = &idc
+	}
+	return &c
 }
 
 // mergeEntity folds the certificates of src into dst (same primary key):

@@ -50,7 +50,18 @@ func checkNewestWins(t *testing.T, old, extended []byte, msg []byte, opts Option
 		name        string
 		first, then []byte
 	}{{"old-first", old, extended}, {"extended-first", extended, old}} {
-		m := merged(t, order.first, order.then)
+		first, err := ParseKeyring("first", order.first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, wantFirst := first.VerifyClearsigned("index.sjson", msg, opts)
+		m := &Keyring{}
+		m.Add(first)
+		m.Add(merged(t, order.then))
+		// Merging into m leaves the keyrings it was given as they were.
+		if _, _, err := first.VerifyClearsigned("index.sjson", msg, opts); (err == nil) != (wantFirst == nil) {
+			t.Errorf("%s: merging changed the first keyring: it verifies with %v, before with %v", order.name, err, wantFirst)
+		}
 		if m.Len() != 1 {
 			t.Fatalf("%s: merged Len() = %d", order.name, m.Len())
 		}
