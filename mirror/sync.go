@@ -188,7 +188,8 @@ func acquire(ctx context.Context, job Job, log *slog.Logger, res *Result) (conte
 	for _, d := range res.Degraded {
 		log.Info("store degraded", "target", dst.String(), "what", d.Short)
 	}
-	l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(job.Config.Wait), Clock: job.LeaseClock})
+	l, err := lease.Acquire(ctx, dst, lease.Options{Wait: time.Duration(job.Config.Wait), Clock: job.LeaseClock,
+		Waiting: func(holder string) { log.Info("waiting for the lease", "target", dst.String(), "holder", holder) }})
 	if err != nil {
 		return nil, nil, target.Capabilities{}, nil, err
 	}

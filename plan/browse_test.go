@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +87,43 @@ func stateOfBody(p *Plan) []byte {
 		return m.Body
 	}
 	return nil
+}
+
+// TestBrowsePageBeforeUpstreamIndex: with --signed upstream, the page goes
+// after the products files and before the first index file: index.json,
+// or the upstream's signed index (whatever its name) when it alone
+// changed.
+func TestBrowsePageBeforeUpstreamIndex(t *testing.T) {
+	opts := Options{Signed: SignedUpstream, Browse: func(p Publication) ([]byte, error) { return []byte("<html>"), nil }}
+	const start = "streams/v1/upstream-index.sjson"
+	src := mirror(t, products(t, cid, map[string][]ver{"a": versionsOf("1")}))
+	src.Signed, src.StartPath = true, start
+	signedProducts := "streams/v1/" + cid + ".sjson"
+	src.Index.Entries[cid].Path = signedProducts
+	src.Raw[signedProducts] = []byte("signed products")
+	src.Raw[start] = []byte("signed index")
+	st := State{Now: time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)}
+	p, err := Build(src, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := strings.Split(publishKeys(p), " ")
+	if s := slices.Index(keys, StateKey); s < 0 || s > slices.Index(keys, IndexJSON) {
+		t.Errorf("publish order %v: want the state before the index files", keys)
+	}
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == StateKey })
+	want := []string{"streams/v1/" + cid + ".json", signedProducts, BrowsePage, IndexJSON, start}
+	if !slices.Equal(keys, want) {
+		t.Errorf("publish order %v (without the state), want %v", keys, want)
+	}
+	// Only the upstream's signed index changed.
+	st2 := published(t, p)
+	src.Raw[start] = []byte("signed index, signed again")
+	p2, err := Build(src, st2, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, want := publishKeys(p2), BrowsePage+" "+start; keys != want {
+		t.Errorf("publish order %s, want %s", keys, want)
+	}
 }

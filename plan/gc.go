@@ -343,7 +343,8 @@ func (p *Plan) publishedKeys() map[string]bool {
 // GC plans a garbage collection run on its own (ssmirror gc): nothing is
 // transferred or republished; pending objects whose grace period is over
 // are deleted, unless the published metadata references them, and the
-// state is updated. st.Published must be set.
+// state is updated. st.Published is the live publication, whose catalog
+// the plan shows (nil: nothing is published).
 func GC(st State, grace time.Duration) *Plan {
 	if st.Objects == nil {
 		st.Objects = map[string]target.Object{}

@@ -608,15 +608,16 @@ func TestReservedPaths(t *testing.T) {
 		prod    string // its products path
 		file    string // the file the error must name
 		want    string // the path the error must name
+		why     string // the reason the error must give, where set
 	}{
 		{name: "item at the state", item: ".ssmirror/state.json", file: "streams/v1/" + cid + ".json", want: ".ssmirror/state.json"},
 		{name: "item at the lease", item: lease.Key, file: "streams/v1/" + cid + ".json", want: lease.Key},
 		{name: "item under the tool's dir", item: ".ssmirror/x", want: ".ssmirror/x"},
-		{name: "item at index.json", item: IndexJSON, want: IndexJSON},
+		{name: "item at index.json", item: IndexJSON, want: IndexJSON, why: "one of the mirror's own files"},
 		{name: "item at index.sjson", item: IndexSJSON, want: IndexSJSON},
 		{name: "item at the published key", item: KeyringGPG, want: KeyringGPG},
 		{name: "item at the armored key", item: KeyringASC, want: KeyringASC},
-		{name: "item at another products file", item: "streams/v1/" + other + ".json", want: "streams/v1/" + other + ".json"},
+		{name: "item at another products file", item: "streams/v1/" + other + ".json", want: "streams/v1/" + other + ".json", why: `the products file of "` + other + `"`},
 		{name: "item at a products file elsewhere", item: "meta/other.json", prodCID: other, prod: "meta/other.json", want: "meta/other.json"},
 		{name: "item at a products file's signed twin", item: "meta/other.sjson", prodCID: other, prod: "meta/other.json", want: "meta/other.sjson"},
 		{name: "item at a streams/v1 metadata name", item: "streams/v1/extra.sjson", want: "streams/v1/extra.sjson"},
@@ -649,6 +650,9 @@ func TestReservedPaths(t *testing.T) {
 			if c.file != "" && !strings.Contains(err.Error(), c.file) {
 				t.Errorf("err = %v, does not name the file %s", err, c.file)
 			}
+			if c.why != "" && !strings.HasSuffix(err.Error(), ", "+c.why) {
+				t.Errorf("err = %v, does not end with the reason %q", err, c.why)
+			}
 		})
 	}
 	// Paths that only look like ours are fine.
@@ -670,5 +674,98 @@ func TestOurs(t *testing.T) {
 		if got := Ours(key); got != want {
 			t.Errorf("Ours(%q) = %v, want %v", key, got, want)
 		}
+	}
+}
+
+// TestGCNothingPublished: gc of a target that holds no publication (and
+// no state) deletes nothing, and shows an empty catalog.
+func TestGCNothingPublished(t *testing.T) {
+	st := State{Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
+		Objects: map[string]target.Object{"other/app.bin": {Key: "other/app.bin", Size: 7}}}
+	p := GC(st, 0)
+	if len(p.Deletes) != 0 || len(p.Catalog) != 0 {
+		t.Errorf("deletes %v, catalog %v, want none", p.Deletes, p.Catalog)
+	}
+}
+
+// TestGCShowsPublishedCatalog: a gc-only plan's catalog is the live
+// publication's.
+func TestGCShowsPublishedCatalog(t *testing.T) {
+	first, _ := Build(mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("1")})), State{Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}, Options{})
+	p := GC(published(t, first), time.Hour)
+	if doc := p.Catalog[cid]; doc == nil || doc.Products["p"] == nil {
+		t.Errorf("catalog %v, want the published %s", p.Catalog, cid)
+	}
+}
+
+// TestDroppedProductsFileOutsideStreams: the products file of a content id
+// that leaves the mirror enters the garbage collection state, also where
+// the previous index put it outside streams/, and is deleted after the
+// grace period.
+func TestDroppedProductsFileOutsideStreams(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	other := "com.example:other"
+	both := mirror(t,
+		products(t, cid, map[string][]ver{"a": versionsOf("1")}),
+		products(t, other, map[string][]ver{"b": {{name: "1", items: map[string]string{"f": "q/1/f"}}}}))
+	both.Index.Entries[other].Path = "meta/other.json"
+	first, err := Build(both, State{Now: t0}, Options{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	st.Now = t0.Add(time.Minute)
+	one := mirror(t, products(t, cid, map[string][]ver{"a": versionsOf("1")}))
+	p, err := Build(one, st, Options{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := DecodeGCState(stateOfBody(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if since, ok := gc.Pending["meta/other.json"]; !ok || !since.Equal(st.Now) {
+		t.Fatalf("pending %v, want meta/other.json since %v", gc.Pending, st.Now)
+	}
+	st = published(t, p)
+	st.Now = t0.Add(2 * time.Hour)
+	p, err = Build(one, st, Options{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deleted []string
+	for _, d := range p.Deletes {
+		deleted = append(deleted, d.Path)
+	}
+	if !slices.Contains(deleted, "meta/other.json") {
+		t.Errorf("deleted %v after the grace period, want meta/other.json among them", deleted)
+	}
+}
+
+// TestStaleMetadataPending: a metadata file under streams/ that the
+// publication no longer writes enters the state's pending keys, even when
+// the state had nothing pending and the publication is unchanged.
+func TestStaleMetadataPending(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	src := mirror(t, products(t, cid, map[string][]ver{"p": versionsOf("1")}))
+	first, err := Build(src, State{Now: t0}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := published(t, first)
+	const stale = "streams/v1/com.example:gone.json"
+	st.Metadata[stale] = []byte("{}")
+	st.Objects[stale] = target.Object{Key: stale, Size: 2}
+	st.Now = t0.Add(time.Minute)
+	p, err := Build(src, st, Options{Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := DecodeGCState(stateOfBody(p))
+	if err != nil {
+		t.Fatalf("state %q: %v", stateOfBody(p), err)
+	}
+	if _, ok := gc.Pending[stale]; !ok {
+		t.Errorf("pending %v, want %s", gc.Pending, stale)
 	}
 }

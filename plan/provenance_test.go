@@ -255,3 +255,31 @@ func TestProvenance(t *testing.T) {
 		t.Errorf("after the rebuild: deletes %v, want p/1/f", next.Deletes)
 	}
 }
+
+// TestOverwriteOnlyProduct: when every product of a content id names the
+// overwritten path, the retraction's index leaves that content id out
+// rather than naming an empty products file.
+func TestOverwriteOnlyProduct(t *testing.T) {
+	first, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": {{name: "1", items: map[string]string{"x": "p/x"}}}})), State{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(mirror(t, products(t, cid, map[string][]ver{"p": {{name: "1", items: map[string]string{"x": "p/x=new bytes"}}}})), published(t, first), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range p.Retract {
+		if m.Key != IndexJSON {
+			continue
+		}
+		idx, err := catalog.DecodeIndex(IndexJSON, m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(idx.Entries) != 0 {
+			t.Errorf("the retraction's index names %v, want no content id", idx.Entries)
+		}
+		return
+	}
+	t.Errorf("no index in the retraction %v", p.Retract)
+}

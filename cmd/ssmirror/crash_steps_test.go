@@ -4,12 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,101 +15,28 @@ import (
 	"github.com/ssmirror/ssmirror/target/s3store"
 )
 
-// stepKiller sits between ssmirror and the S3 server and SIGKILLs the
-// ssmirror process when it sends the at-th request that step selects,
-// before forwarding it; every other request is forwarded unchanged.
-type stepKiller struct {
-	rp   *httputil.ReverseProxy
-	mu   sync.Mutex
-	step func(*http.Request) bool
-	n    int
-	at   int
-	proc *os.Process
-	hit  bool
-	log  []string
-}
-
-func newStepKiller(t *testing.T, endpoint string, step func(*http.Request) bool) (*stepKiller, string) {
-	t.Helper()
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &stepKiller{rp: httputil.NewSingleHostReverseProxy(u), step: step}
-	srv := httptest.NewServer(k)
-	t.Cleanup(srv.Close)
-	return k, srv.URL
-}
-
-// arm resets the count and kills p at the at-th step (0: never).
-func (k *stepKiller) arm(at int, p *os.Process) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.n, k.at, k.proc, k.hit, k.log = 0, at, p, false, nil
-}
-
-// steps returns the number of steps seen since arm, and their log.
-func (k *stepKiller) steps() (int, []string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.n, append([]string(nil), k.log...)
-}
-
-func (k *stepKiller) killed() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.hit
-}
-
-func (k *stepKiller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	k.mu.Lock()
-	kill := false
-	if k.step(r) {
-		k.n++
-		k.log = append(k.log, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
-		kill = k.n == k.at && k.proc != nil
-		k.hit = k.hit || kill
-	}
-	proc := k.proc
-	k.mu.Unlock()
-	if kill {
-		proc.Kill()
-		http.Error(w, "killed", http.StatusServiceUnavailable)
-		return
-	}
-	k.rp.ServeHTTP(w, r)
-}
-
-// writeStep selects every write to the store but the lease's (renewals
-// come at times of their own).
-func writeStep(r *http.Request) bool {
+// writes selects every write to the store but the lease's (renewals come
+// at times of their own).
+var writes = &steps{"write", func(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead && !strings.HasSuffix(r.URL.Path, "/.ssmirror/lease.json")
-}
+}}
 
-// killedRun starts a sync with args, has k kill it at its at-th step, and
+// killedRun runs a sync with args through kp, SIGKILLed at pt, and
 // reports whether it was killed there (false: it finished first).
-func killedRun(t *testing.T, k *stepKiller, at int, args []string) bool {
+func killedRun(t *testing.T, kp *killProxy, pt killPoint, args []string) bool {
 	t.Helper()
-	p := start(t, nil, args...)
-	k.arm(at, p.cmd.Process)
-	code := p.wait()
-	hit := k.killed()
-	k.arm(0, nil)
-	if hit && code != -1 {
-		t.Fatalf("step %d: killed, but the exit status is %d\n%s", at, code, p.stderr.String())
+	k := kp.killRun(t, pt, args...)
+	if t.Failed() {
+		t.FailNow()
 	}
-	if !hit && code == -1 {
-		t.Fatalf("step %d: died of a signal the test did not send\n%s", at, p.stderr.String())
-	}
-	return hit
+	return k.at > 0
 }
 
-// cleanRun runs a sync to its end (through k, unarmed) and wants status
-// want.
-func cleanRun(t *testing.T, k *stepKiller, want int, args []string) {
+// cleanRun runs a sync to its end through kp, counting the requests of
+// pt (kp.counted), and wants status want.
+func cleanRun(t *testing.T, kp *killProxy, pt killPoint, want int, args []string) {
 	t.Helper()
-	k.arm(0, nil)
-	p := start(t, nil, args...)
+	p := kp.start(t, pt, nil, args...)
 	if code := p.wait(); code != want {
 		t.Fatalf("run: exit %d, want %d\n%s", code, want, p.stderr.String())
 	}
@@ -136,7 +58,8 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 	}
 	srv := s3test.Shared(t)
 	setS3Env(t, srv)
-	k, endpoint := newStepKiller(t, srv.Endpoint, writeStep)
+	k, endpoint := newKillProxy(t, srv.Endpoint)
+	step := killPoint{steps: writes}
 	bucket := srv.NewBucket(t)
 	open := func(prefix string) target.Store {
 		st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: prefix, Endpoint: srv.Endpoint, PathStyle: true})
@@ -180,7 +103,7 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 		setup: func(t *testing.T, prefix string) []string {
 			f = ovF
 			f.srv.Set(ovA)
-			cleanRun(t, k, 0, args(prefix))
+			cleanRun(t, k, step, 0, args(prefix))
 			f.srv.Set(ovB)
 			return args(prefix)
 		},
@@ -212,10 +135,10 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 		setup: func(t *testing.T, prefix string) []string {
 			f = grF
 			f.srv.Set(treeA)
-			cleanRun(t, k, 0, args(prefix, "--gc-grace", "1h"))
+			cleanRun(t, k, step, 0, args(prefix, "--gc-grace", "1h"))
 			f.srv.Set(treeB)
 			failPaths(f, "jammy/amd64/20991231/squashfs")
-			cleanRun(t, k, 3, args(prefix, "--gc-grace", "1h"))
+			cleanRun(t, k, step, 3, args(prefix, "--gc-grace", "1h"))
 			f.srv.SetHook(nil)
 			ageState(t, open(prefix), 2*time.Hour)
 			return args(prefix, "--gc-grace", "1h")
@@ -244,22 +167,22 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 	for _, sc := range []scenario{overwrite, grace} {
 		// Count the steps of an uninterrupted run.
 		run := sc.setup(t, "ref-"+sc.name)
-		cleanRun(t, k, 0, run)
-		total, log := k.steps()
-		if total < 5 {
+		cleanRun(t, k, step, 0, run)
+		total := k.counted()
+		if _, log, _ := k.fired(); total < 5 {
 			t.Fatalf("%s: only %d steps:\n%s", sc.name, total, strings.Join(log, "\n"))
 		}
-		for at := 1; at <= total; at++ {
+		for at := int64(1); at <= total; at++ {
 			label := fmt.Sprintf("%s/kill-before-step-%d", sc.name, at)
 			prefix := strings.ReplaceAll(label, "/", "-")
 			run := sc.setup(t, prefix)
-			if !killedRun(t, k, at, run) {
+			if !killedRun(t, k, killPoint{at: at, steps: writes}, run) {
 				continue // finished before the kill point (the order varies)
 			}
 			points++
 			st := open(prefix)
 			sc.check(t, st, label)
-			cleanRun(t, k, 0, run)
+			cleanRun(t, k, step, 0, run)
 			sc.check(t, st, label+"/re-run")
 			sc.done(t, st, label+"/re-run")
 		}
@@ -274,9 +197,10 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 func TestKillBetweenStateAndIndex(t *testing.T) {
 	srv := s3test.Shared(t)
 	setS3Env(t, srv)
-	k, endpoint := newStepKiller(t, srv.Endpoint, func(r *http.Request) bool {
+	k, endpoint := newKillProxy(t, srv.Endpoint)
+	step := killPoint{steps: &steps{"index", func(r *http.Request) bool {
 		return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+plan.IndexJSON)
-	})
+	}}}
 	bucket := srv.NewBucket(t)
 	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true})
 	if err != nil {
@@ -284,11 +208,11 @@ func TestKillBetweenStateAndIndex(t *testing.T) {
 	}
 	f := newFixture(t)
 	args := syncArgsFor(f, "s3://"+bucket+"/m", []string{"--endpoint", endpoint, "--path-style"}, "--gc-grace", "1h")
-	cleanRun(t, k, 0, args)
+	cleanRun(t, k, step, 0, args)
 	index := readKey(t, st, plan.IndexJSON)
 	oldFiles := replaceVersion(t, f, gaNoble, "20991231")
 	f.build(t)
-	if !killedRun(t, k, 1, args) {
+	if !killedRun(t, k, killPoint{at: 1, steps: step.steps}, args) {
 		t.Fatal("the run was not killed at its index write")
 	}
 	if string(readKey(t, st, plan.IndexJSON)) != string(index) {
@@ -299,7 +223,7 @@ func TestKillBetweenStateAndIndex(t *testing.T) {
 		t.Fatalf("the state written before the kill does not hold %s as pending: %v %v", oldFiles[0], gc, err)
 	}
 	ageState(t, st, 2*time.Hour)
-	cleanRun(t, k, 0, args)
+	cleanRun(t, k, step, 0, args)
 	for _, p := range oldFiles {
 		if !hasKey(st, p) {
 			t.Errorf("%s, named by the index that was live until this run, was deleted", p)

@@ -31,12 +31,20 @@ import (
 
 // killPoint is where a run is killed: at the at-th request the proxy
 // receives, counting only those of method (if set) whose path and query
-// contain path (if set); when mid, after half of that request's body has
-// reached the server.
+// contain path (if set) and that steps selects (if set); when mid, after
+// half of that request's body has reached the server.
 type killPoint struct {
 	at           int64
 	mid          bool
 	method, path string
+	steps        *steps
+}
+
+// steps selects the requests a killPoint counts. (A pointer, so that
+// killPoints stay comparable.)
+type steps struct {
+	name    string
+	selects func(*http.Request) bool
 }
 
 func (k killPoint) String() string {
@@ -46,21 +54,25 @@ func (k killPoint) String() string {
 		name = strings.NewReplacer("=", "", "&", "").Replace(name[strings.LastIndex(name, "/")+1:])
 		s += "-of-" + strings.Trim(k.method+"-"+name, "-")
 	}
+	if k.steps != nil {
+		s += "-of-" + k.steps.name
+	}
 	if k.mid {
 		s += "-mid-body"
 	}
 	return s
 }
 
-// matches reports whether the request, logged as line, counts for k. A
+// matches reports whether the request r, logged as line, counts for k. A
 // kind of request (method or path set) never counts the requests of
 // resume records (.ssmirror/resume/): whether a transfer writes and then
 // deletes one depends on the order its parts finish in.
-func (k killPoint) matches(method, line string) bool {
+func (k killPoint) matches(r *http.Request, line string) bool {
 	if (k.method != "" || k.path != "") && strings.Contains(line, "/.ssmirror/resume/") {
 		return false
 	}
-	return (k.method == "" || k.method == method) && strings.Contains(line, k.path)
+	return (k.method == "" || k.method == r.Method) && strings.Contains(line, k.path) &&
+		(k.steps == nil || k.steps.selects(r))
 }
 
 // killProxy sits between ssmirror and the S3 server. It forwards every
@@ -144,15 +156,59 @@ func (kp *killProxy) fired() (at int64, log []string, partial int64) {
 	return kp.firedAt, append([]string(nil), kp.log...), kp.partial
 }
 
+// counted returns the number of requests since arm that counted for the
+// point.
+func (kp *killProxy) counted() int64 {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	return kp.matched
+}
+
+// killed is the outcome of killRun.
+type killed struct {
+	p       *proc
+	at      int64    // the number of the request at the point (0: not killed)
+	line    string   // that request
+	log     []string // the run's requests
+	partial int64    // as fired returns it
+}
+
+// killRun runs ssmirror with args through kp, to be SIGKILLed at pt, and
+// disarms kp after it. It fails the test if the proxy signalled the run
+// and it did not die of SIGKILL, or if it died of a signal the proxy did
+// not send; k.at > 0 only for a real SIGKILL at the point (0: the run
+// ended before it).
+func (kp *killProxy) killRun(t *testing.T, pt killPoint, args ...string) (k killed) {
+	t.Helper()
+	k.p = kp.start(t, pt, os.Kill, args...)
+	k.p.wait()
+	k.at, k.log, k.partial = kp.fired()
+	kp.arm(killPoint{}, nil)
+	ws, ok := k.p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	sigkill := ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+	switch {
+	case k.at > 0 && !sigkill:
+		t.Errorf("%s: killed, but the run ended %v\n%s", pt, k.p.cmd.ProcessState, k.p.stderr.String())
+		k.at = 0
+	case k.at == 0 && ok && ws.Signaled():
+		t.Errorf("%s: died of a signal the test did not send: %v\n%s", pt, k.p.cmd.ProcessState, k.p.stderr.String())
+	}
+	if k.at > 0 {
+		k.line = k.log[k.at-1]
+	}
+	return k
+}
+
 func (kp *killProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kp.mu.Lock()
 	line := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
 	kp.log = append(kp.log, line)
 	n := int64(len(kp.log))
-	if kp.point.matches(r.Method, line) {
+	counts := kp.point.matches(r, line)
+	if counts {
 		kp.matched++
 	}
-	fire := kp.sig != nil && kp.firedAt == 0 && kp.point.at > 0 && kp.matched == kp.point.at && kp.point.matches(r.Method, line)
+	fire := kp.sig != nil && kp.firedAt == 0 && kp.point.at > 0 && kp.matched == kp.point.at && counts
 	if fire {
 		kp.firedAt = n
 	}
@@ -493,19 +549,13 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 			prev := crashCheck(t, st, kr, label+"/before")
 			_, published := readAll(st, "streams/v1/index.json")
 			f.srv.Set(sc.tree)
-			p := kp.start(t, k, os.Kill, syncArgs(prefix, sc.extra...)...)
-			p.wait()
-			firedAt, log, partial := kp.fired()
-			line := ""
-			if firedAt > 0 {
-				line = log[firedAt-1]
-			}
-			kp.arm(killPoint{}, nil)
-			if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); firedAt == 0 || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-				t.Errorf("%s: the run was not killed at the point: %v\n%s", label, p.cmd.ProcessState, p.stderr.String())
+			run := kp.killRun(t, k, syncArgs(prefix, sc.extra...)...)
+			if run.at == 0 {
+				t.Errorf("%s: the run was not killed at the point: %v\n%s", label, run.p.cmd.ProcessState, run.p.stderr.String())
 				continue
 			}
-			distinct[fmt.Sprintf("%s %d %v", sc.name, firedAt, k.mid)] = true
+			line, partial := run.line, run.partial
+			distinct[fmt.Sprintf("%s %d %v", sc.name, run.at, k.mid)] = true
 			crashCheck(t, st, kr, label)
 			if published {
 				requirePublished(t, st, label, prev)

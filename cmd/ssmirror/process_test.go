@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,7 +50,53 @@ func binary(t *testing.T) string {
 
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr output
+}
+
+// output is a process's output, which a test may read while the process
+// writes it.
+type output struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wants []want
+}
+
+type want struct {
+	s    string
+	seen chan struct{}
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	o.wants = slices.DeleteFunc(o.wants, func(w want) bool {
+		if strings.Contains(o.buf.String(), w.s) {
+			close(w.seen)
+			return true
+		}
+		return false
+	})
+	return len(p), nil
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// Shows returns a channel closed once the output contains s.
+func (o *output) Shows(s string) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w := want{s, make(chan struct{})}
+	if strings.Contains(o.buf.String(), s) {
+		close(w.seen)
+	} else {
+		o.wants = append(o.wants, w)
+	}
+	return w.seen
 }
 
 func start(t *testing.T, env []string, args ...string) *proc {
@@ -137,8 +185,8 @@ func TestInterrupt(t *testing.T) {
 }
 
 // TestConcurrentPublishers: while one sync runs, a second against the same
-// target fails at once with a clear message, or waits with --wait and then
-// finds the mirror complete.
+// target fails at once with a clear message, or waits with --wait, saying
+// whom it waits for, and then finds the mirror complete.
 func TestConcurrentPublishers(t *testing.T) {
 	for _, tc := range targets() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,13 +207,16 @@ func TestConcurrentPublishers(t *testing.T) {
 				t.Errorf("second publisher: exit %d\n%s", code, b.stderr.String())
 			}
 			c := start(t, env, append([]string{"sync", "--wait", "60s"}, args[1:]...)...)
-			time.Sleep(300 * time.Millisecond)
+			<-c.stderr.Shows("waiting for the lease") // c found a's lease
 			release()
 			if code := a.wait(); code != 0 {
 				t.Fatalf("first publisher: exit %d\n%s", code, a.stderr.String())
 			}
 			if code := c.wait(); code != 0 || !strings.Contains(c.stdout.String(), "nothing to do") {
 				t.Errorf("waiting publisher: exit %d\n%s%s", code, c.stdout.String(), c.stderr.String())
+			}
+			if !strings.Contains(c.stderr.String(), fmt.Sprintf("pid %d)", a.cmd.Process.Pid)) {
+				t.Errorf("the waiting publisher does not name the holder (pid %d):\n%s", a.cmd.Process.Pid, c.stderr.String())
 			}
 			f.checkMirror(t, st, f.expected())
 		})

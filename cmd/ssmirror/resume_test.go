@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,10 +81,13 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	f.srv.Set(tree)
 	// The first answer for the item sends 11 MiB, then hangs until the
 	// process is gone.
+	answered := make(chan struct{})
+	var once sync.Once
 	f.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if !strings.HasSuffix(r.URL.Path, "/"+big) || r.Header.Get("Range") != "" {
 			return false
 		}
+		defer once.Do(func() { close(answered) })
 		w.Header().Set("Content-Length", "16777339")
 		w.Write(f.srv.File(big)[:11<<20])
 		http.NewResponseController(w).Flush()
@@ -96,28 +100,29 @@ func testResumeAfterKill(t *testing.T, st target.Store, left func(*testing.T), m
 	}
 	args = append(append(args, f.srv.Root(), dest), maasFilter...)
 	p := start(t, nil, args...)
+	exited := make(chan int, 1)
+	go func() { exited <- p.wait() }()
+	// Until the first part's record is there: the run holds the rest of
+	// the item's answer, which never ends, so it cannot finish first.
 	var rec target.ResumeRecord
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for {
 		rec, err = target.ReadResume(context.Background(), st, big)
 		if err == nil && rec.Offset >= 8<<20 {
 			break
 		}
-		if time.Now().After(deadline) {
-			p.cmd.Process.Kill()
-			p.wait()
-			t.Fatalf("no resume record of 8 MiB or more while the item streamed (%v, %+v)\n%s", err, rec.Offset, p.stderr.String())
+		select {
+		case code := <-exited:
+			t.Fatalf("the run ended (exit %d) with no resume record of 8 MiB or more (%v, %+v)\n%s", code, err, rec.Offset, p.stderr.String())
+		case <-time.After(50 * time.Millisecond): // a poll interval, not a limit
 		}
 	}
 	p.cmd.Process.Kill()
-	p.wait()
+	<-exited
 	f.srv.SetHook(nil)
 	if want := map[bool]string{true: "md5", false: "sha256"}[mode == "resume-md5"]; rec.Algo != want {
 		t.Errorf("the resume record keeps a %q digest state, want %s", rec.Algo, want)
 	}
-	// The killed run's answer is counted once its handler returned.
-	for deadline := time.Now().Add(time.Minute); f.srv.Bytes(big) < 11<<20 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	<-answered // the killed run's answer has been counted
 	if !strings.HasPrefix(mode, "resume") {
 		args = append(args[:len(args)-len(maasFilter)], "os~(grub|pxelinux)")
 		if mode == "gc" {

@@ -131,13 +131,24 @@ type Rule struct {
 	// Rate is, for Throttle, the body's rate in bytes a second.
 	Rate int64
 
-	seen    atomic.Int64
-	applied atomic.Int64
+	seen      atomic.Int64
+	applied   atomic.Int64
+	firstOnce sync.Once
+	first     chan struct{} // closed when the rule first matches
 }
 
 // Seen returns the number of requests the rule matched (including those
 // its occurrence settings let through).
 func (r *Rule) Seen() int64 { return r.seen.Load() }
+
+// Matched returns a channel that is closed once the rule has matched a
+// request, for a test to wait for it.
+func (r *Rule) Matched() <-chan struct{} { return r.firstMatch() }
+
+func (r *Rule) firstMatch() chan struct{} {
+	r.firstOnce.Do(func() { r.first = make(chan struct{}) })
+	return r.first
+}
 
 // Applied returns the number of requests the rule's fault was applied to.
 func (r *Rule) Applied() int64 { return r.applied.Load() }
@@ -160,6 +171,9 @@ func (r *Rule) matches(req *http.Request) bool {
 // selects counts a matching request and reports whether the fault applies.
 func (r *Rule) selects() bool {
 	n := r.seen.Add(1)
+	if n == 1 {
+		close(r.firstMatch())
+	}
 	switch {
 	case r.First > 0:
 		return n <= int64(r.First)

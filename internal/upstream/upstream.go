@@ -262,12 +262,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.tree.Files[p]
 	hook := s.hook
 	s.mu.Unlock()
-	cw := &countingWriter{ResponseWriter: w}
-	defer func() {
-		s.mu.Lock()
-		s.bytes[p] += cw.n
-		s.mu.Unlock()
-	}()
+	cw := &countingWriter{ResponseWriter: w, s: s, path: p}
 	if hook != nil && hook(cw, r) {
 		return
 	}
@@ -285,15 +280,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // ModTime is the Last-Modified time of every served file.
 var ModTime = time.Date(2025, 7, 24, 8, 1, 49, 0, time.UTC)
 
-// countingWriter counts the body bytes written.
+// countingWriter counts the body bytes written for path as they are
+// written: a hook that returns has had its bytes counted.
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	s    *Server
+	path string
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
-	c.n += int64(n)
+	c.s.mu.Lock()
+	c.s.bytes[c.path] += int64(n)
+	c.s.mu.Unlock()
 	return n, err
 }
 

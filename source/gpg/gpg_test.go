@@ -107,6 +107,9 @@ func checkMessage(t testing.TB, err error, name string) {
 	if !strings.Contains(msg, name) {
 		t.Errorf("error message %q does not name %q", msg, name)
 	}
+	if strings.Contains(msg, ": : ") || strings.HasSuffix(msg, ": ") {
+		t.Errorf("error message %q has an empty part", msg)
+	}
 }
 
 func TestLoadRealKeyring(t *testing.T) {
@@ -166,27 +169,34 @@ func TestLoadKeyringErrors(t *testing.T) {
 	realBin := readKeyFile(t, "ubuntu-cloudimage-keyring.gpg")
 	realAsc := readKeyFile(t, "ubuntu-cloudimage-keyring.asc")
 	ascEnd := bytes.Index(realAsc, []byte("-----END"))
+	var emptyBlock bytes.Buffer
+	if err := writeArmor(&emptyBlock, blockPublicKey, nil); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name      string
 		data      []byte
-		malformed bool // want ErrMalformed (else only a message check)
+		malformed bool   // want ErrMalformed (else only a message check)
+		why       string // in the message, where set
 	}{
-		{"empty", nil, true},
-		{"text", []byte("this is not a keyring\n"), true},
-		{"truncated-binary", realBin[:1000], true},
-		{"truncated-armor-no-end", realAsc[:ascEnd], true},
-		{"truncated-armor-half", realAsc[:len(realAsc)/2], true},
-		{"armor-checksum", swapBase64(realAsc, 200), true},
-		{"armor-not-base64", flip(realAsc, 200), true},
-		{"text-after-armor", append(bytes.Clone(realAsc), "trailing garbage\n"...), true},
-		{"signature-not-key", readKeyFile(t, "SHA256SUMS.gpg"), true},
-		{"binary-signature-not-key", readKeyFile(t, "gpg-fixture-payload.txt.sig"), true},
+		{"empty", nil, true, ""},
+		{"text", []byte("this is not a keyring\n"), true, ""},
+		{"truncated-binary", realBin[:1000], true, ""},
+		{"truncated-armor-no-end", realAsc[:ascEnd], true, "truncated armor: no -----END PGP PUBLIC KEY BLOCK----- line"},
+		{"truncated-armor-half", realAsc[:len(realAsc)/2], true, ""},
+		{"armor-checksum", swapBase64(realAsc, 200), true, ""},
+		{"armor-not-base64", flip(realAsc, 200), true, ""},
+		{"text-after-armor", append(bytes.Clone(realAsc), "trailing garbage\n"...), true, "text after the END line"},
+		{"typeless-block-after-armor", append(bytes.Clone(realAsc), "-----BEGIN -----\n"...), true, "text after the END line"},
+		{"no-key-in-block", emptyBlock.Bytes(), true, "no public key found"},
+		{"signature-not-key", readKeyFile(t, "SHA256SUMS.gpg"), true, ""},
+		{"binary-signature-not-key", readKeyFile(t, "gpg-fixture-payload.txt.sig"), true, ""},
 		// Byte 100 lies in the RSA modulus of the first key (UEC): the key
 		// parses but its self-signature no longer verifies. go-crypto's
 		// ReadKeyRing would silently drop the key; we refuse the file.
-		{"corrupt-key-material-uec", flip(realBin, 100), true},
+		{"corrupt-key-material-uec", flip(realBin, 100), true, ""},
 		// Byte 1800 lies in the modulus of the second key (Builder).
-		{"corrupt-key-material-builder", flip(realBin, 1800), true},
+		{"corrupt-key-material-builder", flip(realBin, 1800), true, "key 2 is unusable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +211,9 @@ func TestLoadKeyringErrors(t *testing.T) {
 			checkMessage(t, err, path)
 			if tc.malformed && !errors.Is(err, ErrMalformed) {
 				t.Errorf("error %q does not wrap ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("error %q does not say %q", err, tc.why)
 			}
 			if errors.Is(err, ErrVerification) {
 				t.Errorf("keyring error %q wraps ErrVerification", err)
@@ -371,6 +384,50 @@ func TestRealDetachedSignatureTampered(t *testing.T) {
 			t.Errorf("error %q does not name the issuer key", err)
 		}
 	})
+}
+
+// TestArmorNotAtStart: armor that does not start with a BEGIN line is
+// named as such, not as text after a block.
+func TestArmorNotAtStart(t *testing.T) {
+	for _, data := range []string{"-----BEGIN -----\n", "hello\n"} {
+		_, err := decodeArmor([]byte(data), true, blockPublicKey)
+		if err == nil || err.Error() != "no -----BEGIN PGP PUBLIC KEY BLOCK----- line at the start" {
+			t.Errorf("decodeArmor(%q) = %v", data, err)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	long := strings.Repeat("x", 60)
+	for _, tc := range []struct{ in, want string }{
+		{"", ""}, {long, long}, {long + "y", long + "..."},
+	} {
+		if got := truncate([]byte(tc.in), 60); got != tc.want {
+			t.Errorf("truncate(%d bytes) = %q, want %q", len(tc.in), got, tc.want)
+		}
+	}
+}
+
+// TestUnsupportedKeySkipped: a key of an algorithm go-crypto does not
+// know, with its user ID, is skipped (as gpg does) and the other keys of
+// the file load; a file of such keys only is refused, saying why.
+func TestUnsupportedKeySkipped(t *testing.T) {
+	good := newKey(t, "Known")
+	// A key packet (algorithm 99) and two user IDs.
+	unknown := []byte("\xc6\x06\x04\x00\x00\x00\x00\x63" + "\xcd\x07unknown" + "\xcd\x05other")
+	for _, data := range [][]byte{append(bytes.Clone(unknown), good.PublicKeyring()...), append(good.PublicKeyring(), unknown...)} {
+		k, err := ParseKeyring("mixed.gpg", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fps := k.Fingerprints(); len(fps) != 1 || fps[0] != good.Fingerprint() {
+			t.Errorf("keys %v, want only %s", fps, good.Fingerprint())
+		}
+	}
+	_, err := ParseKeyring("unknown.gpg", unknown)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "no usable key (") {
+		t.Errorf("a keyring of an unknown key only: %v, want ErrMalformed saying no usable key", err)
+	}
 }
 
 // TestReason: a verification error's reason is its message without the

@@ -96,14 +96,40 @@ func (k *Keyring) Len() int {
 	return len(k.entities)
 }
 
+// add adds e, merging it into a copy of the entity of the same primary
+// key if k has one: the entities of the keyrings given to Add are shared,
+// never changed.
 func (k *Keyring) add(e *openpgp.Entity) {
-	for _, have := range k.entities {
+	for i, have := range k.entities {
 		if bytes.Equal(have.PrimaryKey.Fingerprint, e.PrimaryKey.Fingerprint) {
-			mergeEntity(have, e)
+			merged := copyEntity(have)
+			mergeEntity(merged, e)
+			k.entities[i] = merged
 			return
 		}
 	}
 	k.entities = append(k.entities, e)
+}
+
+// copyEntity returns a copy of e that mergeEntity may change: its own
+// identities, subkeys and signature lists (the keys and signatures
+// themselves are shared, and never changed).
+func copyEntity(e *openpgp.Entity) *openpgp.Entity {
+	c := *e
+	c.Revocations = slices.Clone(e.Revocations)
+	c.Signatures = slices.Clone(e.Signatures)
+	c.Subkeys = slices.Clone(e.Subkeys)
+	for i := range c.Subkeys {
+		c.Subkeys[i].Revocations = slices.Clone(c.Subkeys[i].Revocations)
+	}
+	c.Identities = make(map[string]*openpgp.Identity, len(e.Identities))
+	for name, id := range e.Identities {
+		idc := *id
+		idc.Revocations = slices.Clone(id.Revocations)
+		idc.Signatures = slices.Clone(id.Signatures)
+		c.Identities[name] = &idc
+	}
+	return &c
 }
 
 // mergeEntity folds the certificates of src into dst (same primary key):
@@ -203,21 +229,28 @@ func readEntities(data []byte, blockTypes ...string) (openpgp.EntityList, error)
 	for _, body := range bodies {
 		packets := packet.NewReader(bytes.NewReader(body))
 		for n := 1; ; n++ {
-			e, err := openpgp.ReadEntity(packets)
+			unsupported, err := unsupportedKey(packets)
+			var e *openpgp.Entity
+			if err == nil && unsupported == "" {
+				e, err = openpgp.ReadEntity(packets)
+				var uerr pgperrors.UnsupportedError
+				if errors.As(err, &uerr) {
+					unsupported = err.Error()
+				}
+			}
 			if err == io.EOF {
 				break
 			}
-			if err != nil {
-				var unsupported pgperrors.UnsupportedError
-				if errors.As(err, &unsupported) {
-					skipped = append(skipped, err.Error())
-					if err := skipToNextKey(packets); err == io.EOF {
-						break
-					} else if err != nil {
-						return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, n, err)
-					}
-					continue
+			if unsupported != "" {
+				skipped = append(skipped, unsupported)
+				if err := skipToNextKey(packets); err == io.EOF {
+					break
+				} else if err != nil {
+					return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, n, err)
 				}
+				continue
+			}
+			if err != nil {
 				var structural pgperrors.StructuralError
 				if errors.As(err, &structural) {
 					return nil, fmt.Errorf("%w: key %d is unusable (corrupt key material or invalid self-signature): %v", ErrMalformed, n, err)
@@ -231,6 +264,36 @@ func readEntities(data []byte, blockTypes ...string) (openpgp.EntityList, error)
 		return nil, fmt.Errorf("%w: no usable key (%s)", ErrMalformed, strings.Join(skipped, "; "))
 	}
 	return all, nil
+}
+
+// unsupportedKey reads the next packet and, if it is a primary key of an
+// algorithm or version go-crypto does not support, returns why. Otherwise
+// it leaves the packet unread for openpgp.ReadEntity, which would skip
+// such a key packet and then fail at the user ID after it. Other
+// unsupported packets before a key are dropped, as packet.Reader.Next
+// drops them.
+func unsupportedKey(packets *packet.Reader) (why string, err error) {
+	for {
+		p, err := packets.NextWithUnsupported()
+		if err != nil {
+			return "", err
+		}
+		up, ok := p.(*packet.UnsupportedPacket)
+		if !ok {
+			packets.Unread(p)
+			return "", nil
+		}
+		switch k := up.IncompletePacket.(type) {
+		case *packet.PublicKey:
+			if !k.IsSubkey {
+				return up.Error.Error(), nil
+			}
+		case *packet.PrivateKey:
+			if !k.IsSubkey {
+				return up.Error.Error(), nil
+			}
+		}
+	}
 }
 
 // skipToNextKey advances packets to the next primary key (which is left

@@ -313,3 +313,37 @@ func TestGnuPGVerifiesOurSignatures(t *testing.T) {
 		t.Errorf("gpgv accepted tampered data:\n%s", out)
 	}
 }
+
+// TestPartlyEncryptedSecretKey: a key whose primary key alone, or whose
+// signing subkey alone, is passphrase-protected needs the passphrase.
+func TestPartlyEncryptedSecretKey(t *testing.T) {
+	pass := []byte("s3cret")
+	for _, which := range []string{"primary", "signing-subkey"} {
+		t.Run(which, func(t *testing.T) {
+			s := newKey(t, "Partly")
+			addSigningSubkey(t, s, 30*time.Second, 0)
+			priv := s.entity.PrivateKey
+			if which != "primary" {
+				priv = s.entity.Subkeys[len(s.entity.Subkeys)-1].PrivateKey
+			}
+			if err := priv.Encrypt(pass); err != nil {
+				t.Fatal(err)
+			}
+			var body bytes.Buffer
+			if err := s.entity.SerializePrivateWithoutSigning(&body, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParseSigningKey("partly.gpg", body.Bytes(), nil); !errors.Is(err, ErrBadPassphrase) {
+				t.Errorf("without the passphrase: %v, want ErrBadPassphrase", err)
+			}
+			key, err := ParseSigningKey("partly.gpg", body.Bytes(), pass)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key.now = at(time.Minute)
+			if _, _, err := s.Keyring().VerifyClearsigned("index.sjson", clearSign(t, key, "{}"), defaultOpts); err != nil {
+				t.Errorf("signature by the decrypted key: %v", err)
+			}
+		})
+	}
+}

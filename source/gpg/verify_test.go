@@ -3,12 +3,14 @@ package gpg
 import (
 	"bytes"
 	"crypto"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
@@ -209,34 +211,38 @@ func TestClearsignedMalformed(t *testing.T) {
 	sigAt := strings.Index(base, "-----BEGIN PGP SIGNATURE-----")
 	endAt := strings.Index(base, "-----END PGP SIGNATURE-----")
 	otherKey := newKey(t, "Other")
+	// A v4 public key packet of an algorithm go-crypto does not know.
+	unknownKey := "\xc6\x06\x04\x00\x00\x00\x00\x63"
 	tests := []struct {
 		name string
 		msg  string
+		why  string // in the message, where set
 	}{
-		{"empty", ""},
-		{"plain-json", "{\"format\": \"index:1.0\"}\n"},
-		{"garbage", "\x00\x01\x02\xff garbage \x89\x02"},
-		{"text-before", "unsigned text\n" + base},
-		{"text-after", base + "unsigned text\n"},
-		{"text-after-same-line", strings.TrimSuffix(base, "\n") + " x\n"},
-		{"second-message-after", base + base},
-		{"truncated-in-payload", base[:40]},
-		{"truncated-before-signature", base[:sigAt]},
-		{"truncated-after-begin-signature", base[:sigAt+len("-----BEGIN PGP SIGNATURE-----\n")]},
-		{"truncated-in-armor", base[:sigAt+60]},
-		{"truncated-before-end", base[:endAt]},
-		{"armor-checksum-mismatch", string(swapBase64([]byte(base), sigAt+40))},
-		{"armor-not-base64", base[:sigAt+40] + "!" + base[sigAt+41:]},
-		{"empty-signature-block", base[:sigAt] + "-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n"},
-		{"key-instead-of-signature", base[:sigAt] + strings.ReplaceAll(string(otherKey.ArmoredPublicKeyring()), "PUBLIC KEY BLOCK", "SIGNATURE")},
-		{"comment-header", strings.Replace(base, "Hash: SHA512\n", "Hash: SHA512\nComment: hi\n", 1)},
-		{"no-blank-line-after-header", strings.Replace(base, "Hash: SHA512\n\n", "Hash: SHA512\n", 1)},
-		{"unknown-hash-header", strings.Replace(base, "Hash: SHA512", "Hash: FOO", 1)},
-		{"end-line-with-suffix", strings.Replace(base, "-----END PGP SIGNATURE-----", "-----END PGP SIGNATURE-----xyz\nhidden\n-----END PGP SIGNATURE-----", 1)},
-		{"text-after-checksum", strings.Replace(base, "\n-----END PGP SIGNATURE-----", "\nhidden\n-----END PGP SIGNATURE-----", 1)},
-		{"indented-end-line-first", strings.Replace(base, "\n-----END PGP SIGNATURE-----", "\n  -----END PGP SIGNATURE-----\nhidden\n-----END PGP SIGNATURE-----", 1)},
-		{"end-line-wrong-type", strings.Replace(base, "-----END PGP SIGNATURE-----", "-----END PGP MESSAGE-----", 1)},
-		{"header-with-suffix", strings.Replace(base, "MESSAGE-----\n", "MESSAGE----- x\n", 1)},
+		{"empty", "", ""},
+		{"plain-json", "{\"format\": \"index:1.0\"}\n", ""},
+		{"garbage", "\x00\x01\x02\xff garbage \x89\x02", ""},
+		{"text-before", "unsigned text\n" + base, ""},
+		{"text-after", base + "unsigned text\n", ""},
+		{"text-after-same-line", strings.TrimSuffix(base, "\n") + " x\n", ""},
+		{"second-message-after", base + base, ""},
+		{"truncated-in-payload", base[:40], ""},
+		{"truncated-before-signature", base[:sigAt], "missing signature: no -----BEGIN PGP SIGNATURE----- line"},
+		{"truncated-after-begin-signature", base[:sigAt+len("-----BEGIN PGP SIGNATURE-----\n")], ""},
+		{"truncated-in-armor", base[:sigAt+60], ""},
+		{"truncated-before-end", base[:endAt], ""},
+		{"armor-checksum-mismatch", string(swapBase64([]byte(base), sigAt+40)), ""},
+		{"armor-not-base64", base[:sigAt+40] + "!" + base[sigAt+41:], ""},
+		{"empty-signature-block", base[:sigAt] + "-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n", ""},
+		{"key-instead-of-signature", base[:sigAt] + strings.ReplaceAll(string(otherKey.ArmoredPublicKeyring()), "PUBLIC KEY BLOCK", "SIGNATURE"), "unexpected"},
+		{"unknown-key-instead-of-signature", base[:sigAt] + string(armored(t, []byte(unknownKey))), "unexpected"},
+		{"comment-header", strings.Replace(base, "Hash: SHA512\n", "Hash: SHA512\nComment: hi\n", 1), ""},
+		{"no-blank-line-after-header", strings.Replace(base, "Hash: SHA512\n\n", "Hash: SHA512\n", 1), ""},
+		{"unknown-hash-header", strings.Replace(base, "Hash: SHA512", "Hash: FOO", 1), ""},
+		{"end-line-with-suffix", strings.Replace(base, "-----END PGP SIGNATURE-----", "-----END PGP SIGNATURE-----xyz\nhidden\n-----END PGP SIGNATURE-----", 1), ""},
+		{"text-after-checksum", strings.Replace(base, "\n-----END PGP SIGNATURE-----", "\nhidden\n-----END PGP SIGNATURE-----", 1), ""},
+		{"indented-end-line-first", strings.Replace(base, "\n-----END PGP SIGNATURE-----", "\n  -----END PGP SIGNATURE-----\nhidden\n-----END PGP SIGNATURE-----", 1), ""},
+		{"end-line-wrong-type", strings.Replace(base, "-----END PGP SIGNATURE-----", "-----END PGP MESSAGE-----", 1), ""},
+		{"header-with-suffix", strings.Replace(base, "MESSAGE-----\n", "MESSAGE----- x\n", 1), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,6 +250,9 @@ func TestClearsignedMalformed(t *testing.T) {
 			checkVerifyErr(t, err, "index.sjson", ErrMalformed)
 			_, _, err = k.VerifyClearsigned("index.sjson", []byte(tc.msg), defaultOpts)
 			checkVerifyErr(t, err, "index.sjson", ErrMalformed)
+			if err != nil && !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("error %q does not say %q", err, tc.why)
+			}
 		})
 	}
 }
@@ -407,6 +416,9 @@ func TestUnknownSigner(t *testing.T) {
 		t.Run(kc.name, func(t *testing.T) {
 			_, _, err := kc.k.VerifyClearsigned("index.sjson", msg, defaultOpts)
 			checkVerifyErr(t, err, "index.sjson", ErrUnknownSigner)
+			if empty := kc.k.Len() == 0; err != nil && strings.Contains(err.Error(), "(the keyring is empty)") != empty {
+				t.Errorf("error %q, want it to say the keyring is empty only when it is (%v)", err, empty)
+			}
 			_, err = kc.k.VerifyDetached("index.json", []byte("data"), sig, defaultOpts)
 			checkVerifyErr(t, err, "index.json", ErrUnknownSigner)
 		})
@@ -418,16 +430,18 @@ func TestExpiredKey(t *testing.T) {
 	k := s.Keyring()
 	msg := clearSign(t, s, "{}")
 	sig := detachSign(t, s, []byte("data"))
+	signer := `"Expiring <expiring@example.invalid>"` // the user ID, quoted
 	tests := []struct {
 		name string
 		now  time.Duration
-		want error // nil = valid
+		want error    // nil = valid
+		says []string // in the message
 	}{
-		{"while-valid", 30 * time.Minute, nil},
-		{"after-expiry", 2 * time.Hour, ErrKeyExpired},
-		{"long-after-expiry", 1000 * time.Hour, ErrKeyExpired},
-		{"before-signature", 30 * time.Second, ErrSignatureExpired},
-		{"before-key-creation", -time.Hour, ErrKeyExpired},
+		{"while-valid", 30 * time.Minute, nil, nil},
+		{"after-expiry", 2 * time.Hour, ErrKeyExpired, []string{"key " + s.Fingerprint() + " " + signer}},
+		{"long-after-expiry", 1000 * time.Hour, ErrKeyExpired, nil},
+		{"before-signature", 30 * time.Second, ErrSignatureExpired, []string{"after the current time", "(clock skew?)", signer}},
+		{"before-key-creation", -time.Hour, ErrKeyExpired, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -441,6 +455,11 @@ func TestExpiredKey(t *testing.T) {
 			}
 			checkVerifyErr(t, err, "index.sjson", tc.want)
 			checkVerifyErr(t, derr, "index.json", tc.want)
+			for _, w := range tc.says {
+				if !strings.Contains(err.Error(), w) || !strings.Contains(derr.Error(), w) {
+					t.Errorf("errors %q, %q do not say %s", err, derr, w)
+				}
+			}
 		})
 	}
 	t.Run("cannot-sign-after-expiry", func(t *testing.T) {
@@ -459,6 +478,9 @@ func TestExpiredKey(t *testing.T) {
 		}
 		_, _, err := p.Keyring().VerifyClearsigned("index.sjson", msg, optsAt(time.Hour))
 		checkVerifyErr(t, err, "index.sjson", ErrKeyExpired)
+		if sub := "(subkey " + keyID(p.entity.Subkeys[len(p.entity.Subkeys)-1].PublicKey.KeyId) + ")"; !strings.Contains(err.Error(), sub) {
+			t.Errorf("error %q does not name the %s", err, sub)
+		}
 	})
 }
 
@@ -475,6 +497,9 @@ func TestRevokedKey(t *testing.T) {
 		k := s.Keyring()
 		_, _, err := k.VerifyClearsigned("index.sjson", msg, defaultOpts)
 		checkVerifyErr(t, err, "index.sjson", ErrKeyRevoked)
+		if !errors.Is(err, pgperrors.ErrKeyRevoked) {
+			t.Errorf("error %q does not wrap go-crypto's cause", err)
+		}
 		_, err = k.VerifyDetached("index.json", []byte("data"), sig, defaultOpts)
 		checkVerifyErr(t, err, "index.json", ErrKeyRevoked)
 		// A retirement only counts from its creation time on.

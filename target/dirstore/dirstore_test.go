@@ -3,6 +3,7 @@ package dirstore
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,26 +90,51 @@ func TestTempFilesSkipped(t *testing.T) {
 	}
 }
 
+// TestFileDirConflict: an object cannot be both a file and a directory;
+// the error names the object in the way.
 func TestFileDirConflict(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	if _, err := st.Put(ctx, "a", strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
-		t.Fatal(err)
+	for _, k := range []string{"a", "x/y"} {
+		if _, err := st.Put(ctx, k, strings.NewReader("x"), 1, target.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, err := st.Put(ctx, "a/b", strings.NewReader("y"), 1, target.PutOptions{})
-	if err == nil {
-		t.Fatal("Put(a/b) over file a succeeded")
+	for key, in := range map[string]string{"a/b": "a", "x/y/z": "x/y"} {
+		_, err := st.Put(ctx, key, strings.NewReader("y"), 1, target.PutOptions{})
+		if err == nil {
+			t.Fatalf("Put(%s) over file %s succeeded", key, in)
+		}
+		if want := in + " is an object, so it cannot also be a directory"; !strings.Contains(err.Error(), want) {
+			t.Errorf("Put(%s): %v, want it to say %q", key, err, want)
+		}
 	}
-	t.Log(err)
 	if _, err := st.Put(ctx, "c/d", strings.NewReader("y"), 1, target.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Put(ctx, "c", strings.NewReader("x"), 1, target.PutOptions{}); err == nil {
 		t.Fatal("Put(c) over directory c succeeded")
-	} else {
-		t.Log(err)
+	} else if !strings.Contains(err.Error(), "a directory of other objects has this name") {
+		t.Errorf("Put(c): %v, want it to say a directory has the name", err)
 	}
 	checkNoTemp(t, st)
+}
+
+// TestOpenAtEmpty: an empty object opens at offset 0 and reads nothing.
+func TestOpenAtEmpty(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	if _, err := st.Put(ctx, "empty", strings.NewReader(""), 0, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, obj, err := st.(*Store).OpenAt(ctx, "empty", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, err := io.ReadAll(rc); err != nil || len(b) != 0 || obj.Size != 0 {
+		t.Errorf("read %q, %v, size %d", b, err, obj.Size)
+	}
 }
 
 func TestDeletePrunesEmptyDirs(t *testing.T) {

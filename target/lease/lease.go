@@ -127,6 +127,9 @@ type Options struct {
 	Wait  time.Duration // how long to wait for a held lease; 0 fails at once
 	Poll  time.Duration // how often to look again while waiting; default 2 s
 	Clock Clock         // default the system clock
+	// Waiting, if set, is called once, with the holder's description,
+	// when Acquire first waits for a held lease.
+	Waiting func(holder string)
 }
 
 // Lease is a held lease. Its renewals run until Release or until it is
@@ -176,6 +179,7 @@ func Acquire(ctx context.Context, st target.Store, opts Options) (*Lease, error)
 		abandoned bool      // it looked abandoned when first seen, and has not changed
 	)
 	exists := false // the last look found a lease
+	waited := false // Acquire has paused for the holder
 	for {
 		if !exists {
 			l, err := claim(ctx, st, opts, target.PutOptions{IfAbsent: true})
@@ -218,6 +222,10 @@ func Acquire(ctx context.Context, st target.Store, opts Options) (*Lease, error)
 			return nil, fmt.Errorf("%s/%s: %w: %s, since %s; it may be taken over once unchanged for %s (wait with --wait)",
 				st, Key, ErrHeld, holder.describe(), holder.Acquired.UTC().Format(time.RFC3339), ttl)
 		}
+		if opts.Waiting != nil && !waited {
+			opts.Waiting(holder.describe())
+		}
+		waited = true
 		pause := min(opts.Poll, seenAt.Add(ttl).Sub(now), giveUp.Sub(now))
 		select {
 		case <-ctx.Done():

@@ -414,12 +414,7 @@ func TestLostWritesNothing(t *testing.T) {
 	hclk.Settle(t, 1, nil)
 	stall := proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.StallHeaders})
 	hclk.Advance(ttl / 4)
-	for i := 0; stall.Seen() == 0; i++ { // the renewal is sent, and hangs
-		if i == 60000 {
-			t.Fatal("no renewal was sent")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	<-stall.Matched() // the renewal is sent, and hangs
 	// A contender watches the lease for a TTL and takes it over.
 	got := make(chan error, 1)
 	go func() {
@@ -507,7 +502,8 @@ func TestUnreadable(t *testing.T) {
 	}
 }
 
-// TestWait: a waiting publisher gets the lease when the holder releases.
+// TestWait: a waiting publisher says once whom it waits for, and gets the
+// lease when the holder releases.
 func TestWait(t *testing.T) {
 	ctx := context.Background()
 	st := dirStore(t)
@@ -517,18 +513,25 @@ func TestWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
+	var waiting []string // written before b's first pause, read after its end
 	go func() {
-		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Poll: time.Second, Clock: clk})
+		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Poll: time.Second, Clock: clk,
+			Waiting: func(holder string) { waiting = append(waiting, holder) }})
 		if b != nil {
 			b.Release(ctx)
 		}
 		got <- err
 	}()
 	clk.Settle(t, 2, nil) // a's renewal, b's poll
+	clk.Advance(time.Second)
+	clk.Settle(t, 2, nil) // b looked again and waits on
 	a.Release(ctx)
 	clk.Advance(time.Second)
 	if err := <-got; err != nil {
 		t.Fatalf("waiting Acquire: %v", err)
+	}
+	if len(waiting) != 1 || !strings.HasPrefix(waiting[0], "a (host ") {
+		t.Errorf("Waiting called with %q, want once with the holder a", waiting)
 	}
 }
 

@@ -376,8 +376,7 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 				popts.Md5Base64 = base64.StdEncoding.EncodeToString(h[:])
 				popts.DisableContentSha256 = true
 			}
-			p, err := s.core.PutObjectPart(upctx, s.bucket, name, uploadID, partNum,
-				bytes.NewReader(buf), int64(len(buf)), popts)
+			p, err := s.putPart(upctx, name, uploadID, partNum, buf, popts)
 			free <- buf[:cap(buf)]
 			if err != nil {
 				setErr(fmt.Errorf("uploading part %d of %d: %w", partNum, nparts, err))
@@ -418,4 +417,69 @@ func (s *Store) putMultipart(ctx context.Context, key, name string, body io.Read
 		return "", s.wrapErr("put (completing multipart upload)", key, err)
 	}
 	return info.ETag, nil
+}
+
+// putPart uploads one part of a multipart upload. Cancelling ctx cuts the
+// part's body while it is being sent, and the server stores nothing. Once
+// the whole body has gone out, putPart waits for the server's answer
+// instead (for up to abortTimeout): the server may still store the part,
+// and a part stored after its upload was aborted lists the upload again,
+// left behind.
+func (s *Store) putPart(ctx context.Context, name, uploadID string, num int, buf []byte, popts minio.PutObjectPartOptions) (minio.ObjectPart, error) {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	body := &partBody{r: bytes.NewReader(buf), ctx: ctx, cancel: cancel}
+	stop := context.AfterFunc(ctx, func() {
+		if !body.cut() {
+			time.AfterFunc(abortTimeout, cancel)
+		}
+	})
+	defer stop()
+	return s.core.PutObjectPart(pctx, s.bucket, name, uploadID, num, body, int64(len(buf)), popts)
+}
+
+// partBody is a part's body that can be cut while it is being sent. It is
+// seekable, so that minio-go can send it again after a transient error,
+// unless it was cut or ctx is done.
+type partBody struct {
+	mu     sync.Mutex
+	r      *bytes.Reader
+	ctx    context.Context    // the Put's
+	cancel context.CancelFunc // of the part's request
+	isCut  bool
+}
+
+var errPartCut = errors.New("part upload cancelled")
+
+func (b *partBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.isCut {
+		return 0, errPartCut
+	}
+	return b.r.Read(p)
+}
+
+func (b *partBody) Seek(offset int64, whence int) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.isCut || b.ctx.Err() != nil {
+		b.isCut = true
+		b.cancel()
+		return 0, errPartCut
+	}
+	return b.r.Seek(offset, whence)
+}
+
+// cut cancels the part's request if its body has not all been read, and
+// reports whether it did.
+func (b *partBody) cut() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.r.Len() == 0 {
+		return false
+	}
+	b.isCut = true
+	b.cancel()
+	return true
 }

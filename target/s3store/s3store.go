@@ -68,6 +68,9 @@
 // the upload is completed only if the length and SHA-256 match. On any
 // failure (body error, part error, digest mismatch, cancelled context) the
 // upload is aborted with a fresh context so no incomplete upload is left.
+// A cancelled context cuts the parts still being sent; a part whose whole
+// body has gone out is waited for first (the server may still store it,
+// and a part stored after the abort would list the upload again).
 // The part size grows for very large objects so an upload never needs more
 // than 10,000 parts; a size that would need parts larger than both
 // Config.PartSize and Config.Memory is refused (target.ErrTooLarge) before

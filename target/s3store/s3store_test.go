@@ -773,6 +773,74 @@ func TestConditionalLarge(t *testing.T) {
 	}
 }
 
+// holdPart holds the first part request once its whole body was read,
+// as a server that has the part and has not yet stored it, until proceed
+// is closed; then it forwards it. It records whether the client gave the
+// request up (its context cancelled) meanwhile.
+type holdPart struct {
+	rt        http.RoundTripper
+	once      sync.Once
+	sent      chan struct{} // closed when the body was read in full
+	proceed   chan struct{}
+	abandoned atomic.Bool
+}
+
+func (h *holdPart) RoundTrip(req *http.Request) (*http.Response, error) {
+	held := false
+	if req.Method == http.MethodPut && req.URL.Query().Get("partNumber") != "" {
+		h.once.Do(func() { held = true })
+	}
+	if !held {
+		return h.rt.RoundTrip(req)
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body.Close()
+	close(h.sent)
+	<-h.proceed
+	if err := req.Context().Err(); err != nil {
+		h.abandoned.Store(true)
+		return nil, err
+	}
+	fwd := req.Clone(req.Context())
+	fwd.Body = io.NopCloser(bytes.NewReader(body))
+	return h.rt.RoundTrip(fwd)
+}
+
+// TestCancelWaitsForSentPart: a Put cancelled while the server holds a
+// part's whole body and has not answered waits for that answer before it
+// aborts the upload. A server may store such a part after the abort, and
+// the upload is then listed again (versitygw recreates its directory): the
+// cancelled Put would leave an incomplete upload behind.
+func TestCancelWaitsForSentPart(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	h := &holdPart{sent: make(chan struct{}), proceed: make(chan struct{})}
+	wrapTransport = func(rt http.RoundTripper) http.RoundTripper { h.rt = rt; return h }
+	t.Cleanup(func() { wrapTransport = nil })
+	s := newStore(t, srv)
+	data := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, (3*MinPartSize+100)/7)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, "big", bytes.NewReader(data), int64(len(data)), target.PutOptions{SHA256: sum(data)})
+		done <- err
+	}()
+	<-h.sent
+	cancel()
+	close(h.proceed)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Put: %v, want context.Canceled", err)
+	}
+	if h.abandoned.Load() {
+		t.Error("the cancelled Put gave up a part the server held in full, before its answer")
+	}
+	checkClean(t, s)
+}
+
 // TestResumableWithinBudget: resumable uploads that hold the whole memory
 // budget in part buffers still write their resume records and complete
 // (a record's write waited for the budget its own upload held, and every
