@@ -51,9 +51,14 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 	case size <= partSize, conditional && size <= MaxPartSize:
 		// A conditional write is one PUT, however large (up to what S3
 		// takes in one): S3 checks If-Match/If-None-Match on it. Its
-		// callers write metadata, which they hold in memory anyway.
-		s.mem.acquire(size)
-		defer s.mem.release(size)
+		// callers write metadata, which they hold in memory anyway, so it
+		// does not wait for the upload memory either: a lease renewal must
+		// not queue behind the parts of items that stream from a slow
+		// upstream and hold the whole budget (the lease was lost so).
+		if !conditional {
+			s.mem.acquire(size)
+			defer s.mem.release(size)
+		}
 		return s.putSingle(ctx, key, name, body, size, opts)
 	case conditional:
 		return "", fmt.Errorf("s3store: put %s: %w: a conditional write is one PUT, of at most %d bytes", s.objURL(key), target.ErrTooLarge, int64(MaxPartSize))

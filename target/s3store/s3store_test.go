@@ -883,3 +883,35 @@ func TestResumableWithinBudget(t *testing.T) {
 		t.Errorf("peak buffered %d bytes, over the budget %d", s.mem.peak, cfg.Memory)
 	}
 }
+
+// TestConditionalOutsideBudget: while item uploads hold the whole upload
+// memory (parts of items streaming slowly from the upstream), a
+// conditional write (a lease renewal, the index) is still sent at once.
+func TestConditionalOutsideBudget(t *testing.T) {
+	srv := s3test.Shared(t)
+	useCreds(t, srv)
+	cfg := config(srv, srv.NewBucket(t))
+	cfg.PartSize = MinPartSize
+	cfg.Memory = MinPartSize
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mem.acquire(s.mem.total) // the parts of slow items
+	lease := []byte(`{"holder":"test"}`)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(context.Background(), ".ssmirror/lease.json", bytes.NewReader(lease), int64(len(lease)), target.PutOptions{IfAbsent: true})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("conditional put: %v", err)
+		}
+	case <-time.After(time.Minute):
+		s.mem.release(s.mem.total)
+		t.Fatal("a conditional write waited for the upload memory that item uploads held")
+	}
+	s.mem.release(s.mem.total)
+}
