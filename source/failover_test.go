@@ -3,10 +3,10 @@ package source_test
 import (
 	"bytes"
 	"context"
+	"github.com/ssmirror/ssmirror/internal/fakeclock"
 	"io"
 	"math"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,30 +14,12 @@ import (
 	"github.com/ssmirror/ssmirror/source"
 )
 
-// fakeClock is the clock of a Failover's measurements.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// throttled reads a real upstream at rate bytes a second of a fakeClock:
+// throttled reads a real upstream at rate bytes a second of a fake clock:
 // each read of a body advances the clock by the read's time at the rate,
 // so the measurements are the same on any machine.
 type throttled struct {
 	source.RangeFetcher
-	clock *fakeClock
+	clock *fakeclock.Clock
 	rate  int64
 }
 
@@ -60,7 +42,7 @@ type throttledBody struct {
 
 func (b throttledBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.f.clock.advance(time.Duration(int64(n) * int64(time.Second) / b.f.rate))
+	b.f.clock.Advance(time.Duration(int64(n) * int64(time.Second) / b.f.rate))
 	return n, err
 }
 
@@ -90,7 +72,7 @@ func TestFailoverByRate(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return true
 	})
-	clock := &fakeClock{}
+	clock := fakeclock.New(time.Time{})
 	primaryHTTP, err := source.NewHTTP(primarySrv.Root(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"github.com/ssmirror/ssmirror/internal/fakeclock"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 // limit in effect beside the measured rate, and the summary line the mean
 // rate and the limit.
 func TestOutputBWLimit(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	ticks := make(chan time.Time)
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ssmirror/ssmirror/internal/fakeclock"
 	"github.com/ssmirror/ssmirror/internal/golden"
 	"io"
 	"log/slog"
@@ -257,27 +258,10 @@ func (r *frameRecorder) last() string {
 	return r.frames[len(r.frames)-1]
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestOutputProgress drives the progress display with a fake clock and
 // manual refreshes at 80 columns, and checks the frames.
 func TestOutputProgress(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	ticks := make(chan time.Time)
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer
@@ -374,7 +358,7 @@ func TestOutputProgress(t *testing.T) {
 // TestOutputProgressInterrupted stops the display with transfers still
 // running: their bars go, the overall bar stays, marked stopped.
 func TestOutputProgressInterrupted(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	rec := newFrameRecorder()
 	var stdout, stderr bytes.Buffer
 	o := &TextReporter{stdout: &stdout, stderr: &stderr, display: &displayConfig{now: clock.Now, ticks: make(chan time.Time),
