@@ -468,6 +468,18 @@ func TestEncodeLike(t *testing.T) {
 			t.Errorf("%s: EncodeLike returned the other bytes", name)
 		}
 	}
+	// A file cut short anywhere, held in a slice that ends where it
+	// does (no byte past the cut can be read).
+	for cut := range len(want) {
+		if cut > 4096 && cut < len(want)-4096 && cut%997 != 0 {
+			continue
+		}
+		like := bytes.Clone(want[:cut])
+		like = like[:cut:cut]
+		if got, err := doc.EncodeLike(like); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("cut at %d: EncodeLike differs from Encode (err %v)", cut, err)
+		}
+	}
 }
 
 // maasProducts decodes the real MAAS products file of testdata/maas

@@ -12,6 +12,7 @@ func FuzzMembers(f *testing.F) {
 	for _, s := range []string{
 		`{}`, ` { "a" : 1 , "b":[1,{"c":"}"}], "d":"x\"y", "e\u0041":null } `,
 		`{"k":{"nested":{"deep":[[],{}]}},"s":"\\","n":-1.5e3,"t":true}`,
+		`{"":"","a":"","b":{"c":""},"d":[""]}`, // empty strings: a quote right after a quote
 	} {
 		f.Add([]byte(s))
 	}

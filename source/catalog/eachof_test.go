@@ -1,0 +1,91 @@
+package catalog
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// TestEachOfIsEachRestricted: EachOf with keys gives each item exactly
+// the attributes Each gives it, restricted to those keys and the names
+// Each adds, whether the keys are an item's own fields, several of them,
+// or come from an alias an item's field selects; and an item's field
+// named like one of those names does not replace it. A selection's
+// products (built, not decoded) give the same.
+func TestEachOfIsEachRestricted(t *testing.T) {
+	docs := map[string]string{
+		"inherit.json": inherit,
+		"plain.json": `{"format": "products:1.0", "content_id": "cid", "label": "top",
+ "products": {"p": {"arch": "amd64", "versions": {"v1": {"items": {
+  "a": {"path": "p/a", "sha256": "` + zero64 + `", "ftype": "root.tar.xz", "kflavor": "generic", "size": 1},
+  "b": {"ftype": "boot-kernel", "kflavor": "lowlatency", "version_name": "forged", "product_name": "forged", "item_name": "forged"},
+  "c": {"size": 2}
+ }}}}}}`,
+		"item-alias.json": `{"format": "products:1.0", "content_id": "cid",
+ "_aliases": {"crsn": {"ap-1": {"region": "ap-southeast-1", "endpoint": "https://ap"}}},
+ "products": {"p": {"arch": "amd64", "versions": {"v1": {"items": {
+  "a": {"crsn": "ap-1", "ftype": "disk1.img"},
+  "b": {"ftype": "boot-kernel", "content_id": "forged"}
+ }}}}}}`,
+	}
+	keySets := [][]string{
+		{}, {"ftype"}, {"ftype", "kflavor"}, {"kflavor", "ftype", "size"}, {"region"},
+		{"region", "endpoint"}, {"arch", "label"}, {"path", "sha256"}, {"version_name"}, {"nothing"},
+	}
+	names := []string{"content_id", "product_name", "version_name", "item_name"}
+	for file, text := range docs {
+		doc, err := DecodeProducts(file, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := map[string]map[string]string{}
+		doc.Each(func(f Flat) bool {
+			id := f.Product + "/" + f.Version + "/" + f.Name
+			all[id] = maps.Clone(f.Attrs)
+			want := map[string]string{"content_id": doc.ContentID(), "product_name": f.Product, "version_name": f.Version, "item_name": f.Name}
+			for k, v := range want {
+				if f.Attrs[k] != v {
+					t.Errorf("%s: %s of %s is %q, want %q", file, k, id, f.Attrs[k], v)
+				}
+			}
+			return true
+		})
+		// A selection's products were built, not decoded: the same holds.
+		sub := doc.Subset(doc.Select(nil, func(map[string]string) bool { return true }))
+		for _, keys := range keySets {
+			for pname := range doc.Products {
+				sub.EachOf(pname, keys, func(f Flat) bool {
+					if got := f.Attrs["ftype"]; slices.Contains(keys, "ftype") && got != all[f.Product+"/"+f.Version+"/"+f.Name]["ftype"] {
+						t.Errorf("%s: EachOf(%q) of a selection: ftype of %s is %q", file, keys, f.Name, got)
+					}
+					return true
+				})
+				doc.EachOf(pname, keys, func(f Flat) bool {
+					id := f.Product + "/" + f.Version + "/" + f.Name
+					want := map[string]string{}
+					for k, v := range all[id] {
+						for _, w := range append(keys, names...) {
+							if k == w {
+								want[k] = v
+							}
+						}
+					}
+					if !reflect.DeepEqual(f.Attrs, want) {
+						t.Errorf("%s: EachOf(%q) of %s:\n got %v\nwant %v", file, keys, id, f.Attrs, want)
+					}
+					return true
+				})
+			}
+		}
+	}
+}
+
+// TestItemNamesOfBuiltVersion: a version built, not decoded, has its
+// item names sorted all the same.
+func TestItemNamesOfBuiltVersion(t *testing.T) {
+	v := &Version{Items: map[string]*Item{"b": {}, "a": {}, "c": {}}}
+	if got := v.ItemNames(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("ItemNames() = %q, want [a b c]", got)
+	}
+}
