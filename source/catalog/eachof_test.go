@@ -89,3 +89,51 @@ func TestItemNamesOfBuiltVersion(t *testing.T) {
 		t.Errorf("ItemNames() = %q, want [a b c]", got)
 	}
 }
+
+// TestEmptyItem: an item that is an empty object is decoded, shown and
+// encoded as one, and the items after it are read whole.
+func TestEmptyItem(t *testing.T) {
+	text := `{"format": "products:1.0", "content_id": "cid", "products": {"p": {"versions": {"v": {"items": {
+  "a": {}, "b": { }, "c": {"id": "x"}}}}}}}`
+	doc, err := DecodeProducts("empty.json", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := doc.Products["p"].Versions["v"].Items
+	for _, name := range []string{"a", "b"} {
+		if f := items[name].Fields.Fields(); len(f) != 0 {
+			t.Errorf("item %s has fields %v", name, f)
+		}
+	}
+	if id, _ := items["c"].Fields.String("id"); id != "x" {
+		t.Errorf("item c: id %q, want x", id)
+	}
+	out, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := DecodeProducts("empty.json", out)
+	if err != nil {
+		t.Fatalf("decoding the encoding: %v\n%s", err, out)
+	}
+	if got := again.Products["p"].Versions["v"].Items; len(got) != 3 || len(got["a"].Fields.Fields()) != 0 {
+		t.Errorf("encoded again: %s", out)
+	}
+}
+
+// TestSelectSharesWholeVersions: a version that keeps every item is the
+// version itself, not a copy.
+func TestSelectSharesWholeVersions(t *testing.T) {
+	doc, err := DecodeProducts("inherit.json", []byte(inherit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Select(nil, func(map[string]string) bool { return true })
+	for pname, prod := range doc.Products {
+		for vname, v := range prod.Versions {
+			if got[pname] == nil || got[pname].Versions[vname] != v {
+				t.Errorf("%s/%s: Select of every item did not keep the version itself", pname, vname)
+			}
+		}
+	}
+}
