@@ -54,6 +54,7 @@ func TestEachOfIsEachRestricted(t *testing.T) {
 		// A selection's products were built, not decoded: the same holds.
 		sub := doc.Subset(doc.Select(nil, func(map[string]string) bool { return true }))
 		for _, keys := range keySets {
+			seen := map[string]bool{}
 			for pname := range doc.Products {
 				sub.EachOf(pname, keys, func(f Flat) bool {
 					if got := f.Attrs["ftype"]; slices.Contains(keys, "ftype") && got != all[f.Product+"/"+f.Version+"/"+f.Name]["ftype"] {
@@ -71,13 +72,31 @@ func TestEachOfIsEachRestricted(t *testing.T) {
 							}
 						}
 					}
+					seen[id] = true
 					if !reflect.DeepEqual(f.Attrs, want) {
 						t.Errorf("%s: EachOf(%q) of %s:\n got %v\nwant %v", file, keys, id, f.Attrs, want)
 					}
 					return true
 				})
 			}
+			if len(seen) != len(all) {
+				t.Errorf("%s: EachOf(%q) of every product gave %d items, Each %d", file, keys, len(seen), len(all))
+			}
 		}
+	}
+}
+
+// TestObjectGet: Get finds a member and says whether it is there.
+func TestObjectGet(t *testing.T) {
+	o := Object(`{"a": 1, "b": "x"}`)
+	if v, ok := o.Get("b"); !ok || string(v) != `"x"` {
+		t.Errorf("Get(b) = %s, %v", v, ok)
+	}
+	if v, ok := o.Get("c"); ok || v != nil {
+		t.Errorf("Get(c) = %s, %v; want nothing", v, ok)
+	}
+	if _, ok := Object(nil).Get("a"); ok {
+		t.Error("the empty Object has a member")
 	}
 }
 
