@@ -659,12 +659,8 @@ func TestInterruptS3(t *testing.T) {
 	}
 	second := killPoint{at: 1, method: "PUT", path: "partNumber=2&"} // the first second part
 	p := kp.start(t, second, os.Interrupt, args("m")...)
-	done := make(chan int, 1)
-	go func() { done <- p.wait() }()
-	var code int
-	select {
-	case code = <-done:
-	case <-time.After(2 * time.Minute): // a safety net, not a measurement
+	code, ok := p.waitWithin(2 * time.Minute)
+	if !ok {
 		t.Fatal("ssmirror did not stop after SIGINT")
 	}
 	firedAt, log, _ := kp.fired()

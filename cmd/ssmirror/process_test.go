@@ -111,6 +111,21 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	return p
 }
 
+// waitWithin waits for the process to exit, for at most d: a safety net
+// against a hang, not a measurement. On a hang it kills the process and
+// reports false.
+func (p *proc) waitWithin(d time.Duration) (int, bool) {
+	done := make(chan int, 1)
+	go func() { done <- p.wait() }()
+	select {
+	case code := <-done:
+		return code, true
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		return <-done, false
+	}
+}
+
 func (p *proc) wait() int {
 	err := p.cmd.Wait()
 	var ee *exec.ExitError
@@ -159,15 +174,12 @@ func TestInterrupt(t *testing.T) {
 				t.Fatal("no item was requested")
 			}
 			p.cmd.Process.Signal(sig)
-			done := make(chan int)
-			go func() { done <- p.wait() }()
-			select {
-			case code := <-done:
-				if code != 130 {
-					t.Errorf("exit %d, want 130\n%s", code, p.stderr.String())
-				}
-			case <-time.After(30 * time.Second):
+			code, ok := p.waitWithin(30 * time.Second)
+			if !ok {
 				t.Fatal("ssmirror did not stop after the signal")
+			}
+			if code != 130 {
+				t.Errorf("exit %d, want 130\n%s", code, p.stderr.String())
 			}
 			st, _ := dirstore.New(dir)
 			var objs []string

@@ -200,17 +200,12 @@ func TestBigItemsFillUploadMemory(t *testing.T) {
 	args := append([]string{"sync", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style",
 		"--part-size", "5MiB", "--upload-memory", "10MiB", f.srv.Root(), "s3://" + bucket + "/m"}, maasFilter...)
 	p := start(t, nil, args...)
-	done := make(chan int, 1)
-	go func() { done <- p.wait() }()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("sync: exit %d\n%s", code, p.stderr.String())
-		}
-	case <-time.After(3 * time.Minute):
-		p.cmd.Process.Kill()
-		<-done
+	code, ok := p.waitWithin(3 * time.Minute)
+	if !ok {
 		t.Fatalf("sync of items larger than --upload-memory never finished\n%s", p.stderr.String())
+	}
+	if code != 0 {
+		t.Fatalf("sync: exit %d\n%s", code, p.stderr.String())
 	}
 	f.checkMirror(t, st, f.expected())
 }

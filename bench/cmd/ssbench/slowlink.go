@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ssmirror/ssmirror/internal/s3test"
 	"github.com/ssmirror/ssmirror/internal/ui"
 )
 
@@ -51,11 +50,7 @@ type link struct {
 }
 
 func startLink(upstream string, latency time.Duration, reset int64) (*link, error) {
-	addr, err := s3test.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
