@@ -170,6 +170,11 @@ type S3 struct {
 	// PartSize is the multipart part size in bytes (0: the store's
 	// default, 16 MiB, grown so an object needs at most 10,000 parts).
 	PartSize Size `mapstructure:"part_size" json:"part_size"`
+	// MultipartThreshold is the largest object uploaded in one PUT,
+	// streamed when it is larger than a part (0: the store's default,
+	// 256 MiB); larger objects are multipart uploads, resumable after a
+	// cut.
+	MultipartThreshold Size `mapstructure:"multipart_threshold" json:"multipart_threshold"`
 	// PartUploads is the number of parts of one object uploaded at once
 	// (0: the store's default, 4).
 	PartUploads int `mapstructure:"part_uploads" json:"part_uploads"`
@@ -278,6 +283,8 @@ func (s *Sync) Validate() error {
 		return bad("max", "%d is negative", s.Max)
 	case s.S3.PartSize != 0 && (s.S3.PartSize < 5<<20 || s.S3.PartSize > 5<<30):
 		return bad("s3.part_size", "%d is not between 5 MiB and 5 GiB", s.S3.PartSize)
+	case s.S3.MultipartThreshold < 0 || s.S3.MultipartThreshold > 5<<30:
+		return bad("s3.multipart_threshold", "%d is not between 0 and 5 GiB", s.S3.MultipartThreshold)
 	case s.S3.PartUploads < 0 || s.S3.PartUploads > 64:
 		return bad("s3.part_uploads", "%d is not between 1 and 64", s.S3.PartUploads)
 	case s.S3.UploadMemory < 0:

@@ -38,6 +38,8 @@ func TestValidate(t *testing.T) {
 		{func(s *Sync) { s.SignKey = "k"; s.SignedMetadata = "none" }, "sign_key"},
 		{func(s *Sync) { s.S3.Endpoint = "minio:9000" }, "s3.endpoint"},
 		{func(s *Sync) { s.S3.PartSize = 1 << 20 }, "s3.part_size"},
+		{func(s *Sync) { s.S3.MultipartThreshold = 6 << 30 }, "s3.multipart_threshold"},
+		{func(s *Sync) { s.S3.MultipartThreshold = -1 }, "s3.multipart_threshold"},
 		{func(s *Sync) { s.GCGrace = Duration(-time.Second) }, "gc_grace"},
 		{func(s *Sync) { s.Wait = Duration(-time.Second) }, "wait"},
 		{func(s *Sync) { s.SignKey = "k" }, ""},

@@ -116,6 +116,8 @@ var Options = []Option{
 		Help: "PEM file of certificate authorities to trust instead of the system's (S3 and HTTP source)"},
 	{Key: "s3.part_size", Flag: "part-size", Type: TypeString, Default: "", Commands: syncOnly,
 		Help: "S3 multipart part size, at least 5MiB (default 16MiB, grown for objects over 160 GB)"},
+	{Key: "s3.multipart_threshold", Flag: "multipart-threshold", Type: TypeString, Default: "", Commands: syncOnly,
+		Help: "largest S3 object uploaded in one PUT (default 256MiB, at most 5GiB); one larger than --part-size is streamed, checked by the store against its SHA-256; larger ones are multipart uploads, resumed after a cut"},
 	{Key: "s3.part_uploads", Flag: "part-uploads", Type: TypeInt, Default: DefaultPartUploads, Commands: syncOnly,
 		Help: "S3 parts of one object uploaded at once"},
 	{Key: "s3.upload_memory", Flag: "upload-memory", Type: TypeString, Default: "", Commands: syncOnly,

@@ -43,7 +43,7 @@ func OpenTarget(ctx context.Context, loc string, s3cfg config.S3) (target.Store,
 		return s3store.New(ctx, s3store.Config{RootCAs: roots,
 			Bucket: bucket, Prefix: prefix,
 			Endpoint: s3cfg.Endpoint, Region: s3cfg.Region, PathStyle: s3cfg.PathStyle,
-			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: int64(s3cfg.PartSize),
+			Anonymous: s3cfg.Anonymous, InsecureTLS: s3cfg.InsecureTLS, PartSize: int64(s3cfg.PartSize), MultipartThreshold: int64(s3cfg.MultipartThreshold),
 			Concurrency: s3cfg.PartUploads, Memory: int64(s3cfg.UploadMemory),
 			AccessKey: s3cfg.AccessKeyID, SecretKey: s3cfg.SecretAccessKey.Reveal(), SessionToken: s3cfg.SessionToken.Reveal(),
 		})

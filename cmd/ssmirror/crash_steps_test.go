@@ -82,7 +82,7 @@ func TestCrashOverwriteAndGrace(t *testing.T) {
 	var f *fixture
 	var treeA, treeB *upstream.Tree
 	args := func(prefix string, extra ...string) []string {
-		a := append([]string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB",
+		a := append([]string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--multipart-threshold", "5MiB",
 			"--transfers", "3", "--retries", "1", "--retry-delay", "10ms"}, extra...)
 		return append(append(a, f.srv.Root(), "s3://"+bucket+"/"+prefix), maasFilter...)
 	}

@@ -429,9 +429,13 @@ func TestCrashConsistency(t *testing.T) {
 func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 	setS3Env(t, srv)
 	f := newFixture(t)
-	// One item big enough for a multipart upload in 5 MiB parts.
-	const big = "noble/amd64/20250709/squashfs"
-	items := map[string][]byte{big: upstream.Payload(big, 11<<20+123)}
+	// One item big enough for a multipart upload in 5 MiB parts (over the
+	// 8 MiB --multipart-threshold), one streamed in one PUT (over a part).
+	const (
+		big      = "noble/amd64/20250709/squashfs"
+		streamed = "noble/amd64/20250709/ga-24.04/generic/boot-initrd"
+	)
+	items := map[string][]byte{big: upstream.Payload(big, 11<<20+123), streamed: upstream.Payload(streamed, 6<<20+55)}
 	rebuild := func() {
 		tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: items})
 		if err != nil {
@@ -464,7 +468,7 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 		extra []string
 	}
 	syncArgs := func(prefix string, extra ...string) []string {
-		a := append([]string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--transfers", "3"}, extra...)
+		a := append([]string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--multipart-threshold", "8MiB", "--transfers", "3"}, extra...)
 		a = append(a, f.srv.Root(), "s3://"+bucket+"/"+prefix)
 		return append(a, maasFilter...)
 	}
@@ -482,7 +486,7 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 		{"gc", treeB, f.docs, func(p string) { runClean(p, treeA); runClean(p, treeB) }, []string{"--gc-grace", "0"}},
 	}
 	distinct := map[string]bool{} // scenario, request number, mid-body
-	midParts := 0
+	midParts, midStreams := 0, 0
 	for _, sc := range scenarios {
 		// Count the requests of an uninterrupted run.
 		ref := "ref-" + sc.name
@@ -527,6 +531,8 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 			switch {
 			case method == "PUT" && strings.Contains(line, "partNumber=2&"):
 				kind = killPoint{mid: true, method: "PUT", path: "partNumber=2&"}
+			case method == "PUT" && key == streamed:
+				kind = killPoint{mid: true, method: "PUT", path: "/" + key}
 			case method == "PUT" && (strings.HasPrefix(key, "streams/v1/") || key == ".ssmirror/state.json"):
 				kind = killPoint{mid: true, method: "PUT", path: "/" + key + "?"}
 			case method == "DELETE" && len(kills) < 40:
@@ -573,6 +579,15 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 						midParts++
 					}
 				}
+				if strings.Contains(line, "/"+streamed) && !strings.Contains(line, "/.ssmirror/") {
+					// Half of a streamed PUT reached the server: it must
+					// hold nothing at the key.
+					if o, err := st.Stat(context.Background(), streamed); !errors.Is(err, target.ErrNotExist) {
+						t.Errorf("%s: killed in the middle of the streamed PUT of %s, then Stat = %+v, %v: want nothing there", label, streamed, o, err)
+					} else {
+						midStreams++
+					}
+				}
 			}
 
 			// Objects whole in the target now must not be fetched again.
@@ -610,12 +625,15 @@ func testCrashConsistency(t *testing.T, srv *s3test.Server) {
 		}
 	}
 	points := len(distinct)
-	t.Logf("killed ssmirror with SIGKILL at %d distinct points, %d of them in the middle of a multipart part", points, midParts)
+	t.Logf("killed ssmirror with SIGKILL at %d distinct points, %d of them in the middle of a multipart part, %d in the middle of a streamed PUT", points, midParts, midStreams)
 	if points < crashKillPoints {
 		t.Errorf("killed ssmirror at %d distinct points, want at least %d (the README's number)", points, crashKillPoints)
 	}
 	if midParts == 0 {
 		t.Error("no kill in the middle of a multipart part")
+	}
+	if midStreams == 0 {
+		t.Error("no kill in the middle of a streamed PUT")
 	}
 }
 
@@ -654,7 +672,7 @@ func TestInterruptS3(t *testing.T) {
 	kp, endpoint := newKillProxy(t, srv.Endpoint)
 	bucket := srv.NewBucket(t)
 	args := func(prefix string) []string {
-		a := []string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--transfers", "3", f.srv.Root(), "s3://" + bucket + "/" + prefix}
+		a := []string{"sync", "--keyring", f.keyring, "--endpoint", endpoint, "--path-style", "--part-size", "5MiB", "--multipart-threshold", "5MiB", "--transfers", "3", f.srv.Root(), "s3://" + bucket + "/" + prefix}
 		return append(a, maasFilter...)
 	}
 	second := killPoint{at: 1, method: "PUT", path: "partNumber=2&"} // the first second part

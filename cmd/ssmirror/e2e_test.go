@@ -89,6 +89,18 @@ func (f *fixture) build(t *testing.T) {
 	}
 }
 
+// bucketStore is the store at s3://bucket/m on srv, to read a target as a
+// client would.
+func bucketStore(t *testing.T, srv *s3test.Server, bucket string) *s3store.Store {
+	t.Helper()
+	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
+		Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // maasFilter is the done-when selection: amd64 images, newest version,
 // plus every grub/pxelinux bootloader.
 var maasFilter = []string{"arch=amd64", "--max", "1", "--or", "os~(grub|pxelinux)"}

@@ -16,7 +16,7 @@ import (
 // flag or environment variable writes it and as a config file does.
 func sample(o config.Option) (string, any) {
 	switch o.Key {
-	case "s3.part_size", "s3.upload_memory":
+	case "s3.part_size", "s3.upload_memory", "s3.multipart_threshold":
 		return "6M", "6M"
 	case "low_speed":
 		return "10K/30s", "10K/30s"

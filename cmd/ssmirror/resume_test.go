@@ -45,7 +45,7 @@ func TestResumeAfterKill(t *testing.T) {
 					t.Errorf("incomplete upload of %s left behind (%v)", up.Key, up.Err)
 				}
 			}
-			testResumeAfterKill(t, st, left, mode, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB")
+			testResumeAfterKill(t, st, left, mode, "s3://"+bucket+"/m", "--endpoint", srv.Endpoint, "--path-style", "--part-size", "5MiB", "--multipart-threshold", "5MiB")
 		}
 	})
 	t.Run("dir", func(t *testing.T) {
@@ -185,20 +185,11 @@ func TestBigItemsFillUploadMemory(t *testing.T) {
 	for _, p := range []string{"noble/amd64/20250709/squashfs", "noble/amd64/20250709/boot-initrd"} {
 		items[p] = upstream.Payload(p, 16<<20+123)
 	}
-	tree, err := upstream.Build(f.docs, upstream.Options{Scale: scale, Key: f.key, Items: items})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.tree = tree
-	f.srv.Set(tree)
+	f.rebuildWith(t, items)
 	bucket := srv.NewBucket(t)
-	st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: srv.Endpoint, PathStyle: true,
-		Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := bucketStore(t, srv, bucket)
 	args := append([]string{"sync", "--keyring", f.keyring, "--endpoint", srv.Endpoint, "--path-style",
-		"--part-size", "5MiB", "--upload-memory", "10MiB", f.srv.Root(), "s3://" + bucket + "/m"}, maasFilter...)
+		"--part-size", "5MiB", "--multipart-threshold", "5MiB", "--upload-memory", "10MiB", f.srv.Root(), "s3://" + bucket + "/m"}, maasFilter...)
 	p := start(t, nil, args...)
 	code, ok := p.waitWithin(3 * time.Minute)
 	if !ok {

@@ -89,7 +89,7 @@ func CapabilityRows(kind string, c target.Capabilities) []CapabilityRow {
 				"the verified SHA-256 is not kept with the file: adoption after a crash copies again; HTTP headers are the web server's in any case"),
 		}
 	}
-	noChecksum := "not sent: single PUTs and parts carry Content-MD5"
+	noChecksum := "not sent: single PUTs and parts carry Content-MD5; objects larger than a part are multipart uploads, not streamed"
 	if !c.ContentMD5 {
 		noChecksum = "not sent; only ssmirror's own streaming verification checks uploads"
 	}
@@ -97,7 +97,7 @@ func CapabilityRows(kind string, c target.Capabilities) []CapabilityRow {
 		row("conditional writes", c.ConditionalWrites,
 			"lease and index swap with If-None-Match/If-Match", "sync refused unless --single-writer; then the lease is advisory"),
 		row("x-amz-checksum-sha256", c.ChecksumSHA256,
-			"single PUTs carry the catalog's SHA-256; the server refuses a wrong body", noChecksum),
+			"single PUTs carry the catalog's SHA-256; the server refuses a wrong body; objects up to --multipart-threshold stream in one PUT", noChecksum),
 		row("Content-MD5", c.ContentMD5,
 			"verified by the server where the checksum header is not", "the server does not check it: not relied on"),
 		row("start-after", c.StartAfter, "the listing runs in parallel ranges", "the listing runs sequentially, in one pass"),

@@ -62,6 +62,8 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64,
 		return s.putSingle(ctx, key, name, body, size, opts)
 	case conditional:
 		return "", fmt.Errorf("s3store: put %s: %w: a conditional write is one PUT, of at most %d bytes", s.objURL(key), target.ErrTooLarge, int64(MaxPartSize))
+	case s.streams(size, opts):
+		return s.putStream(ctx, key, name, body, size, opts)
 	case partSize > s.partSize && partSize > s.mem.total:
 		// The size needs parts larger than the configured ones (S3 takes
 		// at most MaxParts) and than the whole upload memory: buffering
@@ -164,6 +166,98 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 		return "", s.wrapErr("put", key, err)
 	}
 	return etag, nil
+}
+
+// streams reports whether a Put of size bytes (larger than a part, not
+// conditional) is one streamed PUT: up to the multipart threshold, with a
+// SHA-256 the store checks.
+func (s *Store) streams(size int64, opts target.PutOptions) bool {
+	return size <= s.streamMax && opts.SHA256 != nil && s.capabilities().ChecksumSHA256
+}
+
+// putStream uploads body with one PUT request sent as body is read, with
+// the checksum header the server verifies the whole body against. The
+// last byte is held back until body has ended at size without an error,
+// so a body that fails, is short or is too long never reaches the server
+// whole; the request is then cut and the server stores nothing.
+func (s *Store) putStream(ctx context.Context, key, name string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	sb := &sealedBody{r: target.ContextReader(ctx, body), left: size}
+	mopts := putObjectOptions(opts)
+	mopts.DisableContentSha256 = true
+	mopts.UserMetadata[checksumHeader] = base64.StdEncoding.EncodeToString(opts.SHA256)
+	info, err := s.putCore.PutObject(ctx, s.bucket, name, sb, size, "", "", mopts)
+	if err != nil {
+		if sb.err != nil {
+			// The body's own failure, not the request's that it cut.
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), sb.err)
+		}
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
+		}
+		return "", s.wrapErr("put", key, err)
+	}
+	return info.ETag, nil
+}
+
+// sealedBody reads exactly left bytes of r, holding the last one back
+// until r has ended there without an error. Its first error is kept in
+// err, since the HTTP client reports a request it cut in its own words.
+type sealedBody struct {
+	r    io.Reader
+	left int64 // bytes still to deliver
+	err  error
+}
+
+func (b *sealedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.left == 0 {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.left > 1 {
+		n, err := b.r.Read(p[:min(int64(len(p)), b.left-1)])
+		b.left -= int64(n)
+		if err == io.EOF {
+			err = fmt.Errorf("body ended %d bytes short: %w", b.left, io.ErrUnexpectedEOF)
+		}
+		if err != nil {
+			b.err = err
+		}
+		return n, err
+	}
+	// Not io.ReadFull: it drops an error that comes with the last byte,
+	// which is where a verifying body reports a mismatch.
+	var last [1]byte
+	n, err := 0, error(nil)
+	for try := 0; n == 0 && err == nil; try++ {
+		if try == 100 {
+			err = io.ErrNoProgress
+			break
+		}
+		n, err = b.r.Read(last[:])
+	}
+	switch {
+	case n == 0 && err == io.EOF:
+		b.err = fmt.Errorf("body ended 1 byte short: %w", io.ErrUnexpectedEOF)
+	case err != nil && err != io.EOF:
+		b.err = err
+	case err == nil:
+		if extra, merr := target.MoreData(b.r); merr != nil {
+			b.err = fmt.Errorf("reading body after its last byte: %w", merr)
+		} else if extra {
+			b.err = errors.New("body is longer than the declared size")
+		}
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.left = 0
+	p[0] = last[0]
+	return 1, nil
 }
 
 // conflictRetries bounds the tries of a conditional PUT the store answers

@@ -38,8 +38,9 @@ type donePart struct {
 	state []byte
 }
 
-// PutResumable implements target.Resumer. A body of at most one part is
-// one PUT, as Put makes it: nothing of it is kept when cut off. A larger
+// PutResumable implements target.Resumer. A body of at most one part, or
+// one Put streams, is one PUT, as Put makes it: nothing of it is kept when
+// cut off. A larger
 // one is a multipart upload whose id, parts done and running digest state
 // (of sum's algorithm) are recorded at target.ResumeKey(key) after each
 // part.
@@ -49,7 +50,7 @@ func (s *Store) PutResumable(ctx context.Context, key string, size int64, sum ta
 		return "", err
 	}
 	partSize := s.partSizeFor(size)
-	if _, herr := sum.NewHash(); size <= partSize || herr != nil || opts.IfAbsent || opts.IfMatch != "" || partSize > s.partSize && partSize > s.mem.total {
+	if _, herr := sum.NewHash(); size <= partSize || s.streams(size, opts) || herr != nil || opts.IfAbsent || opts.IfMatch != "" || partSize > s.partSize && partSize > s.mem.total {
 		body, err := open(target.Resumed{})
 		if err != nil {
 			return "", err

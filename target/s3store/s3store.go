@@ -56,6 +56,18 @@
 // headers; minio-go still builds, sends and retries them. Anonymous
 // access, S3 Express and Outposts leave the signing to minio-go.
 //
+// A larger Put, up to Config.MultipartThreshold (default
+// DefaultMultipartThreshold), whose SHA-256 the caller gives, on a store
+// that enforces the x-amz-checksum-sha256 header, is one PUT as well, but
+// streamed: the body is sent as it is read, without a copy in memory or a
+// hash on this side, and the server checks the whole body against the
+// header and stores nothing on a mismatch. Its last byte is held back
+// until the body has ended where it should, without an error (a body that
+// verifies itself as it is read, like the source's, reports a mismatch
+// there), so a body that fails, ends early or runs long is cut before the
+// server holds all of it. minio-go cannot retry such a PUT (the body
+// cannot be read again), and it is not resumable.
+//
 // # Capabilities
 //
 // Probe (target.Prober) finds out what the store honours and adapts the
@@ -118,8 +130,13 @@ import (
 
 const (
 	// DefaultPartSize is the multipart part size used when Config.PartSize
-	// is zero; objects up to this size are uploaded with a single PUT.
+	// is zero; objects up to this size are read into memory and uploaded
+	// with a single PUT.
 	DefaultPartSize = 16 << 20
+	// DefaultMultipartThreshold is Config.MultipartThreshold when zero:
+	// objects larger than a part and up to this size are streamed in one
+	// PUT (see Uploads); larger ones are multipart uploads, resumable.
+	DefaultMultipartThreshold = 256 << 20
 	// MinPartSize is the smallest part size S3 accepts (except for the
 	// last part of an upload).
 	MinPartSize = 5 << 20
@@ -154,8 +171,12 @@ type Config struct {
 	// certificate must chain to, instead of the system's.
 	RootCAs *x509.CertPool
 
-	PartSize    int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
-	Concurrency int   // parts uploaded in parallel; 0 means DefaultConcurrency
+	PartSize int64 // multipart part size; 0 means DefaultPartSize, else ≥ MinPartSize
+	// MultipartThreshold is the largest object streamed in one PUT when
+	// it is larger than a part (0 means DefaultMultipartThreshold, at most
+	// MaxPartSize); a threshold of at most PartSize streams nothing.
+	MultipartThreshold int64
+	Concurrency        int // parts uploaded in parallel; 0 means DefaultConcurrency
 	// Memory bounds the object data buffered at once across all uploads
 	// (0 means DefaultMemory). A part of PartSize, a small object or a
 	// conditional write larger than it is still uploaded, alone; an
@@ -172,6 +193,7 @@ type Store struct {
 	prefix      string // "" or "some/prefix/" (with the trailing slash)
 	endpoint    string // endpoint URL for messages (no credentials)
 	partSize    int64
+	streamMax   int64 // Config.MultipartThreshold
 	concurrency int
 	mem         *budget
 	bufs        *slabs
@@ -254,6 +276,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("s3store: part size %d is below the S3 minimum of %d bytes (5 MiB)", partSize, MinPartSize)
 	case partSize > MaxPartSize:
 		return nil, fmt.Errorf("s3store: part size %d is above the S3 maximum of %d bytes (5 GiB)", partSize, int64(MaxPartSize))
+	}
+	streamMax := cfg.MultipartThreshold
+	switch {
+	case streamMax == 0:
+		streamMax = DefaultMultipartThreshold
+	case streamMax < 0:
+		return nil, fmt.Errorf("s3store: negative multipart threshold %d", streamMax)
+	case streamMax > MaxPartSize:
+		return nil, fmt.Errorf("s3store: multipart threshold %d is above the S3 maximum of one PUT, %d bytes (5 GiB)", streamMax, int64(MaxPartSize))
 	}
 	concurrency := cfg.Concurrency
 	switch {
@@ -355,6 +386,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		prefix:      prefix,
 		endpoint:    u.String(),
 		partSize:    partSize,
+		streamMax:   streamMax,
 		concurrency: concurrency,
 		mem:         newBudget(cmp.Or(cfg.Memory, DefaultMemory)),
 		bufs:        &slabs{size: partSize},

@@ -61,6 +61,9 @@ func config(srv *s3test.Server, bucket string) Config {
 		Region:      srv.Region,
 		PartSize:    MinPartSize,
 		Concurrency: 2,
+		// Objects larger than a part are multipart uploads (streamed
+		// PUTs have tests of their own: TestStreamedPut).
+		MultipartThreshold: MinPartSize,
 	}
 }
 
