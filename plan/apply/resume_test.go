@@ -57,7 +57,8 @@ func eachResumeStore(t *testing.T, body []byte, fn func(t *testing.T, r *resumeR
 		r := newResumeRig(t, body)
 		bucket := s3.NewBucket(t)
 		st, err := s3store.New(context.Background(), s3store.Config{Bucket: bucket, Prefix: "m", Endpoint: s3.Endpoint, PathStyle: true,
-			Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PartSize: s3store.MinPartSize, Concurrency: 2})
+			Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PartSize: s3store.MinPartSize, Concurrency: 2,
+			MultipartThreshold: s3store.MinPartSize}) // resumable: a multipart upload
 		if err != nil {
 			t.Fatal(err)
 		}
