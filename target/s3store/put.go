@@ -187,9 +187,9 @@ func (s *Store) putStream(ctx context.Context, key, name string, body io.Reader,
 	mopts.UserMetadata[checksumHeader] = base64.StdEncoding.EncodeToString(opts.SHA256)
 	info, err := s.putCore.PutObject(ctx, s.bucket, name, sb, size, "", "", mopts)
 	if err != nil {
-		if sb.err != nil {
+		if berr := sb.failure(); berr != nil {
 			// The body's own failure, not the request's that it cut.
-			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), sb.err)
+			return "", fmt.Errorf("s3store: put %s: %w", s.objURL(key), berr)
 		}
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)
@@ -203,12 +203,22 @@ func (s *Store) putStream(ctx context.Context, key, name string, body io.Reader,
 // until r has ended there without an error. Its first error is kept in
 // err, since the HTTP client reports a request it cut in its own words.
 type sealedBody struct {
+	mu   sync.Mutex // the HTTP client may still read when the request has failed
 	r    io.Reader
 	left int64 // bytes still to deliver
 	err  error
 }
 
+// failure is the body's first error, if any.
+func (b *sealedBody) failure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
 func (b *sealedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.err != nil {
 		return 0, b.err
 	}
