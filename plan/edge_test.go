@@ -2,7 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -113,13 +115,14 @@ func TestValidListMarksLimit(t *testing.T) {
 
 // TestListMarks: a target that holds ListPage keys or more after the plan
 // (what it held, transferred, landed and published, and the state) gets
-// a list mark every ListPage keys, whichever of these the keys come from.
+// a list mark every ListPage keys, whichever of these the keys come from;
+// the range that holds the state leaves room for ListSlack keys more.
 func TestListMarks(t *testing.T) {
 	keys := make([]string, ListPage) // with the state key, ListPage+1 keys
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%04d", i)
 	}
-	want := []string{keys[ListPage-2]} // the ListPage-th key: StateKey sorts first
+	want := []string{keys[ListPage-ListSlack-2]} // StateKey sorts first
 	plans := map[string]*Plan{
 		"held":        {state: State{Objects: map[string]target.Object{}}},
 		"transferred": {state: State{}},
@@ -140,14 +143,67 @@ func TestListMarks(t *testing.T) {
 	if got := small.listMarks(); got != nil {
 		t.Errorf("%d keys: marks %v, want none", ListPage, got)
 	}
-	// No mark at the last key: the range after it would be empty.
-	two := make([]string, 2*ListPage-1) // with the state key, 2*ListPage keys
+	// After the state's range, a mark every ListPage keys; none at the
+	// last key (the range after it would be empty).
+	two := make([]string, 2*ListPage-ListSlack-1) // with the state key, 2*ListPage-ListSlack keys
 	for i := range two {
 		two[i] = fmt.Sprintf("k%04d", i)
 	}
-	if got := (&Plan{state: State{}, landed: two}).listMarks(); !reflect.DeepEqual(got, []string{two[ListPage-2]}) {
-		t.Errorf("%d keys: marks %v, want [%s]", 2*ListPage, got, two[ListPage-2])
+	if got := (&Plan{state: State{}, landed: two}).listMarks(); !reflect.DeepEqual(got, []string{two[ListPage-ListSlack-2]}) {
+		t.Errorf("%d keys: marks %v, want [%s]", len(two)+1, got, two[ListPage-ListSlack-2])
 	}
+	// Away from the state, ranges are whole pages.
+	far := make([]string, 2*ListPage)
+	for i := range far {
+		far[i] = fmt.Sprintf("-%04d", i) // sorts before StateDir
+	}
+	if got := (&Plan{state: State{}, landed: far}).listMarks(); !reflect.DeepEqual(got, []string{far[ListPage-1], far[2*ListPage-1]}) {
+		t.Errorf("%d keys before the state: marks %v, want [%s %s]", len(far)+1, got, far[ListPage-1], far[2*ListPage-1])
+	}
+}
+
+// TestListMarksKept: the state's marks stay while each range they bound
+// is still a page at most (the keys the run writes under StateDir beside
+// the plan have come), so a run that changes nothing does not rewrite the
+// state; once a range outgrows a page, or the marks are more than fresh
+// ones would be, they are placed afresh.
+func TestListMarksKept(t *testing.T) {
+	held := func(extra ...string) map[string]target.Object {
+		objs := map[string]target.Object{}
+		for i := range 2 * ListPage {
+			k := fmt.Sprintf("k%04d", i)
+			objs[k] = target.Object{Key: k}
+		}
+		for _, k := range extra {
+			objs[k] = target.Object{Key: k}
+		}
+		return objs
+	}
+	first := (&Plan{state: State{Objects: held()}}).listMarks()
+	var written []string // what a run writes under StateDir beside the plan
+	for i := range ListSlack {
+		written = append(written, fmt.Sprintf("%sw%02d", StateDir, i))
+	}
+	next := &Plan{state: State{Objects: held(written...), GC: &GCState{ListMarks: first}}}
+	if got := next.listMarks(); !reflect.DeepEqual(got, first) {
+		t.Errorf("with %d keys more in the state's range: marks %v, want the state's %v", ListSlack, got, first)
+	}
+	over := &Plan{state: State{Objects: held(append(written, StateDir+"x")...), GC: &GCState{ListMarks: first}}}
+	if got := over.listMarks(); reflect.DeepEqual(got, first) || !pagedRanges(sortedKeys(over.state.Objects, StateKey), got) {
+		t.Errorf("with %d keys more in the state's range: marks %v, want fresh ones", ListSlack+1, got)
+	}
+	stale := &Plan{state: State{Objects: held(), GC: &GCState{ListMarks: []string{"k0100", "k0200", "k0300"}}}}
+	if got := stale.listMarks(); !reflect.DeepEqual(got, first) {
+		t.Errorf("more marks than needed: %v, want %v", got, first)
+	}
+}
+
+// sortedKeys returns the keys of objs and extra, sorted.
+func sortedKeys(objs map[string]target.Object, extra ...string) []string {
+	keys := slices.Sorted(maps.Keys(objs))
+	keys = append(keys, extra...)
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // TestKeepOnlyWhole: --keep keeps a version upstream dropped only while

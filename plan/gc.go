@@ -49,11 +49,11 @@ type GCState struct {
 	// live: the publication the state was written for, and the one it
 	// replaces.
 	Published []string `json:"published,omitempty"`
-	// ListMarks are every ListPage-th key (in lexical order) of what the
-	// target held when the state was written, so that the next run can
-	// list the target in ranges at once, a page each (see
-	// apply.LoadState). A hint: wrong or stale marks cost requests,
-	// never correctness.
+	// ListMarks are keys (in lexical order) of what the target held when
+	// the state was written, about every ListPage-th (see listMarks), so
+	// that the next run can list the target in ranges at once, a page
+	// each (see apply.LoadState). A hint: wrong or stale marks cost
+	// requests, never correctness.
 	ListMarks []string `json:"list_marks,omitempty"`
 }
 
@@ -266,7 +266,12 @@ func (p *Plan) signedReferences() map[string]bool {
 
 // listMarks returns the list marks of the target as this plan leaves it:
 // what it holds, with the transferred and published keys (the state
-// among them), without the deleted ones.
+// among them), without the deleted ones. The range that holds StateDir
+// leaves room for ListSlack more keys: the run writes some there besides
+// the plan (its status record, the kept upstream metadata), which the
+// next run lists. The state's marks are kept while they still bound
+// ranges of a page each, no more of them than fresh marks would be, so
+// that a run which changes nothing else does not rewrite the state.
 func (p *Plan) listMarks() []string {
 	n := len(p.state.Objects) + len(p.Transfers) + len(p.landed) + len(p.Publish) + 1
 	if n <= ListPage {
@@ -292,10 +297,39 @@ func (p *Plan) listMarks() []string {
 	keys = slices.Compact(keys)
 	keys = slices.DeleteFunc(keys, func(k string) bool { return gone[k] })
 	var marks []string
-	for i := ListPage - 1; i < len(keys)-1; i += ListPage {
-		marks = append(marks, keys[i])
+	in, limit := 0, ListPage // keys in the current range, and its room
+	for _, k := range keys[:len(keys)-1] {
+		in++
+		if strings.HasPrefix(k, StateDir) {
+			limit = ListPage - ListSlack
+		}
+		if in >= limit {
+			marks = append(marks, k)
+			in, limit = 0, ListPage
+		}
+	}
+	if p.state.GC != nil && len(p.state.GC.ListMarks) <= len(marks) && pagedRanges(keys, p.state.GC.ListMarks) {
+		return p.state.GC.ListMarks
 	}
 	return marks
+}
+
+// ListSlack is the room for keys under StateDir that the range holding
+// them leaves when list marks are placed (see listMarks).
+const ListSlack = 24
+
+// pagedRanges reports whether marks, each one of keys (sorted), split
+// keys into ranges of at most ListPage keys each: listed a request each.
+func pagedRanges(keys, marks []string) bool {
+	from := 0
+	for _, m := range marks {
+		i, found := slices.BinarySearch(keys, m)
+		if !found || i+1-from > ListPage {
+			return false
+		}
+		from = i + 1
+	}
+	return len(keys)-from <= ListPage
 }
 
 // maxListMarks bounds the list marks a state may hold (a target of 100
