@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -234,14 +235,26 @@ func readBoth(ctx context.Context, job Job, caps target.Capabilities, guarded ta
 		defer close(read)
 		src, srcErr = source.Read(ctx, job.Meta, job.Start, source.Options{Keyring: job.Keyring, NoVerify: cfg.NoVerify, AllowSHA1: cfg.AllowSHA1, Cache: cache})
 	}()
-	// The upstream's signed files are what the target holds when nothing
-	// changed: their listed ETags (MD5) spare reading them back.
-	st, err := apply.LoadState(ctx, job.Target, apply.LoadOptions{Sequential: !caps.StartAfter, Expect: func() map[string][]byte {
+	// The upstream's signed files, and the .json files this run would
+	// publish, are what the target holds when nothing changed: their
+	// listed ETags (MD5) spare reading them back.
+	st, err := apply.LoadState(ctx, job.Target, apply.LoadOptions{Sequential: !caps.StartAfter, Expect: func(objs map[string]target.Object) map[string][]byte {
 		<-read
 		if srcErr != nil {
 			return nil
 		}
-		return src.Raw
+		for k, o := range objs {
+			if strings.HasPrefix(k, "streams/") && strings.HasSuffix(k, ".json") && strings.Contains(o.ETag, "-") {
+				return src.Raw // uploaded in parts: its ETag is no MD5, so it is read anyway
+			}
+		}
+		rendered, err := plan.Rendered(src, objs, plan.Options{Filters: cfg.Filters, Max: cfg.Max})
+		if err != nil {
+			return src.Raw // the plan reports it
+		}
+		expect := maps.Clone(src.Raw)
+		maps.Copy(expect, rendered)
+		return expect
 	}})
 	<-read
 	if srcErr != nil {

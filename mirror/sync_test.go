@@ -64,15 +64,31 @@ func (r *recorder) Deleted(plan.Delete, error) {}
 // on loopback, into st (arch=amd64 --or os~(grub|pxelinux), --max 1).
 func newJob(t *testing.T, st target.Store) (Job, *gpg.Keyring) {
 	t.Helper()
-	key, err := gpg.GenerateKey("ssmirror test", "test@example.invalid", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	docs, err := upstream.MAASDocs("../testdata/maas")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree, err := upstream.Build(docs, upstream.Options{Scale: 20000, Key: key})
+	job, kr := signedJob(t, docs, 20000)
+	filters, err := filter.ParseArgs([]string{"arch=amd64", filter.OrArg, "os~(grub|pxelinux)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Config.Target, job.Config.Filters, job.Config.Max, job.Target = st.String(), filters, 1, st
+	job.PublicURL = "http://mirror.invalid/maas/stable/"
+	return job, kr
+}
+
+// signedJob returns a Job, without a target, that mirrors the products
+// docs (sizes divided by scale), signed with a new key and served on
+// loopback, publishing the upstream's signed files; and the keyring that
+// verifies them.
+func signedJob(t *testing.T, docs []upstream.Doc, scale int64) (Job, *gpg.Keyring) {
+	t.Helper()
+	key, err := gpg.GenerateKey("ssmirror test", "test@example.invalid", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := upstream.Build(docs, upstream.Options{Scale: scale, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,18 +97,13 @@ func newJob(t *testing.T, st target.Store) (Job, *gpg.Keyring) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filters, err := filter.ParseArgs([]string{"arch=amd64", filter.OrArg, "os~(grub|pxelinux)"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fetcher, err := source.NewHTTP(srv.Root(), source.DefaultHTTPClient())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Source, cfg.Target, cfg.Filters, cfg.Max = srv.Root(), st.String(), filters, 1
-	return Job{Config: cfg, Meta: fetcher, Items: fetcher, Start: source.DefaultStart, Keyring: kr, Target: st,
-		Version: "test", PublicURL: "http://mirror.invalid/maas/stable/",
+	cfg.Source = srv.Root()
+	return Job{Config: cfg, Meta: fetcher, Items: fetcher, Start: source.DefaultStart, Keyring: kr, Version: "test",
 		Signing: func(sourceSigned bool, opts *plan.Options) (*gpg.SigningKey, error) {
 			opts.Signed = plan.SignedUpstream
 			return nil, nil

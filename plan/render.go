@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/ssmirror/ssmirror/source"
 	"github.com/ssmirror/ssmirror/source/catalog"
 	"github.com/ssmirror/ssmirror/source/gpg"
+	"github.com/ssmirror/ssmirror/target"
 )
 
 // render fills p.Publish with the metadata files that describe p.Catalog
@@ -106,6 +108,25 @@ func (p *Plan) render(verbatim bool) (map[string]bool, error) {
 		p.Publish = append(p.Publish, m)
 	}
 	return keys, nil
+}
+
+// Rendered returns the .json metadata (index.json and the products files
+// it names) that a plan of src with opts publishes when the target's
+// previous publication adds nothing to the selection (no version kept
+// after upstream dropped it), by key. Their listed ETags then tell
+// whether the target holds them (see apply.LoadOptions.Expect): a run
+// that changes nothing need not read them back.
+func Rendered(src *source.Mirror, objs map[string]target.Object, opts Options) (map[string][]byte, error) {
+	cat, _ := selectCatalog(src, nil, objs, opts)
+	p := &Plan{Catalog: cat, src: src, state: State{Objects: objs}, opts: Options{Filters: opts.Filters, Max: opts.Max}}
+	if _, err := p.render(false); err != nil {
+		return nil, err
+	}
+	files := make(map[string][]byte, len(p.Publish))
+	for _, m := range p.Publish {
+		files[m.Key] = m.Body
+	}
+	return files, nil
 }
 
 // publicationDigest identifies a publication of the .json metadata: the

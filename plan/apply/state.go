@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ssmirror/ssmirror/plan"
@@ -24,9 +24,10 @@ import (
 //
 // The garbage collection state is read first: its list marks let a store
 // that lists in pages (target.RangeLister) be listed in ranges at once, a
-// page each. The published catalog is read while the listing runs. On a
-// new target that costs two requests answered "not found"; what they say
-// counts only if the listing has them.
+// page each. The metadata is read once the listing shows it there, and
+// not at all where the listing shows that it holds the bytes the caller
+// expects (LoadOptions.Expect). On a new target that costs one request
+// answered "not found" (the state).
 func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.State, error) {
 	st := plan.State{Objects: map[string]target.Object{}, Metadata: map[string][]byte{}, Now: time.Now()}
 	gcData, gcErr := readAll(ctx, dst, plan.StateKey)
@@ -40,25 +41,14 @@ func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.St
 			marks = gc.ListMarks
 		}
 	}
-	var (
-		pub     *source.Mirror
-		pubErr  error
-		reading sync.WaitGroup
-	)
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	reading.Go(func() { pub, pubErr = source.Read(rctx, source.Store{Store: dst}, plan.IndexJSON, source.Options{}) })
 	if opts.Sequential {
 		marks = nil // one pass
 	}
 	objs, err := listTarget(ctx, dst, marks)
 	if err != nil {
-		cancel()
-		reading.Wait()
 		return st, fmt.Errorf("list %s: %w", dst, err)
 	}
 	st.Objects = objs
-	reading.Wait()
 	if _, ok := st.Objects[plan.StateKey]; ok {
 		if gcErr != nil && !errors.Is(gcErr, target.ErrNotExist) {
 			return st, gcErr
@@ -73,9 +63,14 @@ func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.St
 	if _, ok := st.Objects[plan.IndexJSON]; !ok {
 		return st, nil
 	}
-	if pubErr != nil {
+	have := held{dst: dst, objs: objs}
+	if opts.Expect != nil {
+		have.expect = opts.Expect(objs)
+	}
+	pub, err := source.Read(ctx, have, plan.IndexJSON, source.Options{})
+	if err != nil {
 		return st, fmt.Errorf("the target's published metadata is unreadable (remove %s/%s to start afresh): %w",
-			dst, plan.IndexJSON, pubErr)
+			dst, plan.IndexJSON, err)
 	}
 	st.Published = pub
 	for k, v := range pub.Raw {
@@ -84,29 +79,25 @@ func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.St
 	// Read the other metadata files at once: each is one request, unless
 	// the listing shows that it holds the bytes the caller expects.
 	keys := extraMetaKeys(st.Objects)
-	var expect map[string][]byte
-	if opts.Expect != nil && len(keys) > 0 {
-		expect = opts.Expect()
-	}
 	bodies := make([][]byte, len(keys))
-	have := make([]bool, len(keys)) // false: gone since the listing
+	got := make([]bool, len(keys)) // false: gone since the listing
 	err = forEach(ctx, len(keys), listWorkers, func(ctx context.Context, i int) error {
-		if body, ok := expect[keys[i]]; ok && etagIsMD5(st.Objects[keys[i]].ETag, body) {
-			bodies[i], have[i] = body, true
+		if body, ok := have.expected(keys[i]); ok {
+			bodies[i], got[i] = body, true
 			return nil
 		}
 		body, err := readAll(ctx, dst, keys[i])
 		if errors.Is(err, target.ErrNotExist) {
 			return nil
 		}
-		bodies[i], have[i] = body, err == nil
+		bodies[i], got[i] = body, err == nil
 		return err
 	})
 	if err != nil {
 		return st, err
 	}
 	for i, key := range keys {
-		if have[i] {
+		if got[i] {
 			st.Metadata[key] = bodies[i]
 		}
 	}
@@ -116,16 +107,46 @@ func LoadState(ctx context.Context, dst target.Store, opts LoadOptions) (plan.St
 // LoadOptions tune LoadState.
 type LoadOptions struct {
 	// Expect, when set, returns bytes that the caller expects metadata
-	// keys to hold (the upstream's signed files, which a mirror publishes
-	// byte for byte). LoadState calls it once, after the listing, and
-	// does not read a signed file or key whose listed ETag is the MD5 of
-	// the expected bytes (as S3 reports for an object stored with a
-	// single PUT); any other is read.
-	Expect func() map[string][]byte
+	// keys to hold, given the listing: the upstream's signed files, which
+	// a mirror publishes byte for byte, and the .json files the run
+	// would publish (plan.Rendered). LoadState calls it once, after the
+	// listing, when the target holds an index, and does not read a key
+	// whose listed size and ETag are those of the expected bytes (S3
+	// reports the MD5 as the ETag of an object stored with a single
+	// PUT); any other is read.
+	Expect func(objs map[string]target.Object) map[string][]byte
 	// Sequential lists the target in one pass even when it is a
 	// target.RangeLister: its store ignores start-after (a probe found).
 	Sequential bool
 }
+
+// held reads the target's metadata (a source.Fetcher), but for the keys
+// the listing shows holding the bytes expected, which it serves without
+// a request.
+type held struct {
+	dst    target.Store
+	objs   map[string]target.Object
+	expect map[string][]byte
+}
+
+// expected returns the bytes expected at key, if the listing shows that
+// key holds them.
+func (h held) expected(key string) ([]byte, bool) {
+	body, ok := h.expect[key]
+	obj, listed := h.objs[key]
+	return body, ok && listed && obj.Size == int64(len(body)) && etagIsMD5(obj.ETag, body)
+}
+
+// Fetch implements source.Fetcher.
+func (h held) Fetch(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if body, ok := h.expected(key); ok {
+		return io.NopCloser(bytes.NewReader(body)), int64(len(body)), nil
+	}
+	return source.Store{Store: h.dst}.Fetch(ctx, key)
+}
+
+// String implements source.Fetcher.
+func (h held) String() string { return h.dst.String() }
 
 // etagIsMD5 reports whether etag is the MD5 of body, in hex.
 func etagIsMD5(etag string, body []byte) bool {

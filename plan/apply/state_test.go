@@ -240,17 +240,19 @@ func TestListMarksAfterSync(t *testing.T) {
 	}
 }
 
-// TestLoadStateExpect: a signed file whose listed ETag is the MD5 of the
-// bytes the caller expects is not read back; one that differs is read, and
-// the state holds what the target really has.
+// TestLoadStateExpect: a metadata file (signed or the published .json)
+// whose listed ETag is the MD5 of the bytes the caller expects is not read
+// back; one that differs is read, and the state holds what the target
+// really has.
 func TestLoadStateExpect(t *testing.T) {
 	st, proxy := s3Target(t, "m")
 	ctx := context.Background()
 	same, old := []byte("signed index, as upstream has it\n"), []byte("an older signed products file\n")
+	index := []byte(`{"format": "index:1.0", "index": {}}`)
 	files := map[string][]byte{
 		plan.IndexSJSON:              same,
 		"streams/v1/products.sjson":  old,
-		plan.IndexJSON:               []byte(`{"format": "index:1.0", "index": {}}`),
+		plan.IndexJSON:               index,
 		"streams/v1/unrelated.sjson": []byte("a signed file nobody expects\n"),
 	}
 	for k, v := range files {
@@ -258,25 +260,42 @@ func TestLoadStateExpect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	expect := map[string][]byte{plan.IndexSJSON: same, "streams/v1/products.sjson": []byte("the new signed products file\n")}
-	before := len(proxy.Requests())
-	got, err := apply.LoadState(ctx, st, apply.LoadOptions{Expect: func() map[string][]byte { return expect }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := map[string]bool{}
-	for _, r := range proxy.Requests()[before:] {
-		if r.Method == "GET" && r.RawQuery == "" {
-			_, key, _ := strings.Cut(r.Path, "/m/")
-			read[key] = true
+	for _, c := range []struct {
+		name  string
+		index []byte // the index.json expected
+	}{
+		{"index unchanged", index},
+		{"index changed", []byte(`{"format": "index:1.0", "index": {}, "updated": "now"}`)},
+	} {
+		expect := map[string][]byte{plan.IndexSJSON: same, "streams/v1/products.sjson": []byte("the new signed products file\n"), plan.IndexJSON: c.index}
+		before := len(proxy.Requests())
+		var listed int
+		got, err := apply.LoadState(ctx, st, apply.LoadOptions{Expect: func(objs map[string]target.Object) map[string][]byte {
+			listed = len(objs)
+			return expect
+		}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if read[plan.IndexSJSON] || !read["streams/v1/products.sjson"] || !read["streams/v1/unrelated.sjson"] {
-		t.Errorf("read back %v; want the changed and the unexpected signed files, not the unchanged one", slices.Sorted(maps.Keys(read)))
-	}
-	for _, k := range []string{plan.IndexSJSON, "streams/v1/products.sjson", "streams/v1/unrelated.sjson"} {
-		if string(got.Metadata[k]) != string(files[k]) {
-			t.Errorf("state holds %q for %s, want what the target has, %q", got.Metadata[k], k, files[k])
+		read := map[string]bool{}
+		for _, r := range proxy.Requests()[before:] {
+			if r.Method == "GET" && r.RawQuery == "" {
+				_, key, _ := strings.Cut(r.Path, "/m/")
+				read[key] = true
+			}
+		}
+		if listed != len(files) || read[plan.IndexSJSON] || !read["streams/v1/products.sjson"] || !read["streams/v1/unrelated.sjson"] ||
+			read[plan.IndexJSON] != (string(c.index) != string(index)) {
+			t.Errorf("%s: Expect given %d objects, read back %v; want all %d, and the changed and the unexpected files, not the unchanged ones",
+				c.name, listed, slices.Sorted(maps.Keys(read)), len(files))
+		}
+		for k := range files {
+			if string(got.Metadata[k]) != string(files[k]) {
+				t.Errorf("%s: state holds %q for %s, want what the target has, %q", c.name, got.Metadata[k], k, files[k])
+			}
+		}
+		if got.Published == nil || string(got.Published.Raw[plan.IndexJSON]) != string(index) {
+			t.Errorf("%s: the published catalog is not the target's", c.name)
 		}
 	}
 }
