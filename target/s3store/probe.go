@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -56,9 +57,12 @@ type cachedProbe struct {
 // StartAfter is missing, and must not count on the lease when
 // ConditionalWrites is.
 func (s *Store) Probe(ctx context.Context, fresh bool) (target.Probe, error) {
-	server := s.server.String()
 	if !fresh {
-		if p, ok := s.cachedProbe(ctx, server); ok {
+		p, ok, err := s.cachedProbe(ctx)
+		if err != nil {
+			return p, err
+		}
+		if ok {
 			p.Kind = target.KindS3 // absent from the results of older versions
 			s.caps.Store(&p.Capabilities)
 			return p, nil
@@ -80,21 +84,27 @@ func (s *Store) Probe(ctx context.Context, fresh bool) (target.Probe, error) {
 }
 
 // cachedProbe reads back the result of an earlier probe of the same
-// endpoint and server.
-func (s *Store) cachedProbe(ctx context.Context, server string) (target.Probe, bool) {
+// endpoint and server (the identity the store answered this read with).
+// It is the store's first request in a run: an error other than a
+// missing result (a missing bucket, refused credentials, an untrusted
+// certificate) is returned.
+func (s *Store) cachedProbe(ctx context.Context) (target.Probe, bool, error) {
 	rc, _, err := s.Open(ctx, ProbeKey)
+	if errors.Is(err, target.ErrNotExist) {
+		return target.Probe{}, false, nil
+	}
 	if err != nil {
-		return target.Probe{}, false
+		return target.Probe{}, false, err
 	}
 	defer rc.Close()
 	var c cachedProbe
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&c); err != nil ||
-		c.Version != probeVersion || c.Endpoint != s.endpoint || c.Server != server {
-		return target.Probe{}, false
+		c.Version != probeVersion || c.Endpoint != s.endpoint || c.Server != s.server.String() {
+		return target.Probe{}, false, nil
 	}
 	c.Cached = true
 	c.Store = s.String()
-	return c.Probe, true
+	return c.Probe, true, nil
 }
 
 // prober runs the checks of one probe.
@@ -155,7 +165,8 @@ func (p *prober) put(k string, body []byte, md5b64 string, opts minio.PutObjectO
 }
 
 // fatal reports whether err means the probe cannot go on (the context
-// ended, or the store refuses our credentials).
+// ended, the store refuses our credentials or has no such bucket, or its
+// certificate is not trusted).
 func (p *prober) fatal(err error) error {
 	if err == nil {
 		return nil
@@ -163,7 +174,8 @@ func (p *prober) fatal(err error) error {
 	if cerr := p.ctx.Err(); cerr != nil {
 		return cerr
 	}
-	if errors.Is(p.s.mapErr(err), target.ErrAccess) || errors.Is(p.s.mapErr(err), target.ErrNoBucket) {
+	var cert *tls.CertificateVerificationError
+	if errors.Is(p.s.mapErr(err), target.ErrAccess) || errors.Is(p.s.mapErr(err), target.ErrNoBucket) || errors.As(err, &cert) {
 		return p.s.wrapErr("probe", strings.TrimPrefix(p.dir, p.s.prefix), err)
 	}
 	return nil

@@ -249,10 +249,11 @@ var (
 	wrapTransport func(http.RoundTripper) http.RoundTripper
 )
 
-// New connects to the bucket described by cfg. It resolves credentials,
-// then checks that the bucket exists and is accessible: a missing bucket
-// gives an error wrapping target.ErrNoBucket, refused or missing
-// credentials an error wrapping target.ErrAccess.
+// New connects to the bucket described by cfg. It resolves credentials
+// (none found gives an error wrapping target.ErrAccess) and sends no
+// request: the first request finds a missing bucket (an error wrapping
+// target.ErrNoBucket that names it) or credentials the store refuses (an
+// error wrapping target.ErrAccess).
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("s3store: no bucket configured")
@@ -394,32 +395,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		virtualHost: !cfg.PathStyle && strings.HasSuffix(u.Hostname(), ".amazonaws.com") && !strings.Contains(cfg.Bucket, "."),
 	}
 
-	ok, err := client.BucketExists(ctx, s.bucket)
-	if err == nil && !ok {
-		// A HEAD response has no body, so a 404 may also mean an unknown
-		// access key (Versity S3 Gateway answers so). Ask again with a GET,
-		// whose error response names the reason.
-		err = s.probeList(ctx)
-		if err == nil {
-			ok = true
-		}
-	}
-	if err != nil {
-		if errors.Is(s.mapErr(err), target.ErrNoBucket) {
-			return nil, fmt.Errorf("s3store: bucket %s does not exist at %s: %w", s.bucket, s.endpoint, target.ErrNoBucket)
-		}
-		if sentinel := s.mapErr(err); sentinel != nil {
-			return nil, fmt.Errorf("s3store: bucket %s at %s: %w: %w", s.bucket, s.endpoint, sentinel, err)
-		}
-		var cerr *tls.CertificateVerificationError
-		if errors.As(err, &cerr) {
-			return nil, fmt.Errorf("s3store: bucket %s at %s: %w (trust the server's CA with SSL_CERT_FILE, or disable verification with the insecure TLS option)", s.bucket, s.endpoint, err)
-		}
-		return nil, fmt.Errorf("s3store: bucket %s at %s: %w", s.bucket, s.endpoint, err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("s3store: bucket %s does not exist at %s: %w", s.bucket, s.endpoint, target.ErrNoBucket)
-	}
 	// Single PUTs, one per small object, go through a client that leaves
 	// the signing to a transport keeping the day's signing key.
 	if sig := signerFor(ctx, client, creds, rt, *u, s.bucket, cfg.Anonymous); sig != nil {
@@ -435,16 +410,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	return s, nil
-}
-
-// probeList lists at most one object of the store and returns the error.
-func (s *Store) probeList(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for obj := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1}) {
-		return obj.Err
-	}
-	return nil
 }
 
 // parseEndpoint checks that s is an http(s) URL naming only a host.
@@ -541,8 +506,19 @@ func (s *Store) mapErr(err error) error {
 
 // wrapErr wraps an error of operation op on key with the object's URL and
 // the matching sentinel error.
+//
+// New sends no request, so the first request of a store is the one that
+// finds a missing bucket (named, with the endpoint) or a certificate the
+// client does not trust (with how to trust it).
 func (s *Store) wrapErr(op, key string, err error) error {
-	if sentinel := s.mapErr(err); sentinel != nil && !errors.Is(err, sentinel) {
+	sentinel := s.mapErr(err)
+	var cerr *tls.CertificateVerificationError
+	switch {
+	case errors.Is(sentinel, target.ErrNoBucket):
+		return fmt.Errorf("s3store: bucket %s does not exist at %s: %w: %w", s.bucket, s.endpoint, sentinel, err)
+	case errors.As(err, &cerr):
+		return fmt.Errorf("s3store: %s %s at %s: %w (trust the server's CA with SSL_CERT_FILE, or disable verification with the insecure TLS option)", op, s.objURL(key), s.endpoint, err)
+	case sentinel != nil && !errors.Is(err, sentinel):
 		return fmt.Errorf("s3store: %s %s: %w: %w", op, s.objURL(key), sentinel, err)
 	}
 	return fmt.Errorf("s3store: %s %s: %w", op, s.objURL(key), err)

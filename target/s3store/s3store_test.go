@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -151,9 +152,10 @@ func TestTLSVerification(t *testing.T) {
 	srv := s3test.StartTLS(t)
 	useCreds(t, srv)
 	cfg := config(srv, srv.NewBucket(t))
-	_, err := New(context.Background(), cfg)
-	if err == nil {
-		t.Fatal("New accepted a self-signed certificate without InsecureTLS")
+	_, err := open(context.Background(), cfg)
+	var cert *tls.CertificateVerificationError
+	if !errors.As(err, &cert) || !strings.Contains(err.Error(), "SSL_CERT_FILE") {
+		t.Fatalf("a self-signed certificate without InsecureTLS: %v, want a certificate error saying how to trust it", err)
 	}
 	t.Log(err)
 }
@@ -367,15 +369,41 @@ func TestMetadataStored(t *testing.T) {
 	}
 }
 
+// open is New followed by the store's first request, a probe (the first
+// thing a sync does), whose error is New's when New succeeded: New sends
+// no request.
+func open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.Probe(ctx, false)
+	return s, err
+}
+
+// TestMissingBucket: a missing bucket is named, with the endpoint, by the
+// store's first request, whichever it is.
 func TestMissingBucket(t *testing.T) {
 	srv := s3test.Shared(t)
 	useCreds(t, srv)
-	_, err := New(context.Background(), config(srv, "no-such-bucket"))
-	if !errors.Is(err, target.ErrNoBucket) {
-		t.Fatalf("New = %v, want ErrNoBucket", err)
+	ctx := context.Background()
+	s, err := New(ctx, config(srv, "no-such-bucket"))
+	if err != nil {
+		t.Fatalf("New = %v, want no request and no error", err)
 	}
-	if want := "bucket no-such-bucket does not exist at " + srv.Endpoint; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not contain %q", err, want)
+	for name, first := range map[string]func() error{
+		"probe": func() error { _, err := s.Probe(ctx, false); return err },
+		"list":  func() error { return s.List(ctx, "", func(target.Object) error { return nil }) },
+		"open":  func() error { _, _, err := s.Open(ctx, "x"); return err },
+		"put":   func() error { _, err := s.Put(ctx, "x", strings.NewReader("x"), 1, target.PutOptions{}); return err },
+	} {
+		err := first()
+		if !errors.Is(err, target.ErrNoBucket) {
+			t.Fatalf("%s = %v, want ErrNoBucket", name, err)
+		}
+		if want := "bucket no-such-bucket does not exist at " + srv.Endpoint; !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %q does not contain %q", name, err, want)
+		}
 	}
 }
 
@@ -384,9 +412,9 @@ func TestWrongSecret(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value")
-	_, err := New(context.Background(), config(srv, bucket))
+	_, err := open(context.Background(), config(srv, bucket))
 	if !errors.Is(err, target.ErrAccess) {
-		t.Fatalf("New with a wrong secret = %v, want ErrAccess", err)
+		t.Fatalf("a wrong secret: %v, want ErrAccess", err)
 	}
 	if strings.Contains(err.Error(), "wrong-secret-value") {
 		t.Errorf("error shows the secret: %v", err)
@@ -394,9 +422,9 @@ func TestWrongSecret(t *testing.T) {
 	t.Log(err)
 
 	t.Setenv("AWS_ACCESS_KEY_ID", "unknown-key")
-	_, err = New(context.Background(), config(srv, bucket))
+	_, err = open(context.Background(), config(srv, bucket))
 	if !errors.Is(err, target.ErrAccess) {
-		t.Fatalf("New with an unknown key = %v, want ErrAccess", err)
+		t.Fatalf("an unknown key: %v, want ErrAccess", err)
 	}
 }
 
@@ -419,17 +447,17 @@ func TestCredentialSources(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		cfg := config(srv, bucket)
 		cfg.Anonymous = true
-		_, err := New(ctx, cfg)
+		_, err := open(ctx, cfg)
 		// The bucket is private, so the server refuses unsigned requests.
 		if !errors.Is(err, target.ErrAccess) {
-			t.Fatalf("anonymous New on a private bucket = %v, want ErrAccess", err)
+			t.Fatalf("anonymous on a private bucket: %v, want ErrAccess", err)
 		}
 	})
 	t.Run("minio-env", func(t *testing.T) {
 		t.Setenv("MINIO_ROOT_USER", srv.AccessKey)
 		t.Setenv("MINIO_ROOT_PASSWORD", srv.SecretKey)
-		if _, err := New(ctx, config(srv, bucket)); err != nil {
-			t.Fatalf("New with MINIO_ROOT_USER: %v", err)
+		if _, err := open(ctx, config(srv, bucket)); err != nil {
+			t.Fatalf("with MINIO_ROOT_USER: %v", err)
 		}
 	})
 	t.Run("aws-profile", func(t *testing.T) {
@@ -439,8 +467,8 @@ func TestCredentialSources(t *testing.T) {
 			"[mirror]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+"\n"), 0o600)
 		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
 		t.Setenv("AWS_PROFILE", "mirror")
-		if _, err := New(ctx, config(srv, bucket)); err != nil {
-			t.Fatalf("New with AWS_PROFILE=mirror: %v", err)
+		if _, err := open(ctx, config(srv, bucket)); err != nil {
+			t.Fatalf("with AWS_PROFILE=mirror: %v", err)
 		}
 	})
 	t.Run("endpoint-env", func(t *testing.T) {
