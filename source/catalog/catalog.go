@@ -14,13 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+
+	"github.com/ssmirror/ssmirror/internal/par"
 )
 
 // Document formats.
@@ -347,7 +346,7 @@ func decodeProducts(name string, data []byte, fail func(where string, format str
 	decoded := make([]*Product, len(prods))
 	keys := make([]interner, len(prods))
 	errs := make([]error, len(prods))
-	parallel(len(prods), func(i int) {
+	par.Each(len(prods), func(i int) {
 		keys[i] = interner{}
 		decoded[i], errs[i] = decodeProduct(prods[i].key, prods[i].val, keys[i], fail)
 	})
@@ -382,32 +381,6 @@ func rawMembers(raw json.RawMessage) ([]rawMember, error) {
 		return nil
 	})
 	return out, err
-}
-
-// parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
-// returns when all have returned.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // decodeProduct decodes one product's versions and items. Item field keys

@@ -3,6 +3,8 @@ package catalog
 import (
 	"maps"
 	"slices"
+
+	"github.com/ssmirror/ssmirror/internal/par"
 )
 
 // Flat is one item with the attributes it inherits, as filters and
@@ -48,7 +50,7 @@ func (p *Products) Select(keys []string, match func(attrs map[string]string) boo
 	top := p.topAttrs()
 	names := SortedKeys(p.Products)
 	kept := make([]*Product, len(names))
-	parallel(len(names), func(i int) {
+	par.Each(len(names), func(i int) {
 		src := p.Products[names[i]]
 		var np *Product
 		// The items kept of version cur: a version that keeps every item
