@@ -126,9 +126,11 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 		maps.DeleteFunc(pattrs, func(k, _ string) bool { return !want(k) })
 	}
 	var touched []undo
+	attrs := make(map[string]string, len(pattrs)+8) // each version's, in turn
 	for _, vname := range SortedKeys(prod.Versions) {
 		ver := prod.Versions[vname]
-		attrs := clone(pattrs)
+		clear(attrs)
+		maps.Copy(attrs, pattrs)
 		p.mergeWant(attrs, ver.Fields, want)
 		names := [...]struct{ k, v string }{{"content_id", cid}, {"product_name", pname}, {"version_name", vname}}
 		for _, n := range names {
