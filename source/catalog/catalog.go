@@ -584,16 +584,28 @@ func (p *Products) EncodeLike(like []byte) ([]byte, error) {
 	w.buf.Grow(p.encodedSize())
 
 	err := w.fields(0, p.Fields, "products", func(depth int) error {
-		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
-			return w.fields(depth, prod.Fields, "versions", func(depth int) error {
-				return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
-					return w.fields(depth, ver.Fields, "items", func(depth int) error {
-						return encodeSorted(w, depth, ver.ItemNames(), ver.Items, func(depth int, it *Item) error {
-							return w.item(depth, it.Fields, p.keys)
-						})
-					})
-				})
-			})
+		// The products are encoded on every core, a few ahead of the
+		// output, which takes them in order.
+		names := SortedKeys(p.Products)
+		errs := make([]error, len(names))
+		made := par.Start(len(names), func(i int, buf []byte) []byte {
+			if buf == nil {
+				buf = make([]byte, 0, 64<<10)
+			}
+			pw := &encoder{buf: output{buf: buf}}
+			errs[i] = pw.product(depth+1, p.Products[names[i]], p.keys)
+			return pw.buf.buf
+		})
+		defer made.Stop()
+		next := 0
+		return encodeSorted(w, depth, names, p.Products, func(int, *Product) error {
+			piece, _ := made.Next()
+			if err := errs[next]; err != nil {
+				return err
+			}
+			next++
+			w.buf.write(piece)
+			return nil
 		})
 	})
 	if err != nil {
@@ -601,6 +613,20 @@ func (p *Products) EncodeLike(like []byte) ([]byte, error) {
 	}
 	w.buf.writeByte('\n')
 	return w.buf.Bytes(), nil
+}
+
+// product writes a product with its versions and items; keys holds the
+// strings of the items' keys.
+func (w *encoder) product(depth int, prod *Product, keys interner) error {
+	return w.fields(depth, prod.Fields, "versions", func(depth int) error {
+		return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
+			return w.fields(depth, ver.Fields, "items", func(depth int) error {
+				return encodeSorted(w, depth, ver.ItemNames(), ver.Items, func(depth int, it *Item) error {
+					return w.item(depth, it.Fields, keys)
+				})
+			})
+		})
+	})
 }
 
 // encodedSize estimates the length of p's encoding from the text of its
