@@ -22,8 +22,9 @@ import (
 // measured in a first pass and written line by line in a second: a plan
 // of a million items is not held as text. A table whose cells hold what
 // tabwriter treats as structure (tabs, line breaks) goes through
-// tabwriter itself. Both passes run on every core, a block of lines
-// at a time; the lines are written in order.
+// tabwriter itself. The measuring, and the making of the lines of a
+// plain table, run on every core a block of lines at a time; the lines
+// are written in order.
 func (p *Plan) WriteText(out io.Writer) error {
 	w := bufio.NewWriterSize(out, 64<<10)
 	lines := p.numRows()
