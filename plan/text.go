@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
+
+	"github.com/ssmirror/ssmirror/internal/par"
 )
 
 // WriteText prints the plan for a person: one line per item added (+) or
@@ -20,51 +22,77 @@ import (
 // measured in a first pass and written line by line in a second: a plan
 // of a million items is not held as text. A table whose cells hold what
 // tabwriter treats as structure (tabs, line breaks) goes through
-// tabwriter itself.
+// tabwriter itself. The measuring, and the making of the lines of a
+// plain table, run on every core a block of lines at a time; the lines
+// are written in order.
 func (p *Plan) WriteText(out io.Writer) error {
 	w := bufio.NewWriterSize(out, 64<<10)
-	var widths [5]int
-	plain := true
-	p.rows(func(r row) {
-		for i, c := range r.cells[:r.n] {
-			n, ok := cellWidth(c)
-			if i == 0 {
-				n += len(r.lead)
-			}
-			widths[i] = max(widths[i], n)
-			plain = plain && ok
-		}
-		_, ok := cellWidth(r.tail)
-		plain = plain && ok
-	})
-	if plain {
-		var line []byte
-		p.rows(func(r row) {
-			line = line[:0]
+	lines := p.numRows()
+	blocks := (lines + rowBlock - 1) / rowBlock
+	type measure struct {
+		widths [5]int
+		plain  bool
+	}
+	measured := make([]measure, blocks)
+	par.Each(blocks, func(b int) {
+		m := measure{plain: true}
+		for j := b * rowBlock; j < min(lines, (b+1)*rowBlock); j++ {
+			r := p.row(j)
 			for i, c := range r.cells[:r.n] {
-				n, _ := cellWidth(c)
+				n, ok := cellWidth(c)
 				if i == 0 {
-					line = append(line, r.lead...)
 					n += len(r.lead)
 				}
-				line = append(line, c...)
-				for range widths[i] + 1 - n {
-					line = append(line, ' ')
-				}
+				m.widths[i] = max(m.widths[i], n)
+				m.plain = m.plain && ok
 			}
-			line = append(append(append(line, '('), r.tail...), ")\n"...)
-			w.Write(line)
+			_, ok := cellWidth(r.tail)
+			m.plain = m.plain && ok
+		}
+		measured[b] = m
+	})
+	var widths [5]int
+	plain := true
+	for _, m := range measured {
+		for i := range widths {
+			widths[i] = max(widths[i], m.widths[i])
+		}
+		plain = plain && m.plain
+	}
+	if plain {
+		made := par.Start(blocks, func(b int, line []byte) []byte {
+			for j := b * rowBlock; j < min(lines, (b+1)*rowBlock); j++ {
+				r := p.row(j)
+				for i, c := range r.cells[:r.n] {
+					n, _ := cellWidth(c)
+					if i == 0 {
+						line = append(line, r.lead...)
+						n += len(r.lead)
+					}
+					line = append(line, c...)
+					for range widths[i] + 1 - n {
+						line = append(line, ' ')
+					}
+				}
+				line = append(append(append(line, '('), r.tail...), ")\n"...)
+			}
+			return line
 		})
+		defer made.Stop()
+		for block, ok := made.Next(); ok; block, ok = made.Next() {
+			w.Write(block)
+		}
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-		p.rows(func(r row) {
+		for j := range lines {
+			r := p.row(j)
 			io.WriteString(tw, r.lead)
 			for _, c := range r.cells[:r.n] {
 				io.WriteString(tw, c)
 				io.WriteString(tw, "\t")
 			}
 			io.WriteString(tw, "("+r.tail+")\n")
-		})
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
@@ -105,31 +133,43 @@ type row struct {
 	tail  string
 }
 
-// rows calls fn with every line of the plan's table, in order.
-func (p *Plan) rows(fn func(row)) {
-	for _, c := range p.Changes {
+// rowBlock is how many lines of the table WriteText makes at a time.
+const rowBlock = 4096
+
+// numRows returns the number of lines of the plan's table.
+func (p *Plan) numRows() int {
+	return len(p.Changes) + len(p.Deletes) + len(p.Retract) + len(p.Publish) + len(p.Kept)
+}
+
+// row returns line i of the plan's table: the changes, the deletes, the
+// retraction, the metadata to publish, then the objects kept.
+func (p *Plan) row(i int) row {
+	if i < len(p.Changes) {
+		c := &p.Changes[i]
 		lead := "+ "
 		if c.Action == Remove {
 			lead = "- "
 		}
-		fn(row{lead: lead, cells: [5]string{c.Product, c.Version, c.Item, c.Path, Bytes(c.Size)}, n: 5, tail: c.Reason})
+		return row{lead: lead, cells: [5]string{c.Product, c.Version, c.Item, c.Path, Bytes(c.Size)}, n: 5, tail: c.Reason}
 	}
-	for _, d := range p.Deletes {
-		fn(row{lead: "delete ", cells: [5]string{d.Path, Bytes(d.Size)}, n: 2, tail: d.Reason})
+	if i -= len(p.Changes); i < len(p.Deletes) {
+		d := &p.Deletes[i]
+		return row{lead: "delete ", cells: [5]string{d.Path, Bytes(d.Size)}, n: 2, tail: d.Reason}
 	}
-	for _, m := range p.Retract {
-		fn(row{lead: "publish ", cells: [5]string{m.Key, Bytes(m.Size)}, n: 2, tail: "first: withdraws what is overwritten in place"})
+	if i -= len(p.Deletes); i < len(p.Retract) {
+		m := &p.Retract[i]
+		return row{lead: "publish ", cells: [5]string{m.Key, Bytes(m.Size)}, n: 2, tail: "first: withdraws what is overwritten in place"}
 	}
-	for _, m := range p.Publish {
+	if i -= len(p.Retract); i < len(p.Publish) {
+		m := &p.Publish[i]
 		kind := "rewritten"
 		if m.Verbatim {
 			kind = "upstream, verbatim"
 		}
-		fn(row{lead: "publish ", cells: [5]string{m.Key, Bytes(m.Size)}, n: 2, tail: kind})
+		return row{lead: "publish ", cells: [5]string{m.Key, Bytes(m.Size)}, n: 2, tail: kind}
 	}
-	for _, k := range p.Kept {
-		fn(row{lead: "keep ", cells: [5]string{k.Path, Bytes(k.Size)}, n: 2, tail: k.Reason})
-	}
+	k := &p.Kept[i-len(p.Publish)]
+	return row{lead: "keep ", cells: [5]string{k.Path, Bytes(k.Size)}, n: 2, tail: k.Reason}
 }
 
 // MarshalJSON renders the plan with its totals.

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -43,7 +44,18 @@ func TestWriteTextAligns(t *testing.T) {
 	}
 	odd := base
 	odd.Changes = append([]Change{{Action: Add, Product: "tab\there", Version: "line\nbreak", Item: "i", Path: "p", Size: 1, Reason: "new"}}, base.Changes...)
-	for name, p := range map[string]*Plan{"plain": &base, "odd cells": &odd, "empty": {}} {
+	// Tables of several blocks of lines (WriteText measures and makes
+	// them a block at a time): the widest cell, or one that tabwriter
+	// reads as structure, in the last block sets the whole table.
+	many := base
+	many.Changes = nil
+	for i := range 3*rowBlock + 5 {
+		many.Changes = append(many.Changes, Change{Action: Add, Product: fmt.Sprintf("p%d", i), Version: "v", Item: "i", Path: fmt.Sprintf("x/%d", i), Size: int64(i), Reason: "new"})
+	}
+	many.Changes[len(many.Changes)-1].Version = "the-widest-version-of-all"
+	manyOdd := many
+	manyOdd.Changes = append(slices.Clone(many.Changes), Change{Action: Add, Product: "tab\there", Version: "v", Item: "i", Path: "p", Size: 1, Reason: "new"})
+	for name, p := range map[string]*Plan{"plain": &base, "odd cells": &odd, "empty": {}, "many": &many, "many, odd last": &manyOdd} {
 		var got, want bytes.Buffer
 		if err := p.WriteText(&got); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/par"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/source/catalog"
 )
@@ -55,9 +56,18 @@ type productRows struct {
 	Name  string
 	Attrs string // a few identifying attributes
 	doc   *catalog.Products
+	page  *rowsOut
+}
+
+// rowsOut is where the products' rows go.
+type rowsOut struct {
 	// out is the page being written: the rows go straight into it, where
 	// the template has got to (it writes as it goes).
 	out *bytes.Buffer
+	// made are the rows of every product, in page order (the template
+	// asks for them in that order), made on every core a few products
+	// ahead of the template.
+	made *par.Pieces
 }
 
 type contentID struct {
@@ -68,19 +78,24 @@ type contentID struct {
 }
 
 // Render renders the page. The rows of each product's table are made
-// while the page is written, one product at a time.
+// while the page is written, a few products ahead of it.
 func Render(p Page) ([]byte, error) {
 	var cids []contentID
-	var items, size int
+	var items, size, n int
 	var total int64
-	seen := map[string]bool{}
+	for _, doc := range p.Catalog {
+		n += doc.Len()
+	}
+	seen := make(map[string]bool, n)
 	var b bytes.Buffer
+	page := &rowsOut{out: &b}
+	var order []productRows
 	for _, cid := range catalog.SortedKeys(p.Catalog) {
 		doc := p.Catalog[cid]
 		c := contentID{ID: cid, Path: p.Paths[cid]}
 		c.Datatype, _ = doc.Fields.String("datatype")
 		for _, pname := range catalog.SortedKeys(doc.Products) {
-			pr := productRows{Name: pname, doc: doc, out: &b}
+			pr := productRows{Name: pname, doc: doc, page: page}
 			size += 512 + 2*len(pname) // the product's heading and table
 			doc.EachOf(pname, nil, func(fl catalog.Flat) bool {
 				pr.Attrs = describe(fl.Attrs)
@@ -102,6 +117,7 @@ func Render(p Page) ([]byte, error) {
 				}
 			}
 			c.Products = append(c.Products, pr)
+			order = append(order, pr)
 		}
 		cids = append(cids, c)
 	}
@@ -110,6 +126,8 @@ func Render(p Page) ([]byte, error) {
 		url = "https://MIRROR/PATH/"
 	}
 	b.Grow(8<<10 + size + size/16)
+	page.made = par.Start(len(order), func(i int, buf []byte) []byte { return order[i].appendRows(buf) })
+	defer page.made.Stop()
 	err := tmpl.Execute(&b, struct {
 		Page
 		URL        string
@@ -120,8 +138,16 @@ func Render(p Page) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// rows writes the rows of the product's table to the page.
+// rows writes the rows of the product's table to the page: the next
+// product's, in page order.
 func (p productRows) rows() error {
+	rows, _ := p.page.made.Next()
+	p.page.out.Write(rows)
+	return nil
+}
+
+// appendRows appends the rows of the product's table to b.
+func (p productRows) appendRows(b []byte) []byte {
 	first, last := true, ""
 	p.doc.EachOf(p.Name, []string{"ftype"}, func(fl catalog.Flat) bool {
 		row := itemRow{Version: fl.Version, Name: fl.Name, Ftype: fl.Attrs["ftype"], Path: fl.Item.Path, SHA256: fl.Item.SHA256,
@@ -130,10 +156,10 @@ func (p productRows) rows() error {
 		if row.Path != "" {
 			row.Size = plan.Bytes(fl.Item.Size)
 		}
-		p.out.Write(row.append(p.out.AvailableBuffer()))
+		b = row.append(b)
 		return true
 	})
-	return nil
+	return b
 }
 
 // describe returns the attributes that tell products apart, as a line.

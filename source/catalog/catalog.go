@@ -14,13 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+
+	"github.com/ssmirror/ssmirror/internal/par"
 )
 
 // Document formats.
@@ -347,7 +346,7 @@ func decodeProducts(name string, data []byte, fail func(where string, format str
 	decoded := make([]*Product, len(prods))
 	keys := make([]interner, len(prods))
 	errs := make([]error, len(prods))
-	parallel(len(prods), func(i int) {
+	par.Each(len(prods), func(i int) {
 		keys[i] = interner{}
 		decoded[i], errs[i] = decodeProduct(prods[i].key, prods[i].val, keys[i], fail)
 	})
@@ -382,32 +381,6 @@ func rawMembers(raw json.RawMessage) ([]rawMember, error) {
 		return nil
 	})
 	return out, err
-}
-
-// parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
-// returns when all have returned.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // decodeProduct decodes one product's versions and items. Item field keys
@@ -611,16 +584,28 @@ func (p *Products) EncodeLike(like []byte) ([]byte, error) {
 	w.buf.Grow(p.encodedSize())
 
 	err := w.fields(0, p.Fields, "products", func(depth int) error {
-		return encodeMap(w, depth, p.Products, func(depth int, prod *Product) error {
-			return w.fields(depth, prod.Fields, "versions", func(depth int) error {
-				return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
-					return w.fields(depth, ver.Fields, "items", func(depth int) error {
-						return encodeSorted(w, depth, ver.ItemNames(), ver.Items, func(depth int, it *Item) error {
-							return w.item(depth, it.Fields, p.keys)
-						})
-					})
-				})
-			})
+		// The products are encoded on every core, a few ahead of the
+		// output, which takes them in order.
+		names := SortedKeys(p.Products)
+		errs := make([]error, len(names))
+		made := par.Start(len(names), func(i int, buf []byte) []byte {
+			if buf == nil {
+				buf = make([]byte, 0, 64<<10)
+			}
+			pw := &encoder{buf: output{buf: buf}}
+			errs[i] = pw.product(depth+1, p.Products[names[i]], p.keys)
+			return pw.buf.buf
+		})
+		defer made.Stop()
+		next := 0
+		return encodeSorted(w, depth, names, p.Products, func(int, *Product) error {
+			piece, _ := made.Next()
+			if err := errs[next]; err != nil {
+				return err
+			}
+			next++
+			w.buf.write(piece)
+			return nil
 		})
 	})
 	if err != nil {
@@ -628,6 +613,20 @@ func (p *Products) EncodeLike(like []byte) ([]byte, error) {
 	}
 	w.buf.writeByte('\n')
 	return w.buf.Bytes(), nil
+}
+
+// product writes a product with its versions and items; keys holds the
+// strings of the items' keys.
+func (w *encoder) product(depth int, prod *Product, keys interner) error {
+	return w.fields(depth, prod.Fields, "versions", func(depth int) error {
+		return encodeMap(w, depth, prod.Versions, func(depth int, ver *Version) error {
+			return w.fields(depth, ver.Fields, "items", func(depth int) error {
+				return encodeSorted(w, depth, ver.ItemNames(), ver.Items, func(depth int, it *Item) error {
+					return w.item(depth, it.Fields, keys)
+				})
+			})
+		})
+	})
 }
 
 // encodedSize estimates the length of p's encoding from the text of its

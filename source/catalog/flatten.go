@@ -3,6 +3,8 @@ package catalog
 import (
 	"maps"
 	"slices"
+
+	"github.com/ssmirror/ssmirror/internal/par"
 )
 
 // Flat is one item with the attributes it inherits, as filters and
@@ -48,7 +50,7 @@ func (p *Products) Select(keys []string, match func(attrs map[string]string) boo
 	top := p.topAttrs()
 	names := SortedKeys(p.Products)
 	kept := make([]*Product, len(names))
-	parallel(len(names), func(i int) {
+	par.Each(len(names), func(i int) {
 		src := p.Products[names[i]]
 		var np *Product
 		// The items kept of version cur: a version that keeps every item
@@ -124,9 +126,11 @@ func (p *Products) eachIn(top map[string]string, pname string, keys []string, fn
 		maps.DeleteFunc(pattrs, func(k, _ string) bool { return !want(k) })
 	}
 	var touched []undo
+	attrs := make(map[string]string, len(pattrs)+8) // each version's, in turn
 	for _, vname := range SortedKeys(prod.Versions) {
 		ver := prod.Versions[vname]
-		attrs := clone(pattrs)
+		clear(attrs)
+		maps.Copy(attrs, pattrs)
 		p.mergeWant(attrs, ver.Fields, want)
 		names := [...]struct{ k, v string }{{"content_id", cid}, {"product_name", pname}, {"version_name", vname}}
 		for _, n := range names {
