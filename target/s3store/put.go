@@ -155,7 +155,17 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 			mopts.UserMetadata[sha256Meta] = hex.EncodeToString(opts.SHA256) // for Stat
 		}
 	}
-	etag, err := s.putObject(ctx, name, buf, md5b64, mopts)
+	var (
+		etag string
+		err  error
+		done bool
+	)
+	if s.direct != nil && !opts.IfAbsent && opts.IfMatch == "" {
+		etag, done, err = s.direct.put(ctx, name, buf, md5b64, mopts)
+	}
+	if !done {
+		etag, err = s.putObject(ctx, name, buf, md5b64, mopts)
+	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			return "", fmt.Errorf("s3store: put %s: %w (%w)", s.objURL(key), cerr, err)

@@ -53,8 +53,13 @@
 // Single PUTs are signed (SigV4) by the store's own transport, which keeps
 // the signing key of the day and region instead of deriving it for each
 // request, and sends a body of up to 4 KiB in the same write as the
-// headers; minio-go still builds, sends and retries them. Anonymous
-// access, S3 Express and Outposts leave the signing to minio-go.
+// headers. An unconditional one to a path-style endpoint (any but Amazon
+// S3 and the other virtual-host ones, or with Config.PathStyle) is built
+// and sent by the store itself, once, with the headers minio-go would
+// send; one that is not answered 200 OK is sent again through minio-go,
+// which retries it and reports the store's error. minio-go builds, sends
+// and retries the others. Anonymous access, S3 Express and Outposts leave
+// the signing to minio-go.
 //
 // A larger Put, up to Config.MultipartThreshold (default
 // DefaultMultipartThreshold), whose SHA-256 the caller gives, on a store
@@ -189,6 +194,7 @@ type Store struct {
 	client      *minio.Client
 	core        minio.Core
 	putCore     minio.Core // for single PUTs: core, or one signed by a signer
+	direct      *directPut // unconditional single PUTs without minio-go, when set
 	bucket      string
 	prefix      string // "" or "some/prefix/" (with the trailing slash)
 	endpoint    string // endpoint URL for messages (no credentials)
@@ -407,6 +413,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		})
 		if err == nil {
 			s.putCore = minio.Core{Client: putClient}
+			s.direct = newDirectPut(sig, *u, s.bucket, cfg.PathStyle)
 		}
 	}
 	return s, nil

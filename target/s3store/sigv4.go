@@ -52,16 +52,6 @@ const (
 
 // RoundTrip signs a copy of req and sends it.
 func (s *signer) RoundTrip(req *http.Request) (*http.Response, error) {
-	v, err := s.creds.GetWithContext(&credentials.CredContext{Client: http.DefaultClient, Context: req.Context()})
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
-	if v.SignerType.IsAnonymous() || v.AccessKeyID == "" || v.SecretAccessKey == "" {
-		return s.rt.RoundTrip(req)
-	}
 	r := *req
 	r.Header = req.Header.Clone()
 	if r.Header == nil {
@@ -79,8 +69,24 @@ func (s *signer) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(data))
 	}
-	s.sign(&r, v, s.now().UTC())
-	return s.rt.RoundTrip(&r)
+	return s.send(&r)
+}
+
+// send signs r itself (its caller owns it) and sends it. A request whose
+// body is an io.NopCloser of a *bytes.Reader goes out in the same write as
+// its headers.
+func (s *signer) send(r *http.Request) (*http.Response, error) {
+	v, err := s.creds.GetWithContext(&credentials.CredContext{Client: http.DefaultClient, Context: r.Context()})
+	if err != nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, err
+	}
+	if !v.SignerType.IsAnonymous() && v.AccessKeyID != "" && v.SecretAccessKey != "" {
+		s.sign(r, v, s.now().UTC())
+	}
+	return s.rt.RoundTrip(r)
 }
 
 // smallBody is the largest body the signer copies to send it in one
