@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,10 +322,12 @@ func (f *failingPuts) Put(ctx context.Context, key string, body io.Reader, size 
 	return f.Store.Put(ctx, key, body, size, opts)
 }
 
-// TestRenewalsFail: a holder whose renewals keep failing (503, not a
-// precondition) keeps the lease while it still may, gives it up before a
-// contender could take it over, and writes nothing through Guard after.
-// The S3 case puts the fault proxy in front of the real server.
+// TestRenewalsFail: a holder whose renewals keep failing (503, or 403 from
+// an S3 server: not a precondition) keeps the lease while it still may,
+// gives it up before a contender could take it over, and writes nothing
+// through Guard after. The S3 case puts the fault proxy in front of the
+// real server; its 403 is what the client gives up on at once (it retries
+// a 503 for seconds of real time first, then fails the same way).
 func TestRenewalsFail(t *testing.T) {
 	cases := map[string]func(t *testing.T) (holder, direct target.Store, failing func(bool)){
 		"dir": func(t *testing.T) (target.Store, target.Store, func(bool)) {
@@ -338,7 +341,7 @@ func TestRenewalsFail(t *testing.T) {
 			var rule *faultproxy.Rule
 			return open(proxy.URL), open(endpoint), func(on bool) {
 				if on && rule == nil {
-					rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: 503})
+					rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: http.StatusForbidden})
 				}
 			}
 		},
