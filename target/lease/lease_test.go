@@ -3,6 +3,7 @@ package lease
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -238,8 +240,11 @@ func TestSkewedContender(t *testing.T) {
 // runs (checked by its PID and start time) is waited for.
 func TestSameMachine(t *testing.T) {
 	me := self()
+	if runtime.GOOS != "linux" {
+		t.Skip("the process of a lease is only identified on Linux")
+	}
 	if me.bootID == "" || me.pidNS == "" {
-		t.Skip("no boot id or PID namespace here")
+		t.Fatalf("boot id %q, PID namespace %q: want both read on Linux", me.bootID, me.pidNS)
 	}
 	child := exec.Command("sleep", "600")
 	if err := child.Start(); err != nil {
@@ -548,5 +553,187 @@ func TestProcStat(t *testing.T) {
 	}
 	if !running(os.Getpid(), st.start) || running(os.Getpid(), st.start+1) {
 		t.Error("running(self) wrong")
+	}
+}
+
+// countingOpens counts the reads of the lease.
+type countingOpens struct {
+	target.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingOpens) Open(ctx context.Context, key string) (io.ReadCloser, target.Object, error) {
+	if key == Key {
+		c.mu.Lock()
+		c.reads++
+		c.mu.Unlock()
+	}
+	return c.Store.Open(ctx, key)
+}
+
+func (c *countingOpens) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.reads }
+
+// TestDefaults: without options the lease names this host and process, has
+// a TTL of DefaultTTL, and a waiting publisher looks again every 2 s.
+func TestDefaults(t *testing.T) {
+	ctx := context.Background()
+	st := &countingOpens{Store: dirStore(t)}
+	clk := fakeclock.New(epoch)
+	a, err := Acquire(ctx, st, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := holderOf(t, st)
+	if want := fmt.Sprintf("%s:%d", hostname(), os.Getpid()); rec.Owner != want {
+		t.Errorf("owner %q, want %q", rec.Owner, want)
+	}
+	if rec.ttl() != DefaultTTL || !rec.Expires.Equal(epoch.Add(DefaultTTL)) {
+		t.Errorf("TTL %s, expires %s; want %s from %s", rec.ttl(), rec.Expires, DefaultTTL, epoch)
+	}
+	got := make(chan error, 1)
+	go func() {
+		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Clock: clk})
+		if b != nil {
+			b.Release(ctx)
+		}
+		got <- err
+	}()
+	clk.Settle(t, 2, nil) // a's renewal, b's pause
+	reads := st.count()
+	clk.Advance(time.Second)
+	clk.Settle(t, 2, nil)
+	if n := st.count(); n != reads {
+		t.Errorf("the waiting publisher read the lease %d times in its first second, want none", n-reads)
+	}
+	clk.Advance(time.Second)
+	clk.Settle(t, 2, nil)
+	if n := st.count(); n != reads+1 {
+		t.Errorf("the waiting publisher read the lease %d times at 2 s, want once", n-reads)
+	}
+	a.Release(ctx)
+	clk.Advance(2 * time.Second)
+	if err := <-got; err != nil {
+		t.Fatalf("waiting Acquire: %v", err)
+	}
+}
+
+// TestTakenOver: a holder whose renewal finds the lease rewritten by
+// another publisher gives it up at that renewal, saying so, and its release
+// leaves the other's lease.
+func TestTakenOver(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	clk := fakeclock.New(epoch)
+	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Settle(t, 1, nil)
+	obj, err := st.Stat(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, st, map[string]any{"owner": "other"}, target.PutOptions{IfMatch: obj.ETag})
+	clk.Advance(DefaultTTL / 4)
+	if clk.Settle(t, 1, l.Done()) {
+		t.Fatal("still held after the renewal found the lease taken over")
+	}
+	if err := l.Err(); !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "taken over") {
+		t.Errorf("Err = %v, want ErrLost saying it was taken over", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := holderOf(t, st).Owner; got != "other" {
+		t.Errorf("lease is %q's, want other's", got)
+	}
+}
+
+// TestReleaseGone: releasing a lease someone deleted meanwhile succeeds.
+func TestReleaseGone(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: fakeclock.New(epoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Errorf("Release of a deleted lease = %v", err)
+	}
+	if !errors.Is(l.Check(), ErrLost) {
+		t.Errorf("Check after Release = %v, want ErrLost", l.Check())
+	}
+}
+
+// TestGuardResumer: the guard of a store that resumes Puts resumes them
+// too while the lease is held, and refuses them, writing nothing, once it
+// is not.
+func TestGuardResumer(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: fakeclock.New(epoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := l.Guard(st).(target.Resumer)
+	if !ok {
+		t.Fatal("the guard of a Resumer is not a Resumer")
+	}
+	data := []byte("item")
+	sum := sha256.Sum256(data)
+	put := func(key string) error {
+		_, err := g.PutResumable(ctx, key, int64(len(data)), target.Sum{Algo: "sha256", Digest: sum[:]}, target.PutOptions{},
+			func(from target.Resumed) (io.Reader, error) { return bytes.NewReader(data[from.Offset:]), nil })
+		return err
+	}
+	if err := put("streams/v1/a"); err != nil {
+		t.Fatalf("PutResumable while held: %v", err)
+	}
+	if err := g.DropResume(ctx, "streams/v1/a"); err != nil {
+		t.Fatalf("DropResume while held: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("streams/v1/b"); !errors.Is(err, ErrLost) {
+		t.Errorf("PutResumable after release = %v, want ErrLost", err)
+	}
+	if _, err := st.Stat(ctx, "streams/v1/b"); !errors.Is(err, target.ErrNotExist) {
+		t.Errorf("written after release (%v)", err)
+	}
+	if err := g.DropResume(ctx, "streams/v1/a"); !errors.Is(err, ErrLost) {
+		t.Errorf("DropResume after release = %v, want ErrLost", err)
+	}
+}
+
+// TestFirstLine: an ident part is the first of its files that exists and
+// holds more than white space, trimmed.
+func TestFirstLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	blank, id, other := write("blank", " \n"), write("id", "  0123abcd\n"), write("other", "ffff\n")
+	missing := filepath.Join(dir, "missing")
+	for _, c := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{id}, "0123abcd"},
+		{[]string{missing, id, other}, "0123abcd"},
+		{[]string{blank, other}, "ffff"},
+		{[]string{missing, blank}, ""},
+	} {
+		if got := firstLine(c.paths...); got != c.want {
+			t.Errorf("firstLine(%v) = %q, want %q", c.paths, got, c.want)
+		}
 	}
 }
