@@ -510,11 +510,12 @@ func TestUnreadable(t *testing.T) {
 	}
 }
 
-// TestWait: a waiting publisher says once whom it waits for, and gets the
-// lease when the holder releases.
+// TestWait: a waiting publisher says once whom it waits for, looks again
+// every 2 s (the default Poll), and gets the lease when the holder
+// releases.
 func TestWait(t *testing.T) {
 	ctx := context.Background()
-	st := dirStore(t)
+	st := &countingOpens{Store: dirStore(t)}
 	clk := fakeclock.New(epoch)
 	a, err := Acquire(ctx, st, Options{Owner: "a", Clock: clk})
 	if err != nil {
@@ -523,7 +524,7 @@ func TestWait(t *testing.T) {
 	got := make(chan error, 1)
 	var waiting []string // written before b's first pause, read after its end
 	go func() {
-		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Poll: time.Second, Clock: clk,
+		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Clock: clk,
 			Waiting: func(holder string) { waiting = append(waiting, holder) }})
 		if b != nil {
 			b.Release(ctx)
@@ -531,10 +532,19 @@ func TestWait(t *testing.T) {
 		got <- err
 	}()
 	clk.Settle(t, 2, nil) // a's renewal, b's poll
+	reads := st.count()
+	clk.Advance(time.Second)
+	clk.Settle(t, 2, nil)
+	if n := st.count(); n != reads {
+		t.Errorf("the waiting publisher read the lease %d times in its first second, want none", n-reads)
+	}
 	clk.Advance(time.Second)
 	clk.Settle(t, 2, nil) // b looked again and waits on
+	if n := st.count(); n != reads+1 {
+		t.Errorf("the waiting publisher read the lease %d times at 2 s, want once", n-reads)
+	}
 	a.Release(ctx)
-	clk.Advance(time.Second)
+	clk.Advance(2 * time.Second)
 	if err := <-got; err != nil {
 		t.Fatalf("waiting Acquire: %v", err)
 	}
@@ -574,16 +584,15 @@ func (c *countingOpens) Open(ctx context.Context, key string) (io.ReadCloser, ta
 
 func (c *countingOpens) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.reads }
 
-// TestDefaults: without options the lease names this host and process, has
-// a TTL of DefaultTTL, and a waiting publisher looks again every 2 s.
+// TestDefaults: without options the lease names this host and process and
+// has a TTL of DefaultTTL.
 func TestDefaults(t *testing.T) {
-	ctx := context.Background()
-	st := &countingOpens{Store: dirStore(t)}
-	clk := fakeclock.New(epoch)
-	a, err := Acquire(ctx, st, Options{Clock: clk})
+	st := dirStore(t)
+	l, err := Acquire(context.Background(), st, Options{Clock: fakeclock.New(epoch)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Release(context.Background())
 	rec := holderOf(t, st)
 	if want := fmt.Sprintf("%s:%d", hostname(), os.Getpid()); rec.Owner != want {
 		t.Errorf("owner %q, want %q", rec.Owner, want)
@@ -591,31 +600,17 @@ func TestDefaults(t *testing.T) {
 	if rec.ttl() != DefaultTTL || !rec.Expires.Equal(epoch.Add(DefaultTTL)) {
 		t.Errorf("TTL %s, expires %s; want %s from %s", rec.ttl(), rec.Expires, DefaultTTL, epoch)
 	}
-	got := make(chan error, 1)
-	go func() {
-		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Clock: clk})
-		if b != nil {
-			b.Release(ctx)
-		}
-		got <- err
-	}()
-	clk.Settle(t, 2, nil) // a's renewal, b's pause
-	reads := st.count()
-	clk.Advance(time.Second)
-	clk.Settle(t, 2, nil)
-	if n := st.count(); n != reads {
-		t.Errorf("the waiting publisher read the lease %d times in its first second, want none", n-reads)
+}
+
+// holding returns a directory store and a lease owner holds on it, on clk.
+func holding(t *testing.T, owner string, clk *fakeclock.Clock) (target.Store, *Lease) {
+	t.Helper()
+	st := dirStore(t)
+	l, err := Acquire(context.Background(), st, Options{Owner: owner, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
 	}
-	clk.Advance(time.Second)
-	clk.Settle(t, 2, nil)
-	if n := st.count(); n != reads+1 {
-		t.Errorf("the waiting publisher read the lease %d times at 2 s, want once", n-reads)
-	}
-	a.Release(ctx)
-	clk.Advance(2 * time.Second)
-	if err := <-got; err != nil {
-		t.Fatalf("waiting Acquire: %v", err)
-	}
+	return st, l
 }
 
 // TestTakenOver: a holder whose renewal finds the lease rewritten by
@@ -623,12 +618,8 @@ func TestDefaults(t *testing.T) {
 // leaves the other's lease.
 func TestTakenOver(t *testing.T) {
 	ctx := context.Background()
-	st := dirStore(t)
 	clk := fakeclock.New(epoch)
-	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, l := holding(t, "holder", clk)
 	clk.Settle(t, 1, nil)
 	obj, err := st.Stat(ctx, Key)
 	if err != nil {
@@ -653,11 +644,7 @@ func TestTakenOver(t *testing.T) {
 // TestReleaseGone: releasing a lease someone deleted meanwhile succeeds.
 func TestReleaseGone(t *testing.T) {
 	ctx := context.Background()
-	st := dirStore(t)
-	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: fakeclock.New(epoch)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, l := holding(t, "holder", fakeclock.New(epoch))
 	if err := st.Delete(ctx, Key); err != nil {
 		t.Fatal(err)
 	}
@@ -674,11 +661,7 @@ func TestReleaseGone(t *testing.T) {
 // is not.
 func TestGuardResumer(t *testing.T) {
 	ctx := context.Background()
-	st := dirStore(t)
-	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: fakeclock.New(epoch)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, l := holding(t, "holder", fakeclock.New(epoch))
 	g, ok := l.Guard(st).(target.Resumer)
 	if !ok {
 		t.Fatal("the guard of a Resumer is not a Resumer")
