@@ -486,27 +486,39 @@ func TestLostReply(t *testing.T) {
 	}
 }
 
-// TestUnreadable: a lease that is not JSON is waited out like any other
-// (unchanged for a TTL), then taken over.
+// TestUnreadable: a lease that names no process, one that is not JSON or
+// one written on this machine without a PID, is waited out like any other
+// (unchanged for a TTL), then taken over, by a publisher not asked to wait
+// too since it looks abandoned.
 func TestUnreadable(t *testing.T) {
-	ctx := context.Background()
-	st := dirStore(t)
-	if _, err := st.Put(ctx, Key, strings.NewReader("{garbage"), 8, target.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	clk := fakeclock.New(epoch)
-	got := make(chan error, 1)
-	go func() {
-		l, err := Acquire(ctx, st, Options{Owner: "me", Poll: time.Minute, Clock: clk})
-		if l != nil {
-			l.Release(ctx)
-		}
-		got <- err
-	}()
-	clk.Settle(t, 1, nil)
-	clk.Advance(DefaultTTL)
-	if err := <-got; err != nil {
-		t.Fatalf("Acquire = %v", err)
+	me := self()
+	noPID, _ := json.Marshal(map[string]any{"owner": "other", "host": me.host, "machine_id": me.machineID,
+		"boot_id": me.bootID, "pid_ns": me.pidNS, "acquired": epoch.Add(-2 * time.Hour), "expires": epoch.Add(-time.Hour)})
+	for name, content := range map[string]string{"not JSON": "{garbage", "no PID": string(noPID)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := dirStore(t)
+			if _, err := st.Put(ctx, Key, strings.NewReader(content), int64(len(content)), target.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			clk := fakeclock.New(epoch)
+			got, done := make(chan error, 1), make(chan struct{})
+			go func() {
+				defer close(done)
+				l, err := Acquire(ctx, st, Options{Owner: "me", Poll: time.Minute, Clock: clk})
+				if l != nil {
+					l.Release(ctx)
+				}
+				got <- err
+			}()
+			if !clk.Settle(t, 1, done) {
+				t.Fatalf("Acquire did not wait: %v", <-got)
+			}
+			clk.Advance(DefaultTTL)
+			if err := <-got; err != nil {
+				t.Fatalf("Acquire = %v", err)
+			}
+		})
 	}
 }
 
