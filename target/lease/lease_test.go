@@ -732,3 +732,20 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribe: a holder is named by its owner, with its host and PID when
+// the lease records both.
+func TestDescribe(t *testing.T) {
+	for _, c := range []struct {
+		rec  Record
+		want string
+	}{
+		{Record{Owner: "job", Host: "h1", PID: 12}, "job (host h1, pid 12)"},
+		{Record{Owner: "job", Host: "h1"}, "job"},
+		{Record{Owner: "job", PID: 12}, "job"},
+	} {
+		if got := c.rec.describe(); got != c.want {
+			t.Errorf("describe(%+v) = %q, want %q", c.rec, got, c.want)
+		}
+	}
+}
