@@ -749,3 +749,53 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// lostReply is a store that takes the next lease write but fails it as if
+// its reply was lost, once lose is called.
+type lostReply struct {
+	target.Store
+	mu   sync.Mutex
+	lose bool
+}
+
+func (s *lostReply) loseNext() { s.mu.Lock(); s.lose = true; s.mu.Unlock() }
+
+func (s *lostReply) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	etag, err := s.Store.Put(ctx, key, body, size, opts)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key == Key && s.lose && err == nil {
+		s.lose = false
+		return "", errors.New("read tcp: connection reset by peer")
+	}
+	return etag, err
+}
+
+// TestLostReplyNotRetried: a renewal the store took whose reply was lost,
+// and that the client did not retry, is found stored when the next
+// renewal fails its If-Match; the lease stays held and the renewal after
+// that succeeds.
+func TestLostReplyNotRetried(t *testing.T) {
+	ctx := context.Background()
+	st := &lostReply{Store: dirStore(t)}
+	clk := fakeclock.New(epoch)
+	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	clk.Settle(t, 1, nil)
+	st.loseNext()
+	for i := range 3 {
+		clk.Advance(DefaultTTL / 4)
+		if !clk.Settle(t, 1, l.Done()) {
+			t.Fatalf("lease lost at renewal %d: %v", i+1, l.Err())
+		}
+	}
+	if got := holderOf(t, st); got.Seq != 2 {
+		t.Errorf("lease at renewal %d, want 2 (the lost reply's, then one more)", got.Seq)
+	}
+	if err := l.Check(); err != nil {
+		t.Errorf("Check = %v", err)
+	}
+}
