@@ -529,10 +529,7 @@ func TestWait(t *testing.T) {
 	ctx := context.Background()
 	st := &countingOpens{Store: dirStore(t)}
 	clk := fakeclock.New(epoch)
-	a, err := Acquire(ctx, st, Options{Owner: "a", Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := holding(t, st, "a", clk)
 	got := make(chan error, 1)
 	var waiting []string // written before b's first pause, read after its end
 	go func() {
@@ -614,15 +611,14 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-// holding returns a directory store and a lease owner holds on it, on clk.
-func holding(t *testing.T, owner string, clk *fakeclock.Clock) (target.Store, *Lease) {
+// holding returns the lease owner acquired on st, on clk.
+func holding(t *testing.T, st target.Store, owner string, clk *fakeclock.Clock) *Lease {
 	t.Helper()
-	st := dirStore(t)
 	l, err := Acquire(context.Background(), st, Options{Owner: owner, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, l
+	return l
 }
 
 // TestTakenOver: a holder whose renewal finds the lease rewritten by
@@ -631,7 +627,8 @@ func holding(t *testing.T, owner string, clk *fakeclock.Clock) (target.Store, *L
 func TestTakenOver(t *testing.T) {
 	ctx := context.Background()
 	clk := fakeclock.New(epoch)
-	st, l := holding(t, "holder", clk)
+	st := dirStore(t)
+	l := holding(t, st, "holder", clk)
 	clk.Settle(t, 1, nil)
 	obj, err := st.Stat(ctx, Key)
 	if err != nil {
@@ -656,7 +653,8 @@ func TestTakenOver(t *testing.T) {
 // TestReleaseGone: releasing a lease someone deleted meanwhile succeeds.
 func TestReleaseGone(t *testing.T) {
 	ctx := context.Background()
-	st, l := holding(t, "holder", fakeclock.New(epoch))
+	st := dirStore(t)
+	l := holding(t, st, "holder", fakeclock.New(epoch))
 	if err := st.Delete(ctx, Key); err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +671,8 @@ func TestReleaseGone(t *testing.T) {
 // is not.
 func TestGuardResumer(t *testing.T) {
 	ctx := context.Background()
-	st, l := holding(t, "holder", fakeclock.New(epoch))
+	st := dirStore(t)
+	l := holding(t, st, "holder", fakeclock.New(epoch))
 	g, ok := l.Guard(st).(target.Resumer)
 	if !ok {
 		t.Fatal("the guard of a Resumer is not a Resumer")
@@ -779,10 +778,7 @@ func TestLostReplyNotRetried(t *testing.T) {
 	ctx := context.Background()
 	st := &lostReply{Store: dirStore(t)}
 	clk := fakeclock.New(epoch)
-	l, err := Acquire(ctx, st, Options{Owner: "holder", Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := holding(t, st, "holder", clk)
 	defer l.Release(ctx)
 	clk.Settle(t, 1, nil)
 	st.loseNext()
