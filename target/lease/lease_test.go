@@ -262,7 +262,8 @@ func TestSameMachine(t *testing.T) {
 	deadPID := dead.Process.Pid
 	here := func(pid int, start uint64) map[string]any {
 		return map[string]any{"owner": "other", "host": me.host, "machine_id": me.machineID,
-			"boot_id": me.bootID, "pid_ns": me.pidNS, "pid": pid, "start": start}
+			"boot_id": me.bootID, "pid_ns": me.pidNS, "pid": pid, "start": start,
+			"acquired": epoch, "expires": epoch.Add(time.Hour)}
 	}
 	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
 	for _, c := range []struct {
@@ -276,13 +277,12 @@ func TestSameMachine(t *testing.T) {
 		{"other machine id", with(here(deadPID, 0), "machine_id", "0123456789abcdef0123456789abcdef"), false},
 		{"other boot", with(here(deadPID, 0), "boot_id", "00000000-0000-0000-0000-000000000000"), false},
 		{"other PID namespace", with(here(deadPID, 0), "pid_ns", "pid:[1]"), false},
-		{"hostname only", map[string]any{"owner": "other", "host": me.host, "pid": deadPID}, false},
+		{"hostname only", map[string]any{"owner": "other", "host": me.host, "pid": deadPID, "acquired": epoch, "expires": epoch.Add(time.Hour)}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := dirStore(t)
 			clk := fakeclock.New(epoch)
-			c.rec["acquired"], c.rec["expires"] = epoch, epoch.Add(time.Hour)
 			putRecord(t, st, c.rec, target.PutOptions{})
 			l, err := Acquire(ctx, st, Options{Owner: "me", Clock: clk})
 			if c.free != (err == nil) {
