@@ -145,18 +145,21 @@ func TestTakeover(t *testing.T) {
 				err error
 			}
 			results := make(chan result, 4)
+			returned := make(chan struct{}) // closed by the first racer to return
+			var once sync.Once
 			for i := range 4 {
 				go func() {
 					l, err := Acquire(ctx, st, Options{Owner: fmt.Sprint("racer-", i), TTL: ttl, Poll: 10 * time.Second, Clock: clk})
 					results <- result{l, err}
+					once.Do(func() { close(returned) })
 				}()
 			}
-			clk.Settle(t, 4, nil)
-			clk.Advance(ttl - time.Second)
-			clk.Settle(t, 4, nil)
-			if len(results) != 0 {
-				r := <-results
-				t.Fatalf("taken over before a TTL passed: %v, %v", r.l, r.err)
+			for _, d := range []time.Duration{0, ttl - time.Second} {
+				clk.Advance(d)
+				if !clk.Settle(t, 4, returned) {
+					r := <-results
+					t.Fatalf("a contender returned before a TTL passed: %v, %v", r.l, r.err)
+				}
 			}
 			clk.Advance(time.Second)
 			var winners []*Lease
