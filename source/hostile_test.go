@@ -266,6 +266,16 @@ func TestHostileGzip(t *testing.T) {
 			t.Errorf("%s: %d products; raw bytes equal to the stored file: %v", start, len(m.Products), bytes.Equal(m.Raw[start], tree.Files[start]))
 		}
 	}
+	// Fetch gives the decoded bytes, whose length it cannot know.
+	rc, size, err := f.Fetch(ctx, hIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || size != -1 || !bytes.Equal(b, tree.Files[hIndex]) {
+		t.Errorf("Fetch of the gzipped index: size %d, %v; decoded bytes equal to the stored file: %v; want size -1", size, err, bytes.Equal(b, tree.Files[hIndex]))
+	}
 	// A gzip bomb is held to the metadata limit (of decoded bytes).
 	bomb := bytes.Repeat([]byte(" "), 50<<20)
 	tree.Files[hIndex] = append(bomb, tree.Files[hIndex]...)
@@ -296,7 +306,7 @@ func TestHostileGzip(t *testing.T) {
 		w.Write(gzipped(tree.Files[item]))
 		return true
 	})
-	_, _, err := f.Fetch(ctx, item)
+	_, _, err = f.Fetch(ctx, item)
 	want := fmt.Sprintf(`GET %s/%s: unrequested Content-Encoding "gzip" refused (sizes and checksums are of the stored bytes; only gzip metadata is decoded)`, srv.URL, item)
 	if err == nil || err.Error() != want || source.Classify(err) {
 		t.Errorf("gzipped item: %v\nwant %s, not transient", err, want)
