@@ -33,3 +33,28 @@ func TestGetRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestParseContentRange: a range must name its first and last byte and a
+// known total the last byte is inside of; a single byte is a range.
+func TestParseContentRange(t *testing.T) {
+	for _, c := range []struct {
+		in                string
+		start, end, total int64
+		ok                bool
+	}{
+		{"bytes 0-9/10", 0, 9, 10, true},
+		{"bytes 5-5/10", 5, 5, 10, true},
+		{"bytes 0-0/1", 0, 0, 1, true},
+		{"bytes 0-10/10", 0, 0, 0, false},
+		{"bytes 6-5/10", 0, 0, 0, false},
+		{"bytes 0-9/*", 0, 0, 0, false},
+		{"bytes 0-9", 0, 0, 0, false},
+		{"bytes 09/10", 0, 0, 0, false},
+		{"bits 0-9/10", 0, 0, 0, false},
+	} {
+		start, end, total, ok := parseContentRange(c.in)
+		if start != c.start || end != c.end || total != c.total || ok != c.ok {
+			t.Errorf("parseContentRange(%q) = %d, %d, %d, %v; want %d, %d, %d, %v", c.in, start, end, total, ok, c.start, c.end, c.total, c.ok)
+		}
+	}
+}

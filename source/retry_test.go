@@ -390,22 +390,30 @@ func TestHTTPFetchRange(t *testing.T) {
 	}
 }
 
+// TestDirFetchRange: a directory source reads a file from any offset up to
+// its end (an empty rest), refuses one outside it with ErrNoResume, and an
+// unsafe path.
 func TestDirFetchRange(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "a"), 0o755)
 	os.WriteFile(filepath.Join(dir, "a", "f"), []byte("0123456789"), 0o644)
 	d := source.Dir{Root: dir}
-	rc, total, err := d.FetchRange(context.Background(), "a/f", 4)
-	if err != nil || total != 10 {
-		t.Fatalf("FetchRange: %v, %d", err, total)
+	for offset, want := range map[int64]string{0: "0123456789", 4: "456789", 10: ""} {
+		rc, total, err := d.FetchRange(context.Background(), "a/f", offset)
+		if err != nil {
+			t.Errorf("FetchRange at %d: %v", offset, err)
+			continue
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(got) != want || total != 10 {
+			t.Errorf("FetchRange at %d = %q (of %d), %v; want %q of 10", offset, got, total, err, want)
+		}
 	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(got) != "456789" {
-		t.Errorf("got %q", got)
-	}
-	if _, _, err := d.FetchRange(context.Background(), "a/f", 11); !errors.Is(err, source.ErrNoResume) {
-		t.Errorf("offset past the end: %v", err)
+	for _, offset := range []int64{-1, 11} {
+		if _, _, err := d.FetchRange(context.Background(), "a/f", offset); !errors.Is(err, source.ErrNoResume) {
+			t.Errorf("FetchRange at %d = %v, want ErrNoResume", offset, err)
+		}
 	}
 	if _, _, err := d.FetchRange(context.Background(), "a/../f", 0); !errors.Is(err, catalog.ErrUnsafePath) {
 		t.Errorf("unsafe: %v", err)
