@@ -381,6 +381,17 @@ func TestHTTPFetchRange(t *testing.T) {
 			}
 		})
 	}
+	// The right range, but encoded: its bytes are not the file's.
+	r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
+		w.Header().Set("Content-Range", "bytes 10-99999/100000")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(r.body[10:])
+		return true
+	})
+	if _, _, err := r.http.FetchRange(ctx, itemPath, 10); !errors.Is(err, source.ErrNoResume) || !strings.Contains(err.Error(), `unrequested Content-Encoding "gzip"`) {
+		t.Errorf("gzip-encoded range: %v, want ErrNoResume naming the encoding", err)
+	}
 	r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return true
