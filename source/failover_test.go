@@ -3,15 +3,19 @@ package source_test
 import (
 	"bytes"
 	"context"
-	"github.com/ssmirror/ssmirror/internal/fakeclock"
+	"errors"
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/fakeclock"
 	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/target"
+	"github.com/ssmirror/ssmirror/target/dirstore"
 )
 
 // throttled reads a real upstream at rate bytes a second of a fake clock:
@@ -131,5 +135,42 @@ func TestFailoverByRate(t *testing.T) {
 	want("a big item the mirror fails", small+2*big, probe+2*big)
 	if len(notified) != 2 || notified[0] != "big1" || notified[1] != "big2" {
 		t.Errorf("told of reads from the mirror: %v, want big1, big2", notified)
+	}
+}
+
+// TestFailoverOffset: a Fetch reads a source from its start, also one that
+// cannot read from an offset; a FetchRange reads from the offset, from a
+// source that can, and fails with ErrNoResume where none can.
+func TestFailoverOffset(t *testing.T) {
+	ctx := context.Background()
+	st, err := dirstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "item", strings.NewReader("0123456789"), 10, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(rc io.ReadCloser, _ int64, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	ranged := source.Store{Store: st}
+	whole := struct{ source.Fetcher }{ranged} // without FetchRange
+	if got := read(source.NewFailover(whole).Fetch(ctx, "item")); got != "0123456789" {
+		t.Errorf("Fetch = %q, want the whole item", got)
+	}
+	if got := read(source.NewFailover(ranged).FetchRange(ctx, "item", 4)); got != "456789" {
+		t.Errorf("FetchRange at 4 = %q, want the item from byte 4", got)
+	}
+	if _, _, err := source.NewFailover(whole).FetchRange(ctx, "item", 4); !errors.Is(err, source.ErrNoResume) {
+		t.Errorf("FetchRange at 4 from a source without ranges = %v, want ErrNoResume", err)
 	}
 }

@@ -120,6 +120,7 @@ func TestHostileDocuments(t *testing.T) {
 		{"deeply nested", hIndexDoc(hEntry), strings.Replace(hProductsDoc(hItem("")), `"arch":"amd64"`, `"x":`+strings.Repeat("[", 10000)+strings.Repeat("]", 10000), 1), hProducts, "nested deeper than 64 levels", catalog.ErrInvalid, 0},
 
 		{"index over the size limit", hIndexDoc(hEntry), hProductsDoc(hItem("")), hIndex, "larger than 100 bytes", catalog.ErrInvalid, 100},
+		{"the larger file at the size limit", hIndexDoc(hEntry), hProductsDoc(hItem("")), "", "", nil, int64(max(len(hIndexDoc(hEntry)), len(hProductsDoc(hItem("")))))}, // sane
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -266,6 +267,16 @@ func TestHostileGzip(t *testing.T) {
 			t.Errorf("%s: %d products; raw bytes equal to the stored file: %v", start, len(m.Products), bytes.Equal(m.Raw[start], tree.Files[start]))
 		}
 	}
+	// Fetch gives the decoded bytes, whose length it cannot know.
+	rc, size, err := f.Fetch(ctx, hIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || size != -1 || !bytes.Equal(b, tree.Files[hIndex]) {
+		t.Errorf("Fetch of the gzipped index: size %d, %v; decoded bytes equal to the stored file: %v; want size -1", size, err, bytes.Equal(b, tree.Files[hIndex]))
+	}
 	// A gzip bomb is held to the metadata limit (of decoded bytes).
 	bomb := bytes.Repeat([]byte(" "), 50<<20)
 	tree.Files[hIndex] = append(bomb, tree.Files[hIndex]...)
@@ -296,7 +307,7 @@ func TestHostileGzip(t *testing.T) {
 		w.Write(gzipped(tree.Files[item]))
 		return true
 	})
-	_, _, err := f.Fetch(ctx, item)
+	_, _, err = f.Fetch(ctx, item)
 	want := fmt.Sprintf(`GET %s/%s: unrequested Content-Encoding "gzip" refused (sizes and checksums are of the stored bytes; only gzip metadata is decoded)`, srv.URL, item)
 	if err == nil || err.Error() != want || source.Classify(err) {
 		t.Errorf("gzipped item: %v\nwant %s, not transient", err, want)
@@ -420,8 +431,14 @@ func TestMetadataTotal(t *testing.T) {
 			`"versions":{"20250615":{"items":{"squashfs":` + hItem("") + `}}}}}}`
 	}
 	files[hIndex] = `{"format":"index:1.0","updated":"Thu, 24 Jul 2025 08:01:49 +0000","index":{` + strings.Join(entries, ",") + `}}`
-	if _, _, err := readMirror(t, files, source.Options{MaxMetadataTotal: 500_000}); err != nil {
-		t.Fatalf("within the bound: %v", err)
+	exact := 0 // every file is read once
+	for _, f := range files {
+		exact += len(f)
+	}
+	for _, total := range []int64{500_000, int64(exact)} {
+		if _, _, err := readMirror(t, files, source.Options{MaxMetadataTotal: total}); err != nil {
+			t.Fatalf("within the bound of %d bytes: %v", total, err)
+		}
 	}
 	_, url, err := readMirror(t, files, source.Options{MaxMetadataTotal: 300_000})
 	if !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), url+"/streams/v1/c") ||

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestGetRequest: the GET of an item is the request http.NewRequest makes
@@ -31,5 +32,58 @@ func TestGetRequest(t *testing.T) {
 					got.Method, got.URL.RequestURI(), got.Host, got.Header, want.Method, want.URL.RequestURI(), want.Host, want.Header)
 			}
 		}
+	}
+}
+
+// TestParseContentRange: a range must name its first and last byte and a
+// known total the last byte is inside of; a single byte is a range.
+func TestParseContentRange(t *testing.T) {
+	for _, c := range []struct {
+		in                string
+		start, end, total int64
+		ok                bool
+	}{
+		{"bytes 0-9/10", 0, 9, 10, true},
+		{"bytes 5-5/10", 5, 5, 10, true},
+		{"bytes 0-0/1", 0, 0, 1, true},
+		{"bytes 0-10/10", 0, 0, 0, false},
+		{"bytes 6-5/10", 0, 0, 0, false},
+		{"bytes 0-9/*", 0, 0, 0, false},
+		{"bytes 0-9", 0, 0, 0, false},
+		{"bytes 09/10", 0, 0, 0, false},
+		{"bits 0-9/10", 0, 0, 0, false},
+	} {
+		start, end, total, ok := parseContentRange(c.in)
+		if start != c.start || end != c.end || total != c.total || ok != c.ok {
+			t.Errorf("parseContentRange(%q) = %d, %d, %d, %v; want %d, %d, %d, %v", c.in, start, end, total, ok, c.start, c.end, c.total, c.ok)
+		}
+	}
+}
+
+// TestLowSpeedOn: the low-speed check runs only with both a rate and a
+// window.
+func TestLowSpeedOn(t *testing.T) {
+	for _, c := range []struct {
+		l    LowSpeed
+		want bool
+	}{
+		{LowSpeed{Rate: 1, Window: time.Second}, true},
+		{LowSpeed{Rate: 0, Window: time.Second}, false},
+		{LowSpeed{Rate: 1, Window: 0}, false},
+	} {
+		if got := c.l.on(); got != c.want {
+			t.Errorf("%+v.on() = %v, want %v", c.l, got, c.want)
+		}
+	}
+}
+
+// TestRetryDefaults: a policy of one attempt keeps it (no retry); the
+// zero policy takes the default attempts and delays.
+func TestRetryDefaults(t *testing.T) {
+	if got := (RetryPolicy{Attempts: 1}).withDefaults().Attempts; got != 1 {
+		t.Errorf("Attempts 1 became %d", got)
+	}
+	if got := (RetryPolicy{}).withDefaults(); got.Attempts != DefaultAttempts || got.BaseDelay != DefaultBaseDelay || got.MaxDelay != DefaultMaxDelay {
+		t.Errorf("the zero policy became %+v, want the defaults", got)
 	}
 }

@@ -381,6 +381,17 @@ func TestHTTPFetchRange(t *testing.T) {
 			}
 		})
 	}
+	// The right range, but encoded: its bytes are not the file's.
+	r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
+		w.Header().Set("Content-Range", "bytes 10-99999/100000")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(r.body[10:])
+		return true
+	})
+	if _, _, err := r.http.FetchRange(ctx, itemPath, 10); !errors.Is(err, source.ErrNoResume) || !strings.Contains(err.Error(), `unrequested Content-Encoding "gzip"`) {
+		t.Errorf("gzip-encoded range: %v, want ErrNoResume naming the encoding", err)
+	}
 	r.up.SetHook(func(w http.ResponseWriter, req *http.Request) bool {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return true
@@ -390,22 +401,30 @@ func TestHTTPFetchRange(t *testing.T) {
 	}
 }
 
+// TestDirFetchRange: a directory source reads a file from any offset up to
+// its end (an empty rest), refuses one outside it with ErrNoResume, and an
+// unsafe path.
 func TestDirFetchRange(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "a"), 0o755)
 	os.WriteFile(filepath.Join(dir, "a", "f"), []byte("0123456789"), 0o644)
 	d := source.Dir{Root: dir}
-	rc, total, err := d.FetchRange(context.Background(), "a/f", 4)
-	if err != nil || total != 10 {
-		t.Fatalf("FetchRange: %v, %d", err, total)
+	for offset, want := range map[int64]string{0: "0123456789", 4: "456789", 10: ""} {
+		rc, total, err := d.FetchRange(context.Background(), "a/f", offset)
+		if err != nil {
+			t.Errorf("FetchRange at %d: %v", offset, err)
+			continue
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(got) != want || total != 10 {
+			t.Errorf("FetchRange at %d = %q (of %d), %v; want %q of 10", offset, got, total, err, want)
+		}
 	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(got) != "456789" {
-		t.Errorf("got %q", got)
-	}
-	if _, _, err := d.FetchRange(context.Background(), "a/f", 11); !errors.Is(err, source.ErrNoResume) {
-		t.Errorf("offset past the end: %v", err)
+	for _, offset := range []int64{-1, 11} {
+		if _, _, err := d.FetchRange(context.Background(), "a/f", offset); !errors.Is(err, source.ErrNoResume) {
+			t.Errorf("FetchRange at %d = %v, want ErrNoResume", offset, err)
+		}
 	}
 	if _, _, err := d.FetchRange(context.Background(), "a/../f", 0); !errors.Is(err, catalog.ErrUnsafePath) {
 		t.Errorf("unsafe: %v", err)

@@ -467,10 +467,6 @@ func (s *Store) fileParent(key string) string {
 // needed. It retries when a concurrent Delete removes the (then empty)
 // directory between the two steps.
 func createTemp(dir, base string) (*os.File, error) {
-	// Keep the temporary name below the usual 255-byte name limit.
-	if len(base) > 200 {
-		base = base[:200]
-	}
 	var err error
 	for range 5 {
 		if err = os.MkdirAll(dir, 0o755); err != nil {
@@ -480,7 +476,7 @@ func createTemp(dir, base string) (*os.File, error) {
 			return nil, err
 		}
 		var f *os.File
-		f, err = os.CreateTemp(dir, "."+base+tmpMarker+"*")
+		f, err = os.CreateTemp(dir, tempPrefix(base)+"*")
 		if err == nil {
 			return f, nil
 		}
@@ -489,6 +485,16 @@ func createTemp(dir, base string) (*os.File, error) {
 		}
 	}
 	return nil, err
+}
+
+// tempPrefix is how the names of the temporary files of a file named base
+// start.
+func tempPrefix(base string) string {
+	// Keep the temporary name below the usual 255-byte name limit.
+	if len(base) > 200 {
+		base = base[:200]
+	}
+	return "." + base + tmpMarker
 }
 
 // syncDir fsyncs a directory so a rename in it is durable; errors are

@@ -102,11 +102,15 @@ func TestFileDirConflict(t *testing.T) {
 	}
 	for key, in := range map[string]string{"a/b": "a", "x/y/z": "x/y"} {
 		_, err := st.Put(ctx, key, strings.NewReader("y"), 1, target.PutOptions{})
-		if err == nil {
-			t.Fatalf("Put(%s) over file %s succeeded", key, in)
-		}
-		if want := in + " is an object, so it cannot also be a directory"; !strings.Contains(err.Error(), want) {
-			t.Errorf("Put(%s): %v, want it to say %q", key, err, want)
+		_, rerr := st.(*Store).PutResumable(ctx, key, 1, sha([]byte("y")), target.PutOptions{},
+			func(target.Resumed) (io.Reader, error) { return strings.NewReader("y"), nil })
+		for op, err := range map[string]error{"Put": err, "PutResumable": rerr} {
+			if err == nil {
+				t.Fatalf("%s(%s) over file %s succeeded", op, key, in)
+			}
+			if want := in + " is an object, so it cannot also be a directory"; !strings.Contains(err.Error(), want) {
+				t.Errorf("%s(%s): %v, want it to say %q", op, key, err, want)
+			}
 		}
 	}
 	if _, err := st.Put(ctx, "c/d", strings.NewReader("y"), 1, target.PutOptions{}); err != nil {

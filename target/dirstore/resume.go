@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ssmirror/ssmirror/target"
 )
@@ -69,11 +70,17 @@ func (s *Store) loadResume(ctx context.Context, key, p string, size int64, sum t
 	if errors.Is(err, target.ErrNotExist) {
 		return fresh, nil, nil
 	}
+	if err != nil {
+		// Unreadable, or another key's: the file it names is not this
+		// Put's to remove; only the record goes.
+		s.Delete(context.WithoutCancel(ctx), target.ResumeKey(key))
+		return fresh, nil, nil
+	}
 	drop := func() (target.ResumeRecord, *os.File, hash.Hash) {
 		s.dropRecord(ctx, rec)
 		return fresh, nil, nil
 	}
-	if err != nil || !rec.Matches(size, sum) || !s.ownTemp(rec.Temp, p) {
+	if !rec.Matches(size, sum) || !s.ownTemp(rec.Temp, p) {
 		return drop()
 	}
 	h, err := sum.Restore(rec.State)
@@ -97,13 +104,13 @@ func (s *Store) loadResume(ctx context.Context, key, p string, size int64, sum t
 }
 
 // ownTemp reports whether temp (relative to the root) names a temporary
-// file beside p, as Put creates them.
+// file of p, as Put creates them: beside it, named after it.
 func (s *Store) ownTemp(temp, p string) bool {
 	if temp == "" {
 		return false
 	}
 	full := filepath.Join(s.root, filepath.FromSlash(temp))
-	return filepath.Dir(full) == filepath.Dir(p) && isTempName(filepath.Base(full))
+	return filepath.Dir(full) == filepath.Dir(p) && strings.HasPrefix(filepath.Base(full), tempPrefix(filepath.Base(p)))
 }
 
 // dropRecord removes the temporary file rec names (if it is one) and the
@@ -123,6 +130,9 @@ func (s *Store) DropResume(ctx context.Context, key string) error {
 	rec, err := target.ReadResume(ctx, s, key)
 	if errors.Is(err, target.ErrNotExist) {
 		return nil
+	}
+	if err != nil {
+		rec = target.ResumeRecord{} // names no file of key's
 	}
 	rec.Key = key
 	s.dropRecord(ctx, rec)

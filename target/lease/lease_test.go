@@ -3,13 +3,16 @@ package lease
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -142,18 +145,21 @@ func TestTakeover(t *testing.T) {
 				err error
 			}
 			results := make(chan result, 4)
+			returned := make(chan struct{}) // closed by the first racer to return
+			var once sync.Once
 			for i := range 4 {
 				go func() {
 					l, err := Acquire(ctx, st, Options{Owner: fmt.Sprint("racer-", i), TTL: ttl, Poll: 10 * time.Second, Clock: clk})
 					results <- result{l, err}
+					once.Do(func() { close(returned) })
 				}()
 			}
-			clk.Settle(t, 4, nil)
-			clk.Advance(ttl - time.Second)
-			clk.Settle(t, 4, nil)
-			if len(results) != 0 {
-				r := <-results
-				t.Fatalf("taken over before a TTL passed: %v, %v", r.l, r.err)
+			for _, d := range []time.Duration{0, ttl - time.Second} {
+				clk.Advance(d)
+				if !clk.Settle(t, 4, returned) {
+					r := <-results
+					t.Fatalf("a contender returned before a TTL passed: %v, %v", r.l, r.err)
+				}
 			}
 			clk.Advance(time.Second)
 			var winners []*Lease
@@ -237,8 +243,11 @@ func TestSkewedContender(t *testing.T) {
 // runs (checked by its PID and start time) is waited for.
 func TestSameMachine(t *testing.T) {
 	me := self()
+	if runtime.GOOS != "linux" {
+		t.Skip("the process of a lease is only identified on Linux")
+	}
 	if me.bootID == "" || me.pidNS == "" {
-		t.Skip("no boot id or PID namespace here")
+		t.Fatalf("boot id %q, PID namespace %q: want both read on Linux", me.bootID, me.pidNS)
 	}
 	child := exec.Command("sleep", "600")
 	if err := child.Start(); err != nil {
@@ -256,7 +265,8 @@ func TestSameMachine(t *testing.T) {
 	deadPID := dead.Process.Pid
 	here := func(pid int, start uint64) map[string]any {
 		return map[string]any{"owner": "other", "host": me.host, "machine_id": me.machineID,
-			"boot_id": me.bootID, "pid_ns": me.pidNS, "pid": pid, "start": start}
+			"boot_id": me.bootID, "pid_ns": me.pidNS, "pid": pid, "start": start,
+			"acquired": epoch, "expires": epoch.Add(time.Hour)}
 	}
 	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
 	for _, c := range []struct {
@@ -270,13 +280,12 @@ func TestSameMachine(t *testing.T) {
 		{"other machine id", with(here(deadPID, 0), "machine_id", "0123456789abcdef0123456789abcdef"), false},
 		{"other boot", with(here(deadPID, 0), "boot_id", "00000000-0000-0000-0000-000000000000"), false},
 		{"other PID namespace", with(here(deadPID, 0), "pid_ns", "pid:[1]"), false},
-		{"hostname only", map[string]any{"owner": "other", "host": me.host, "pid": deadPID}, false},
+		{"hostname only", map[string]any{"owner": "other", "host": me.host, "pid": deadPID, "acquired": epoch, "expires": epoch.Add(time.Hour)}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := dirStore(t)
 			clk := fakeclock.New(epoch)
-			c.rec["acquired"], c.rec["expires"] = epoch, epoch.Add(time.Hour)
 			putRecord(t, st, c.rec, target.PutOptions{})
 			l, err := Acquire(ctx, st, Options{Owner: "me", Clock: clk})
 			if c.free != (err == nil) {
@@ -321,10 +330,12 @@ func (f *failingPuts) Put(ctx context.Context, key string, body io.Reader, size 
 	return f.Store.Put(ctx, key, body, size, opts)
 }
 
-// TestRenewalsFail: a holder whose renewals keep failing (503, not a
-// precondition) keeps the lease while it still may, gives it up before a
-// contender could take it over, and writes nothing through Guard after.
-// The S3 case puts the fault proxy in front of the real server.
+// TestRenewalsFail: a holder whose renewals keep failing (503, or 403 from
+// an S3 server: not a precondition) keeps the lease while it still may,
+// gives it up before a contender could take it over, and writes nothing
+// through Guard after. The S3 case puts the fault proxy in front of the
+// real server; its 403 is what the client gives up on at once (it retries
+// a 503 for seconds of real time first, then fails the same way).
 func TestRenewalsFail(t *testing.T) {
 	cases := map[string]func(t *testing.T) (holder, direct target.Store, failing func(bool)){
 		"dir": func(t *testing.T) (target.Store, target.Store, func(bool)) {
@@ -338,7 +349,7 @@ func TestRenewalsFail(t *testing.T) {
 			var rule *faultproxy.Rule
 			return open(proxy.URL), open(endpoint), func(on bool) {
 				if on && rule == nil {
-					rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: 503})
+					rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: http.StatusForbidden})
 				}
 			}
 		},
@@ -478,44 +489,54 @@ func TestLostReply(t *testing.T) {
 	}
 }
 
-// TestUnreadable: a lease that is not JSON is waited out like any other
-// (unchanged for a TTL), then taken over.
+// TestUnreadable: a lease that names no process, one that is not JSON or
+// one written on this machine without a PID, is waited out like any other
+// (unchanged for a TTL), then taken over, by a publisher not asked to wait
+// too since it looks abandoned.
 func TestUnreadable(t *testing.T) {
-	ctx := context.Background()
-	st := dirStore(t)
-	if _, err := st.Put(ctx, Key, strings.NewReader("{garbage"), 8, target.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	clk := fakeclock.New(epoch)
-	got := make(chan error, 1)
-	go func() {
-		l, err := Acquire(ctx, st, Options{Owner: "me", Poll: time.Minute, Clock: clk})
-		if l != nil {
-			l.Release(ctx)
-		}
-		got <- err
-	}()
-	clk.Settle(t, 1, nil)
-	clk.Advance(DefaultTTL)
-	if err := <-got; err != nil {
-		t.Fatalf("Acquire = %v", err)
+	me := self()
+	noPID, _ := json.Marshal(map[string]any{"owner": "other", "host": me.host, "machine_id": me.machineID,
+		"boot_id": me.bootID, "pid_ns": me.pidNS, "acquired": epoch.Add(-2 * time.Hour), "expires": epoch.Add(-time.Hour)})
+	for name, content := range map[string]string{"not JSON": "{garbage", "no PID": string(noPID)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := dirStore(t)
+			if _, err := st.Put(ctx, Key, strings.NewReader(content), int64(len(content)), target.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			clk := fakeclock.New(epoch)
+			got, done := make(chan error, 1), make(chan struct{})
+			go func() {
+				defer close(done)
+				l, err := Acquire(ctx, st, Options{Owner: "me", Poll: time.Minute, Clock: clk})
+				if l != nil {
+					l.Release(ctx)
+				}
+				got <- err
+			}()
+			if !clk.Settle(t, 1, done) {
+				t.Fatalf("Acquire did not wait: %v", <-got)
+			}
+			clk.Advance(DefaultTTL)
+			if err := <-got; err != nil {
+				t.Fatalf("Acquire = %v", err)
+			}
+		})
 	}
 }
 
-// TestWait: a waiting publisher says once whom it waits for, and gets the
-// lease when the holder releases.
+// TestWait: a waiting publisher says once whom it waits for, looks again
+// every 2 s (the default Poll), and gets the lease when the holder
+// releases.
 func TestWait(t *testing.T) {
 	ctx := context.Background()
-	st := dirStore(t)
+	st := &countingOpens{Store: dirStore(t)}
 	clk := fakeclock.New(epoch)
-	a, err := Acquire(ctx, st, Options{Owner: "a", Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := holding(t, st, "a", clk)
 	got := make(chan error, 1)
 	var waiting []string // written before b's first pause, read after its end
 	go func() {
-		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Poll: time.Second, Clock: clk,
+		b, err := Acquire(ctx, st, Options{Owner: "b", Wait: time.Hour, Clock: clk,
 			Waiting: func(holder string) { waiting = append(waiting, holder) }})
 		if b != nil {
 			b.Release(ctx)
@@ -523,10 +544,19 @@ func TestWait(t *testing.T) {
 		got <- err
 	}()
 	clk.Settle(t, 2, nil) // a's renewal, b's poll
+	reads := st.count()
+	clk.Advance(time.Second)
+	clk.Settle(t, 2, nil)
+	if n := st.count(); n != reads {
+		t.Errorf("the waiting publisher read the lease %d times in its first second, want none", n-reads)
+	}
 	clk.Advance(time.Second)
 	clk.Settle(t, 2, nil) // b looked again and waits on
+	if n := st.count(); n != reads+1 {
+		t.Errorf("the waiting publisher read the lease %d times at 2 s, want once", n-reads)
+	}
 	a.Release(ctx)
-	clk.Advance(time.Second)
+	clk.Advance(2 * time.Second)
 	if err := <-got; err != nil {
 		t.Fatalf("waiting Acquire: %v", err)
 	}
@@ -545,5 +575,226 @@ func TestProcStat(t *testing.T) {
 	}
 	if !running(os.Getpid(), st.start) || running(os.Getpid(), st.start+1) {
 		t.Error("running(self) wrong")
+	}
+}
+
+// countingOpens counts the reads of the lease.
+type countingOpens struct {
+	target.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingOpens) Open(ctx context.Context, key string) (io.ReadCloser, target.Object, error) {
+	if key == Key {
+		c.mu.Lock()
+		c.reads++
+		c.mu.Unlock()
+	}
+	return c.Store.Open(ctx, key)
+}
+
+func (c *countingOpens) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.reads }
+
+// TestDefaults: without options the lease names this host and process and
+// has a TTL of DefaultTTL.
+func TestDefaults(t *testing.T) {
+	st := dirStore(t)
+	l, err := Acquire(context.Background(), st, Options{Clock: fakeclock.New(epoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	rec := holderOf(t, st)
+	if want := fmt.Sprintf("%s:%d", hostname(), os.Getpid()); rec.Owner != want {
+		t.Errorf("owner %q, want %q", rec.Owner, want)
+	}
+	if rec.ttl() != DefaultTTL || !rec.Expires.Equal(epoch.Add(DefaultTTL)) {
+		t.Errorf("TTL %s, expires %s; want %s from %s", rec.ttl(), rec.Expires, DefaultTTL, epoch)
+	}
+}
+
+// holding returns the lease owner acquired on st, on clk.
+func holding(t *testing.T, st target.Store, owner string, clk *fakeclock.Clock) *Lease {
+	t.Helper()
+	l, err := Acquire(context.Background(), st, Options{Owner: owner, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestTakenOver: a holder whose renewal finds the lease rewritten by
+// another publisher gives it up at that renewal, saying so, and its release
+// leaves the other's lease.
+func TestTakenOver(t *testing.T) {
+	ctx := context.Background()
+	clk := fakeclock.New(epoch)
+	st := dirStore(t)
+	l := holding(t, st, "holder", clk)
+	clk.Settle(t, 1, nil)
+	obj, err := st.Stat(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, st, map[string]any{"owner": "other"}, target.PutOptions{IfMatch: obj.ETag})
+	clk.Advance(DefaultTTL / 4)
+	if clk.Settle(t, 1, l.Done()) {
+		t.Fatal("still held after the renewal found the lease taken over")
+	}
+	if err := l.Err(); !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "taken over") {
+		t.Errorf("Err = %v, want ErrLost saying it was taken over", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := holderOf(t, st).Owner; got != "other" {
+		t.Errorf("lease is %q's, want other's", got)
+	}
+}
+
+// TestReleaseGone: releasing a lease someone deleted meanwhile succeeds.
+func TestReleaseGone(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	l := holding(t, st, "holder", fakeclock.New(epoch))
+	if err := st.Delete(ctx, Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Errorf("Release of a deleted lease = %v", err)
+	}
+	if !errors.Is(l.Check(), ErrLost) {
+		t.Errorf("Check after Release = %v, want ErrLost", l.Check())
+	}
+}
+
+// TestGuardResumer: the guard of a store that resumes Puts resumes them
+// too while the lease is held, and refuses them, writing nothing, once it
+// is not.
+func TestGuardResumer(t *testing.T) {
+	ctx := context.Background()
+	st := dirStore(t)
+	l := holding(t, st, "holder", fakeclock.New(epoch))
+	g, ok := l.Guard(st).(target.Resumer)
+	if !ok {
+		t.Fatal("the guard of a Resumer is not a Resumer")
+	}
+	data := []byte("item")
+	sum := sha256.Sum256(data)
+	put := func(key string) error {
+		_, err := g.PutResumable(ctx, key, int64(len(data)), target.Sum{Algo: "sha256", Digest: sum[:]}, target.PutOptions{},
+			func(from target.Resumed) (io.Reader, error) { return bytes.NewReader(data[from.Offset:]), nil })
+		return err
+	}
+	if err := put("streams/v1/a"); err != nil {
+		t.Fatalf("PutResumable while held: %v", err)
+	}
+	if err := g.DropResume(ctx, "streams/v1/a"); err != nil {
+		t.Fatalf("DropResume while held: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("streams/v1/b"); !errors.Is(err, ErrLost) {
+		t.Errorf("PutResumable after release = %v, want ErrLost", err)
+	}
+	if _, err := st.Stat(ctx, "streams/v1/b"); !errors.Is(err, target.ErrNotExist) {
+		t.Errorf("written after release (%v)", err)
+	}
+	if err := g.DropResume(ctx, "streams/v1/a"); !errors.Is(err, ErrLost) {
+		t.Errorf("DropResume after release = %v, want ErrLost", err)
+	}
+}
+
+// TestFirstLine: an ident part is the first of its files that exists and
+// holds more than white space, trimmed.
+func TestFirstLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	blank, id, other := write("blank", " \n"), write("id", "  0123abcd\n"), write("other", "ffff\n")
+	missing := filepath.Join(dir, "missing")
+	for _, c := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{id}, "0123abcd"},
+		{[]string{missing, id, other}, "0123abcd"},
+		{[]string{blank, other}, "ffff"},
+		{[]string{missing, blank}, ""},
+	} {
+		if got := firstLine(c.paths...); got != c.want {
+			t.Errorf("firstLine(%v) = %q, want %q", c.paths, got, c.want)
+		}
+	}
+}
+
+// TestDescribe: a holder is named by its owner, with its host and PID when
+// the lease records both.
+func TestDescribe(t *testing.T) {
+	for _, c := range []struct {
+		rec  Record
+		want string
+	}{
+		{Record{Owner: "job", Host: "h1", PID: 12}, "job (host h1, pid 12)"},
+		{Record{Owner: "job", Host: "h1"}, "job"},
+		{Record{Owner: "job", PID: 12}, "job"},
+	} {
+		if got := c.rec.describe(); got != c.want {
+			t.Errorf("describe(%+v) = %q, want %q", c.rec, got, c.want)
+		}
+	}
+}
+
+// lostReply is a store that takes the next lease write but fails it as if
+// its reply was lost, once lose is called.
+type lostReply struct {
+	target.Store
+	mu   sync.Mutex
+	lose bool
+}
+
+func (s *lostReply) loseNext() { s.mu.Lock(); s.lose = true; s.mu.Unlock() }
+
+func (s *lostReply) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	etag, err := s.Store.Put(ctx, key, body, size, opts)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if key == Key && s.lose && err == nil {
+		s.lose = false
+		return "", errors.New("read tcp: connection reset by peer")
+	}
+	return etag, err
+}
+
+// TestLostReplyNotRetried: a renewal the store took whose reply was lost,
+// and that the client did not retry, is found stored when the next
+// renewal fails its If-Match; the lease stays held and the renewal after
+// that succeeds.
+func TestLostReplyNotRetried(t *testing.T) {
+	ctx := context.Background()
+	st := &lostReply{Store: dirStore(t)}
+	clk := fakeclock.New(epoch)
+	l := holding(t, st, "holder", clk)
+	defer l.Release(ctx)
+	clk.Settle(t, 1, nil)
+	st.loseNext()
+	for i := range 3 {
+		clk.Advance(DefaultTTL / 4)
+		if !clk.Settle(t, 1, l.Done()) {
+			t.Fatalf("lease lost at renewal %d: %v", i+1, l.Err())
+		}
+	}
+	if got := holderOf(t, st); got.Seq != 2 {
+		t.Errorf("lease at renewal %d, want 2 (the lost reply's, then one more)", got.Seq)
+	}
+	if err := l.Check(); err != nil {
+		t.Errorf("Check = %v", err)
 	}
 }
