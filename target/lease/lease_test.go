@@ -330,12 +330,28 @@ func (f *failingPuts) Put(ctx context.Context, key string, body io.Reader, size 
 	return f.Store.Put(ctx, key, body, size, opts)
 }
 
+// s3Failing opens a real S3 bucket behind the fault proxy, whose PUTs of
+// the lease answer code once failing is switched on.
+func s3Failing(code int) func(t *testing.T) (target.Store, target.Store, func(bool)) {
+	return func(t *testing.T) (target.Store, target.Store, func(bool)) {
+		_, open, endpoint := s3Bucket(t)
+		proxy := faultproxy.Start(t, endpoint)
+		var rule *faultproxy.Rule
+		return open(proxy.URL), open(endpoint), func(on bool) {
+			if on && rule == nil {
+				rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: code})
+			}
+		}
+	}
+}
+
 // TestRenewalsFail: a holder whose renewals keep failing (503, or 403 from
 // an S3 server: not a precondition) keeps the lease while it still may,
 // gives it up before a contender could take it over, and writes nothing
 // through Guard after. The S3 case puts the fault proxy in front of the
 // real server; its 403 is what the client gives up on at once (it retries
-// a 503 for seconds of real time first, then fails the same way).
+// a 503 for seconds of real time first, then fails the same way, which
+// the "s3 503" case shows).
 func TestRenewalsFail(t *testing.T) {
 	cases := map[string]func(t *testing.T) (holder, direct target.Store, failing func(bool)){
 		"dir": func(t *testing.T) (target.Store, target.Store, func(bool)) {
@@ -343,16 +359,8 @@ func TestRenewalsFail(t *testing.T) {
 			f := &failingPuts{Store: st}
 			return f, st, f.set
 		},
-		"s3": func(t *testing.T) (target.Store, target.Store, func(bool)) {
-			_, open, endpoint := s3Bucket(t)
-			proxy := faultproxy.Start(t, endpoint)
-			var rule *faultproxy.Rule
-			return open(proxy.URL), open(endpoint), func(on bool) {
-				if on && rule == nil {
-					rule = proxy.Add(&faultproxy.Rule{Method: "PUT", Path: "/.ssmirror/lease.json", Fault: faultproxy.Status, Code: http.StatusForbidden})
-				}
-			}
-		},
+		"s3":     s3Failing(http.StatusForbidden),
+		"s3 503": s3Failing(http.StatusServiceUnavailable),
 	}
 	for name, open := range cases {
 		t.Run(name, func(t *testing.T) {
