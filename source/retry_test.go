@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ssmirror/ssmirror/internal/faultproxy"
@@ -624,3 +625,73 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "timeout awaiting response headers" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// replaced serves a file that upstream replaces by a longer one after the
+// first request: the first body breaks after breakAt bytes (a connection
+// reset), every later request sees the new file.
+type replaced struct {
+	old, new []byte
+	breakAt  int
+	opens    int
+}
+
+func (f *replaced) open(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
+	f.opens++
+	if f.opens == 1 {
+		reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+		if f.breakAt == 0 {
+			return io.NopCloser(iotest.ErrReader(reset)), int64(len(f.old)), nil
+		}
+		return &flakyBody{ctx: ctx, data: f.old, left: f.breakAt, err: reset}, int64(len(f.old)), nil
+	}
+	return io.NopCloser(bytes.NewReader(f.new[off:])), int64(len(f.new)), nil
+}
+
+func (f *replaced) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
+	return f.open(ctx, 0)
+}
+
+func (f *replaced) FetchRange(ctx context.Context, p string, off int64) (io.ReadCloser, int64, error) {
+	return f.open(ctx, off)
+}
+
+func (f *replaced) String() string { return "replaced:" }
+
+// TestFileReplacedBetweenAttempts: a file that upstream replaces while it
+// is read is never stitched together from two versions. A retry from the
+// start that finds another size, and a resume that finds another total
+// size, fail the read naming both sizes, after one more request.
+func TestFileReplacedBetweenAttempts(t *testing.T) {
+	p := source.RetryPolicy{Attempts: 5, Sleep: func(context.Context, time.Duration) error { return nil }}
+	cases := []struct {
+		name    string
+		breakAt int
+		want    string
+	}{
+		// The first body breaks before its first byte: the retry opens the
+		// file from the start.
+		{"from the start", 0, "size changed from 1000 to 1200 bytes between attempts"},
+		// It breaks after 100 bytes: the retry resumes at byte 100.
+		{"resumed", 100, "resume refused: replaced:/item: cannot resume: the file now has 1200 bytes, not 1000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &replaced{old: upstream.Payload("old", 1000), new: upstream.Payload("new", 1200), breakAt: c.breakAt}
+			rc, size, err := source.NewRetrying(f, p).Fetch(context.Background(), "item")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			got, err := io.ReadAll(rc)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("read %d of %d bytes, err %v; want an error saying %q", len(got), size, err, c.want)
+			}
+			if len(got) != c.breakAt || !bytes.Equal(got, f.old[:c.breakAt]) {
+				t.Errorf("read %d bytes, want only the %d of the old file", len(got), c.breakAt)
+			}
+			if f.opens != 2 {
+				t.Errorf("%d requests, want 2 (no retry once the file is known to have changed)", f.opens)
+			}
+		})
+	}
+}
