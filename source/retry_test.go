@@ -695,3 +695,89 @@ func TestFileReplacedBetweenAttempts(t *testing.T) {
 		})
 	}
 }
+
+// scripted serves data; its n-th request's body breaks (a connection
+// reset) after script[n] bytes, or runs to the end where script[n] is
+// -1 or the script is over. After 10 requests it fails for good, so that
+// a retry loop that never gives up fails the test instead of hanging it.
+type scripted struct {
+	data   []byte
+	script []int
+	opens  []int64
+}
+
+func (f *scripted) open(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
+	n := len(f.opens)
+	f.opens = append(f.opens, off)
+	if n >= 10 {
+		return nil, 0, errors.New("scripted: too many requests")
+	}
+	rest := f.data[off:]
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	switch {
+	case n >= len(f.script) || f.script[n] < 0:
+		return io.NopCloser(bytes.NewReader(rest)), int64(len(f.data)), nil
+	case f.script[n] == 0:
+		return io.NopCloser(iotest.ErrReader(reset)), int64(len(f.data)), nil
+	}
+	return &flakyBody{ctx: ctx, data: rest, left: f.script[n], err: reset}, int64(len(f.data)), nil
+}
+
+func (f *scripted) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
+	return f.open(ctx, 0)
+}
+
+func (f *scripted) String() string { return "scripted:" }
+
+type rangedScripted struct{ *scripted }
+
+func (f rangedScripted) FetchRange(ctx context.Context, p string, off int64) (io.ReadCloser, int64, error) {
+	return f.open(ctx, off)
+}
+
+// TestRetryProgress: how many failures in a row a body may have, and
+// where each retry starts. A break before the first byte is retried from
+// the start even where the upstream has no ranged reads; one byte of
+// progress counts as progress; failures with no progress give up after
+// Attempts tries.
+func TestRetryProgress(t *testing.T) {
+	cases := []struct {
+		name     string
+		size     int
+		ranged   bool
+		attempts int
+		script   []int
+		opens    string
+		err      error
+	}{
+		{"break before the first byte, no ranged reads", 1000, false, 2, []int{0}, "[0 0]", nil},
+		{"one byte at a time", 5, true, 2, []int{1, 1, 1, 1}, "[0 1 2 3 4]", nil},
+		{"no progress after a resume", 1000, true, 3, []int{100, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "[0 100 100]", source.ErrExhausted},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := upstream.Payload("x", int64(c.size))
+			f := &scripted{data: data, script: c.script}
+			var fetcher source.Fetcher = f
+			if c.ranged {
+				fetcher = rangedScripted{f}
+			}
+			p := source.RetryPolicy{Attempts: c.attempts, Sleep: func(context.Context, time.Duration) error { return nil }}
+			rc, _, err := source.NewRetrying(fetcher, p).Fetch(context.Background(), "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			got, err := io.ReadAll(rc)
+			if c.err == nil && (err != nil || !bytes.Equal(got, data)) {
+				t.Errorf("read %d of %d bytes, err %v; want all of them", len(got), c.size, err)
+			}
+			if c.err != nil && !errors.Is(err, c.err) {
+				t.Errorf("err = %v, want %v", err, c.err)
+			}
+			if fmt.Sprint(f.opens) != c.opens {
+				t.Errorf("requests at %v, want %s", f.opens, c.opens)
+			}
+		})
+	}
+}
