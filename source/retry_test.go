@@ -626,37 +626,6 @@ func (timeoutErr) Error() string   { return "timeout awaiting response headers" 
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
-// replaced serves a file that upstream replaces by a longer one after the
-// first request: the first body breaks after breakAt bytes (a connection
-// reset), every later request sees the new file.
-type replaced struct {
-	old, new []byte
-	breakAt  int
-	opens    int
-}
-
-func (f *replaced) open(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
-	f.opens++
-	if f.opens == 1 {
-		reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
-		if f.breakAt == 0 {
-			return io.NopCloser(iotest.ErrReader(reset)), int64(len(f.old)), nil
-		}
-		return &flakyBody{ctx: ctx, data: f.old, left: f.breakAt, err: reset}, int64(len(f.old)), nil
-	}
-	return io.NopCloser(bytes.NewReader(f.new[off:])), int64(len(f.new)), nil
-}
-
-func (f *replaced) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
-	return f.open(ctx, 0)
-}
-
-func (f *replaced) FetchRange(ctx context.Context, p string, off int64) (io.ReadCloser, int64, error) {
-	return f.open(ctx, off)
-}
-
-func (f *replaced) String() string { return "replaced:" }
-
 // TestFileReplacedBetweenAttempts: a file that upstream replaces while it
 // is read is never stitched together from two versions. A retry from the
 // start that finds another size, and a resume that finds another total
@@ -672,12 +641,13 @@ func TestFileReplacedBetweenAttempts(t *testing.T) {
 		// file from the start.
 		{"from the start", 0, "size changed from 1000 to 1200 bytes between attempts"},
 		// It breaks after 100 bytes: the retry resumes at byte 100.
-		{"resumed", 100, "resume refused: replaced:/item: cannot resume: the file now has 1200 bytes, not 1000"},
+		{"resumed", 100, "resume refused: scripted:/item: cannot resume: the file now has 1200 bytes, not 1000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := &replaced{old: upstream.Payload("old", 1000), new: upstream.Payload("new", 1200), breakAt: c.breakAt}
-			rc, size, err := source.NewRetrying(f, p).Fetch(context.Background(), "item")
+			old := upstream.Payload("old", 1000)
+			f := &scripted{data: old, replaced: upstream.Payload("new", 1200), script: []int{c.breakAt}}
+			rc, size, err := source.NewRetrying(rangedScripted{f}, p).Fetch(context.Background(), "item")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -686,10 +656,10 @@ func TestFileReplacedBetweenAttempts(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("read %d of %d bytes, err %v; want an error saying %q", len(got), size, err, c.want)
 			}
-			if len(got) != c.breakAt || !bytes.Equal(got, f.old[:c.breakAt]) {
+			if len(got) != c.breakAt || !bytes.Equal(got, old[:c.breakAt]) {
 				t.Errorf("read %d bytes, want only the %d of the old file", len(got), c.breakAt)
 			}
-			if f.opens != 2 {
+			if len(f.opens) != 2 {
 				t.Errorf("%d requests, want 2 (no retry once the file is known to have changed)", f.opens)
 			}
 		})
@@ -698,12 +668,15 @@ func TestFileReplacedBetweenAttempts(t *testing.T) {
 
 // scripted serves data; its n-th request's body breaks (a connection
 // reset) after script[n] bytes, or runs to the end where script[n] is
-// -1 or the script is over. After 10 requests it fails for good, so that
-// a retry loop that never gives up fails the test instead of hanging it.
+// -1 or the script is over. With replaced set, every request after the
+// first serves replaced instead (upstream replaced the file). After 10
+// requests it fails for good, so that a retry loop that never gives up
+// fails the test instead of hanging it.
 type scripted struct {
-	data   []byte
-	script []int
-	opens  []int64
+	data     []byte
+	replaced []byte
+	script   []int
+	opens    []int64
 }
 
 func (f *scripted) open(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
@@ -712,15 +685,19 @@ func (f *scripted) open(ctx context.Context, off int64) (io.ReadCloser, int64, e
 	if n >= 10 {
 		return nil, 0, errors.New("scripted: too many requests")
 	}
-	rest := f.data[off:]
+	data := f.data
+	if n > 0 && f.replaced != nil {
+		data = f.replaced
+	}
+	rest := data[off:]
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	switch {
 	case n >= len(f.script) || f.script[n] < 0:
-		return io.NopCloser(bytes.NewReader(rest)), int64(len(f.data)), nil
+		return io.NopCloser(bytes.NewReader(rest)), int64(len(data)), nil
 	case f.script[n] == 0:
-		return io.NopCloser(iotest.ErrReader(reset)), int64(len(f.data)), nil
+		return io.NopCloser(iotest.ErrReader(reset)), int64(len(data)), nil
 	}
-	return &flakyBody{ctx: ctx, data: rest, left: f.script[n], err: reset}, int64(len(f.data)), nil
+	return &flakyBody{ctx: ctx, data: rest, left: f.script[n], err: reset}, int64(len(data)), nil
 }
 
 func (f *scripted) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, error) {
