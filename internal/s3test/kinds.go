@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,10 @@ func launchMinIO(bin, dir string, extraEnv []string) (*Server, error) {
 	return s, s.exec(bin, args, env, live)
 }
 
+// weedVolumes is the number of volumes, and so of buckets that hold
+// data, that a SeaweedFS server of the matrix accepts.
+const weedVolumes = 20000
+
 // launchWeed runs "weed mini" (master, volume server, filer and S3
 // gateway in one process) on dir, with the S3 gateway's admin identity
 // taken from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
@@ -208,13 +213,21 @@ func launchWeed(bin, dir string) (*Server, error) {
 		return nil, err
 	}
 	s := newServer(SeaweedFS, "http://127.0.0.1:"+p[0], dir)
+	s.master = "http://127.0.0.1:" + p[2]
 	args := []string{"mini", "-dir=" + dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-s3.port=" + p[0], "-s3.port.grpc=" + p[1],
 		"-master.port=" + p[2], "-master.port.grpc=" + p[3],
 		"-volume.port=" + p[4], "-volume.port.grpc=" + p[5],
 		"-filer.port=" + p[6], "-filer.port.grpc=" + p[7],
 		"-admin.port=" + p[8], "-admin.port.grpc=" + p[9], "-admin.port.legacy=0", "-admin.ui=false",
-		"-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-master.telemetry=false",
+		"-s3.port.iceberg=0",
+		// Every bucket is a collection with a volume of its own, and
+		// without -volume.max the volume server takes free disk space
+		// over the volume size (128 MiB) as its limit: with 65 GiB free,
+		// the 521st bucket's writes fail with an internal error, and a
+		// package's tests under -cpu 1,2 make more buckets than that.
+		// Volumes are not preallocated, so the fixed limit costs nothing.
+		"-volume.max=" + strconv.Itoa(weedVolumes), "-s3.port.lance=0", "-webdav=false", "-master.telemetry=false",
 	}
 	env := []string{"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey}
 	return s, s.exec(bin, args, env, listReady(s))

@@ -98,6 +98,7 @@ type Server struct {
 	done   chan struct{} // closed when the process has exited
 	output *syncBuffer
 	tmp    string // removed by stop, if set
+	master string // SeaweedFS: its master's HTTP endpoint
 }
 
 // Start starts a server for this test and stops it when the test ends.

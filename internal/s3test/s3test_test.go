@@ -3,6 +3,7 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -156,4 +157,23 @@ func TestRunMinIOEnv(t *testing.T) {
 	}
 	roundTrip(t, s)
 	<-puts // the test's deadline fails it if the record never comes
+}
+
+// TestWeedVolumes: each bucket holding data takes a SeaweedFS volume of its
+// own, so the server must have room for more buckets than a package's tests
+// make under -cpu 1,2 (over a thousand), whatever the disk's free space.
+func TestWeedVolumes(t *testing.T) {
+	s := SharedKind(t, SeaweedFS)
+	resp, err := http.Get(s.master + "/dir/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct{ Topology struct{ Max, Free int } }
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("master /dir/status: %v", err)
+	}
+	if st.Topology.Free < 4000 {
+		t.Errorf("SeaweedFS has room for %d more volumes (of %d), want at least 4000", st.Topology.Free, st.Topology.Max)
+	}
 }
