@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,6 +156,11 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 			mopts.UserMetadata[sha256Meta] = hex.EncodeToString(opts.SHA256) // for Stat
 		}
 	}
+	if size > refusedDrain && (opts.IfAbsent || opts.IfMatch != "") {
+		if err := s.precheck(ctx, key, opts); err != nil {
+			return "", err
+		}
+	}
 	var (
 		etag string
 		err  error
@@ -176,6 +182,38 @@ func (s *Store) putSingle(ctx context.Context, key, name string, body io.Reader,
 		return "", s.wrapErr("put", key, err)
 	}
 	return etag, nil
+}
+
+// refusedDrain is how much of a refused request's body S3 servers read
+// before they close the connection (Go's net/http, hence MinIO and
+// SeaweedFS, and versitygw: 256 KiB). A conditional PUT whose condition
+// fails is answered 412 as soon as its headers are in; with more body than
+// this still on its way, the connection is reset, and a client still
+// sending (or slow to read the answer) sees the reset instead of the 412.
+const refusedDrain = 256 << 10
+
+// precheck tells a conditional write of key that would be refused from
+// one that may succeed, with a HEAD request, before a body larger than
+// refusedDrain is sent: ErrPrecondition if the condition fails now (the
+// object exists for IfAbsent; for IfMatch, it is missing or has another
+// ETag). The PUT still carries the condition, which S3 checks: this only
+// spares the body and the reset, and a write racing the check is still
+// refused by the server.
+func (s *Store) precheck(ctx context.Context, key string, opts target.PutOptions) error {
+	obj, err := s.Stat(ctx, key)
+	switch {
+	case errors.Is(err, target.ErrNotExist) && opts.IfAbsent:
+		return nil
+	case errors.Is(err, target.ErrNotExist):
+		return fmt.Errorf("s3store: put %s: %w: it does not exist", s.objURL(key), target.ErrPrecondition)
+	case err != nil:
+		return err
+	case opts.IfAbsent:
+		return fmt.Errorf("s3store: put %s: %w: it exists", s.objURL(key), target.ErrPrecondition)
+	case strings.Trim(obj.ETag, `"`) != strings.Trim(opts.IfMatch, `"`):
+		return fmt.Errorf("s3store: put %s: %w: its ETag is %s, not %s", s.objURL(key), target.ErrPrecondition, obj.ETag, opts.IfMatch)
+	}
+	return nil
 }
 
 // streams reports whether a Put of size bytes (larger than a part, not

@@ -94,7 +94,11 @@
 // anything is read or sent, so the memory bound holds for any claimed size.
 //
 // A conditional Put (IfAbsent, IfMatch) is always a single PUT, of up to
-// MaxPartSize bytes: S3 checks the condition on that request.
+// MaxPartSize bytes: S3 checks the condition on that request. One of more
+// than 256 KiB is preceded by a HEAD, and refused with ErrPrecondition
+// without its body when the condition already fails: S3 servers refuse it
+// before reading the body and reset the connection, so the client could
+// see a reset rather than the 412.
 //
 // # Resuming
 //

@@ -765,45 +765,6 @@ func TestHugeClaimRefused(t *testing.T) {
 	}
 }
 
-// TestConditionalLarge: a conditional write larger than one part (an
-// index.json of a big catalog) is one PUT that S3 checks: IfAbsent and
-// IfMatch succeed and fail as for a small object.
-func TestConditionalLarge(t *testing.T) {
-	srv := s3test.Shared(t)
-	useCreds(t, srv)
-	cfg := config(srv, srv.NewBucket(t))
-	cfg.PartSize = MinPartSize
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	body := bytes.Repeat([]byte("x"), MinPartSize+1<<20)
-	put := func(opts target.PutOptions) (string, error) {
-		opts.SHA256 = sum(body)
-		return s.Put(ctx, "streams/v1/index.json", bytes.NewReader(body), int64(len(body)), opts)
-	}
-	tag, err := put(target.PutOptions{IfAbsent: true})
-	if err != nil {
-		t.Fatalf("if absent: %v", err)
-	}
-	if _, err := put(target.PutOptions{IfAbsent: true}); !errors.Is(err, target.ErrPrecondition) {
-		t.Errorf("if absent again: err = %v, want ErrPrecondition", err)
-	}
-	body[0] = 'y'
-	tag2, err := put(target.PutOptions{IfMatch: tag})
-	if err != nil {
-		t.Fatalf("if match: %v", err)
-	}
-	if _, err := put(target.PutOptions{IfMatch: tag}); !errors.Is(err, target.ErrPrecondition) {
-		t.Errorf("if match a replaced ETag: err = %v, want ErrPrecondition", err)
-	}
-	obj, err := s.Stat(ctx, "streams/v1/index.json")
-	if err != nil || obj.Size != int64(len(body)) || obj.ETag != tag2 {
-		t.Errorf("stat = %+v, %v; want %d bytes, ETag %s", obj, err, len(body), tag2)
-	}
-}
-
 // holdPart holds the first part request once its whole body was read,
 // as a server that has the part and has not yet stored it, until proceed
 // is closed; then it forwards it. It records whether the client gave the
@@ -945,4 +906,85 @@ func TestConditionalOutsideBudget(t *testing.T) {
 		t.Fatal("a conditional write waited for the upload memory that item uploads held")
 	}
 	s.mem.release(s.mem.total)
+}
+
+// trickle sends the bodies of PUT requests slowly after their first 64
+// KiB, as a slow link does, so a server that answers before reading the
+// body has answered long before the body is through. It counts the PUTs.
+type trickle struct {
+	rt   http.RoundTripper
+	puts atomic.Int32
+}
+
+func (tr *trickle) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && req.Body != nil {
+		tr.puts.Add(1)
+		req.Body = &slowBody{ReadCloser: req.Body}
+	}
+	return tr.rt.RoundTrip(req)
+}
+
+type slowBody struct {
+	io.ReadCloser
+	n int
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.n >= 64<<10 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	p = p[:min(len(p), 32<<10)]
+	n, err := b.ReadCloser.Read(p)
+	b.n += n
+	return n, err
+}
+
+// TestConditionalLarge: conditional writes larger than a part are one PUT
+// each, with the store's conditions. A server refuses a conditional PUT whose
+// condition fails as soon as it has its headers, and closes the connection
+// without reading more than 256 KiB of a larger body. The client then sees
+// a reset, not the 412. A large conditional write whose condition already
+// fails must still end in ErrPrecondition, with no body sent.
+func TestConditionalLarge(t *testing.T) {
+	s3test.Each(t, func(t *testing.T, srv *s3test.Server) {
+		useCreds(t, srv)
+		tr := &trickle{}
+		wrapTransport = func(rt http.RoundTripper) http.RoundTripper { tr.rt = rt; return tr }
+		t.Cleanup(func() { wrapTransport = nil })
+		cfg := config(srv, srv.NewBucket(t))
+		cfg.PartSize = MinPartSize
+		s, err := New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		body := bytes.Repeat([]byte("x"), MinPartSize+1<<20) // larger than a part: still one PUT
+		put := func(opts target.PutOptions) (string, error) {
+			opts.SHA256 = sum(body)
+			return s.Put(ctx, "streams/v1/index.json", bytes.NewReader(body), int64(len(body)), opts)
+		}
+		tag, err := put(target.PutOptions{IfAbsent: true})
+		if err != nil {
+			t.Fatalf("if absent: %v", err)
+		}
+		body[0] = 'y'
+		tag2, err := put(target.PutOptions{IfMatch: tag})
+		if err != nil {
+			t.Fatalf("if match: %v", err)
+		}
+		before := tr.puts.Load()
+		if _, err := put(target.PutOptions{IfAbsent: true}); !errors.Is(err, target.ErrPrecondition) {
+			t.Errorf("if absent again: err = %v, want ErrPrecondition", err)
+		}
+		if _, err := put(target.PutOptions{IfMatch: tag}); !errors.Is(err, target.ErrPrecondition) {
+			t.Errorf("if match a replaced ETag: err = %v, want ErrPrecondition", err)
+		}
+		if n := tr.puts.Load() - before; n != 0 {
+			t.Errorf("%d PUT requests sent for writes whose condition had already failed, want 0", n)
+		}
+		obj, err := s.Stat(ctx, "streams/v1/index.json")
+		if err != nil || obj.Size != int64(len(body)) || obj.ETag != tag2 {
+			t.Errorf("stat = %+v, %v; want %d bytes, ETag %s", obj, err, len(body), tag2)
+		}
+	})
 }
