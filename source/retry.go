@@ -236,12 +236,24 @@ type RetryPolicy struct {
 	// Sleep waits d or until ctx is done (then returns ctx's error); nil
 	// uses a timer. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now and AfterFunc are the clock that times reads for IdleTimeout
+	// and LowSpeed; nil uses time.Now and time.AfterFunc. Tests replace
+	// them.
+	Now       func() time.Time
+	AfterFunc func(d time.Duration, f func()) Timer
 	// Rand returns a number in [0, 1) for jitter; nil uses math/rand/v2.
 	Rand func() float64
 	// Notify, if set, is told before each retry: the path, the number of
 	// the attempt about to be made (2 for the first retry), the wait and
 	// the error that caused it. It may be called from several goroutines.
 	Notify func(path string, attempt int, wait time.Duration, err error)
+}
+
+// Timer is a timer of RetryPolicy.AfterFunc, as *time.Timer is: Stop and
+// Reset report whether it was still waiting.
+type Timer interface {
+	Stop() bool
+	Reset(d time.Duration) bool
 }
 
 // LowSpeed is a minimum transfer rate: a body that delivers fewer than
@@ -277,6 +289,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.AfterFunc == nil {
+		p.AfterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 	}
 	return p
 }
@@ -448,8 +466,8 @@ type body struct {
 	rc     io.ReadCloser // the current attempt's body
 	cancel context.CancelCauseFunc
 	actx   context.Context // the current attempt's context
-	timer  *time.Timer     // idle timer of the current attempt; nil if disabled
-	slow   *time.Timer     // low-speed timer of the current attempt; nil if disabled
+	timer  Timer           // idle timer of the current attempt; nil if disabled
+	slow   Timer           // low-speed timer of the current attempt; nil if disabled
 
 	// The current low-speed window: time spent in reads, bytes they gave.
 	winWaited  time.Duration
@@ -485,9 +503,9 @@ func (b *body) open(cause error) error {
 			}
 		}
 		actx, cancel := context.WithCancelCause(b.ctx)
-		var timer *time.Timer
+		var timer Timer
 		if idle := b.r.p.IdleTimeout; idle > 0 {
-			timer = time.AfterFunc(idle, func() { cancel(b.r.stalled()) })
+			timer = b.r.p.AfterFunc(idle, func() { cancel(b.r.stalled()) })
 		}
 		var (
 			rc   io.ReadCloser
@@ -533,7 +551,7 @@ func (b *body) open(cause error) error {
 		b.rc, b.size, b.actx, b.cancel, b.timer = rc, size, actx, cancel, timer
 		b.slow, b.winWaited, b.winBytes = nil, 0, 0
 		if ls := b.r.p.LowSpeed; ls.on() {
-			b.slow = time.AfterFunc(time.Hour, func() {
+			b.slow = b.r.p.AfterFunc(time.Hour, func() {
 				cancel(b.r.tooSlow(b.armedBytes.Load(), ls.Window))
 			})
 			b.slow.Stop()
@@ -561,7 +579,7 @@ func (b *body) Read(p []byte) (int, error) {
 			// blocks: cut it when the window is over.
 			b.slow.Reset(ls.Window - b.winWaited)
 		}
-		began := time.Now()
+		began := b.r.p.Now()
 		n, err := b.rc.Read(p)
 		if b.timer != nil && !b.timer.Stop() && err == nil {
 			err = b.r.stalled() // it fired: this attempt is being cancelled
@@ -571,7 +589,7 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 		b.off += int64(n)
 		if b.slow != nil {
-			b.winWaited += time.Since(began)
+			b.winWaited += b.r.p.Now().Sub(began)
 			b.winBytes += int64(n)
 			if b.winWaited >= ls.Window {
 				if b.winBytes < ls.need() && err == nil && (b.size < 0 || b.off < b.size) {

@@ -42,9 +42,10 @@ func isolateEnv() {
 			os.Unsetenv(k)
 		}
 	}
-	home, _ := os.MkdirTemp("", "s3store-home-")
-	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "credentials"))
-	os.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
+	// Files in a directory nobody creates.
+	absent := filepath.Join(os.TempDir(), fmt.Sprintf("s3store-test-%d-absent", os.Getpid()))
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(absent, "credentials"))
+	os.Setenv("AWS_CONFIG_FILE", filepath.Join(absent, "config"))
 	iamEndpoint = "http://127.0.0.1:1"
 }
 
