@@ -2,7 +2,10 @@ package source_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -60,8 +63,9 @@ func (r *trickleRig) trickle(n int64, ranged bool, gap time.Duration) *atomic.In
 	return &served
 }
 
-// lowSpeedPolicy: a 200 ms idle timeout that the trickle never reaches,
-// and a minimum of 10 kB/s over 300 ms that it does not meet.
+// lowSpeedPolicy: the rig's idle timeout of a second, which a byte every
+// 20 ms never reaches, and a minimum of 10 kB/s over 300 ms, which it
+// does not meet.
 func (r *retryRig) lowSpeedPolicy() source.RetryPolicy {
 	p := r.policy()
 	p.LowSpeed = source.LowSpeed{Rate: 10_000, Window: 300 * time.Millisecond}
@@ -102,17 +106,31 @@ func TestLowSpeedTrickleForeverGivesUp(t *testing.T) {
 }
 
 // TestLimitWaitsAreNotSlowness: a bandwidth limit far below the minimum
-// rate does not make the body "too slow": the limiter waits outside the
-// reads that the low-speed check (and the idle timeout) time.
+// rate does not make the body "too slow" or stalled: the limiter waits
+// outside the reads that the low-speed check and the idle timeout time. On
+// the fake clock the limiter's waits (100 bytes a second, reads of its 4 KiB
+// burst) take 82 s; the reads take none.
 func TestLimitWaitsAreNotSlowness(t *testing.T) {
-	r := newTrickleRig(t)
-	p := r.policy()
-	p.LowSpeed = source.LowSpeed{Rate: 1 << 20, Window: 100 * time.Millisecond}
-	p.IdleTimeout = 100 * time.Millisecond
-	l := bwlimit.New(func(time.Time) int64 { return 100_000 }, bwlimit.Clock{})
-	got, err := r.fetchAll(t, source.NewLimited(source.NewRetrying(r.direct, p), l))
-	if err != nil || !bytes.Equal(got, r.body) {
-		t.Fatalf("fetch: %v (%d bytes)", err, len(got))
+	f := newPaced(3 * 4096)
+	var cuts []error
+	p := f.policy(5*time.Second, time.Second, func(_ string, _ int, _ time.Duration, err error) { cuts = append(cuts, err) })
+	l := bwlimit.New(func(time.Time) int64 { return 100 }, bwlimit.Clock{
+		Now:   f.now,
+		Sleep: func(_ context.Context, d time.Duration) error { f.clk.Advance(d); return nil },
+	})
+	rc, _, err := source.NewLimited(source.NewRetrying(f, p), l).Fetch(context.Background(), "item")
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.wantRetries(t, 0, nil)
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(got, f.data) {
+		t.Fatalf("read %d bytes: %v", len(got), err)
+	}
+	if len(cuts) != 0 || fmt.Sprint(f.fired) != "[]" {
+		t.Errorf("cut with %v, timers fired at %v; want no cut", cuts, f.fired)
+	}
+	if waited, want := f.now().Sub(start), 2*4096*time.Second/100; waited != want {
+		t.Errorf("the limiter waited %v, want %v", waited, want)
+	}
 }
