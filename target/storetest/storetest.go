@@ -575,6 +575,7 @@ func RunOptions(t *testing.T, newStore func(t *testing.T) target.Store, opts Opt
 				body := &cancelAfter{r: bytes.NewReader(data), n: len(data) / 2, cancel: cancel}
 				_, err = s.Put(cctx, key, body, int64(len(data)), target.PutOptions{SHA256: sum(data)})
 				cancel()
+				t.Logf("Put of %d bytes cancelled midway: %v", len(data), err) // shown if what follows fails
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("Put cancelled midway (%d bytes) = %v, want context.Canceled", len(data), err)
 				}
