@@ -1,0 +1,207 @@
+package apply_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssmirror/ssmirror/plan"
+	"github.com/ssmirror/ssmirror/plan/apply"
+	"github.com/ssmirror/ssmirror/source"
+	"github.com/ssmirror/ssmirror/target"
+)
+
+// recorder is a store that records the options of each Put and fails the
+// Puts of the keys in fail with their error (after reading the body, as a
+// store that refuses it on arrival).
+type recorder struct {
+	target.Store
+	fail map[string]error
+
+	mu   sync.Mutex
+	puts map[string]target.PutOptions
+}
+
+func newRecorder(st target.Store) *recorder {
+	return &recorder{Store: st, fail: map[string]error{}, puts: map[string]target.PutOptions{}}
+}
+
+func (r *recorder) Put(ctx context.Context, key string, body io.Reader, size int64, opts target.PutOptions) (string, error) {
+	r.mu.Lock()
+	r.puts[key] = opts
+	err := r.fail[key]
+	r.mu.Unlock()
+	if err != nil {
+		io.Copy(io.Discard, body)
+		return "", err
+	}
+	return r.Store.Put(ctx, key, body, size, opts)
+}
+
+func (r *recorder) put(key string) target.PutOptions {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.puts[key]
+}
+
+var errRefused = errors.New("refused by the test store")
+
+// TestHeaders: items and metadata are stored with the Cache-Control of
+// the options, the defaults when they are empty, and their content types.
+func TestHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		opts               apply.Options
+		wantItem, wantMeta string
+	}{
+		{"defaults", apply.Options{}, apply.ItemCacheControl, apply.MetadataCacheControl},
+		{"set", apply.Options{ItemCacheControl: "max-age=7", MetadataCacheControl: "no-store"}, "max-age=7", "no-store"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t)
+			rec := newRecorder(s.dst)
+			p := s.plan(t)
+			if _, err := apply.Run(context.Background(), p, s.src, rec, c.opts); err != nil {
+				t.Fatal(err)
+			}
+			item := rec.put(p.Transfers[0].Path)
+			if item.CacheControl != c.wantItem || item.ContentType != "application/octet-stream" {
+				t.Errorf("item %s stored with Cache-Control %q, Content-Type %q; want %q, application/octet-stream",
+					p.Transfers[0].Path, item.CacheControl, item.ContentType, c.wantItem)
+			}
+			index := rec.put(plan.IndexJSON)
+			if index.CacheControl != c.wantMeta || index.ContentType != "application/json" {
+				t.Errorf("%s stored with Cache-Control %q, Content-Type %q; want %q, application/json",
+					plan.IndexJSON, index.CacheControl, index.ContentType, c.wantMeta)
+			}
+		})
+	}
+}
+
+// TestTransferRetries: an item whose GET fails with a transient error, or
+// whose bytes fail their checksum, is fetched again, up to the policy's
+// attempts; one that is not there is not.
+func TestTransferRetries(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		fails int // the first GETs of the item that fail
+		fault string
+		gets  int  // GETs of the item wanted
+		ok    bool // the item is stored
+	}{
+		{"transient errors, then served", 2, "503", 3, true},
+		{"transient errors for good", 5, "503", 3, false},
+		{"bad bytes once", 1, "bad bytes", 2, true},
+		{"not there", 5, "404", 1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t)
+			p := s.plan(t)
+			item := p.Transfers[0].Path
+			var mu sync.Mutex
+			served := 0
+			s.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasSuffix(r.URL.Path, "/"+item) {
+					return false
+				}
+				mu.Lock()
+				served++
+				n := served
+				mu.Unlock()
+				if n > c.fails {
+					return false
+				}
+				switch c.fault {
+				case "503":
+					http.Error(w, "busy", http.StatusServiceUnavailable)
+				case "404":
+					http.NotFound(w, r)
+				default:
+					w.Write(bytes.Repeat([]byte{'x'}, int(p.Transfers[0].Size)))
+				}
+				return true
+			})
+			var notified []string
+			opts := apply.Options{Retry: source.RetryPolicy{
+				Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond,
+				Notify: func(path string, _ int, _ time.Duration, _ error) { notified = append(notified, path) },
+			}}
+			res, err := apply.Run(context.Background(), p, s.src, s.dst, opts)
+			if got := s.srv.Requests(item); got != c.gets {
+				t.Errorf("%d GETs of the item, want %d", got, c.gets)
+			}
+			if len(notified) != c.gets-1 {
+				t.Errorf("told of %d retries (%v), want %d", len(notified), notified, c.gets-1)
+			}
+			switch {
+			case c.ok && err != nil:
+				t.Fatalf("run: %v", err)
+			case c.ok && (!has(s.dst, item) || res.Transferred != len(p.Transfers)):
+				t.Errorf("stored %v, %d of %d transferred", has(s.dst, item), res.Transferred, len(p.Transfers))
+			case !c.ok && (!errors.Is(err, apply.ErrPartial) || has(s.dst, item)):
+				t.Errorf("run: %v, item stored %v; want ErrPartial and nothing stored", err, has(s.dst, item))
+			}
+		})
+	}
+}
+
+// TestDeletesAfterIndex: the plan's deletes run only after its index is
+// published; when publishing fails, nothing is deleted.
+func TestDeletesAfterIndex(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(map[bool]string{false: "published", true: "index refused"}[fail], func(t *testing.T) {
+			s := newSetup(t)
+			ctx := context.Background()
+			const stray = "files/stray"
+			if _, err := s.dst.Put(ctx, stray, strings.NewReader("old"), 3, target.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder(s.dst)
+			if fail {
+				rec.fail[plan.IndexJSON] = errRefused
+			}
+			p := s.plan(t)
+			p.Deletes = append(p.Deletes, plan.Delete{Path: stray, Size: 3, Reason: "test"})
+			res, err := apply.Run(ctx, p, s.src, rec, apply.Options{})
+			if fail {
+				if !errors.Is(err, errRefused) || !has(s.dst, stray) || res.Deleted != 0 {
+					t.Errorf("run: %v, %d deleted, stray kept %v; want the store's error and nothing deleted", err, res.Deleted, has(s.dst, stray))
+				}
+				return
+			}
+			if err != nil || has(s.dst, stray) || res.Deleted != 1 {
+				t.Errorf("run: %v, %d deleted, stray kept %v; want it deleted", err, res.Deleted, has(s.dst, stray))
+			}
+		})
+	}
+}
+
+// TestPartialFailureIndexRefused: when an item fails and publishing the
+// rest fails too, the error names both.
+func TestPartialFailureIndexRefused(t *testing.T) {
+	s := newSetup(t)
+	p := s.plan(t)
+	bad := p.Transfers[0].Path
+	s.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/"+bad) {
+			http.Error(w, "gone", http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	rec := newRecorder(s.dst)
+	rec.fail[plan.IndexJSON] = errRefused
+	res, err := apply.Run(context.Background(), p, s.src, rec, apply.Options{})
+	if !errors.Is(err, apply.ErrPartial) || !errors.Is(err, errRefused) || !strings.Contains(err.Error(), bad) {
+		t.Errorf("err = %v, want ErrPartial naming %s and the store's refusal", err, bad)
+	}
+	if res.IndexPublished || has(s.dst, plan.IndexJSON) {
+		t.Error("the index was published")
+	}
+}
