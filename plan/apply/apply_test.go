@@ -19,6 +19,7 @@ import (
 )
 
 type setup struct {
+	docs []upstream.Doc
 	srv  *upstream.Server
 	tree *upstream.Tree
 	src  source.Fetcher
@@ -35,7 +36,7 @@ func newSetup(t *testing.T) *setup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &setup{tree: tree, srv: upstream.Serve(t, tree)}
+	s := &setup{docs: docs, tree: tree, srv: upstream.Serve(t, tree)}
 	if s.src, err = source.NewHTTP(s.srv.Root(), nil); err != nil {
 		t.Fatal(err)
 	}

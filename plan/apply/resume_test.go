@@ -3,6 +3,7 @@ package apply
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -289,5 +290,21 @@ func TestAbortUploadDropsRecord(t *testing.T) {
 			t.Errorf("resume record after its upload was aborted: %v, want none", err)
 		}
 		r.left(t)
+	})
+}
+
+// TestResumeKeysOnSHA256: an item with a SHA-256 and another checksum in
+// the catalog keeps the SHA-256's digest state (the checksum the store
+// verifies), whichever the catalog's strongest other one is.
+func TestResumeKeysOnSHA256(t *testing.T) {
+	body := upstream.Payload("big", resumeSize)
+	eachResumeStore(t, body, func(t *testing.T, r *resumeRig) {
+		tr := transferOf(body)
+		m := md5.Sum(body)
+		tr.Sum = catalog.Checksum{Algo: "md5", Hex: hex.EncodeToString(m[:])}
+		if rec := r.cutRun(t, tr); rec.Algo != "sha256" || rec.Sum != tr.SHA256 {
+			t.Errorf("resume record keyed on %s %s, want the SHA-256 %s", rec.Algo, rec.Sum, tr.SHA256)
+		}
+		r.secondRun(t, tr, body)
 	})
 }

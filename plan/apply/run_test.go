@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmirror/ssmirror/internal/upstream"
 	"github.com/ssmirror/ssmirror/plan"
 	"github.com/ssmirror/ssmirror/plan/apply"
 	"github.com/ssmirror/ssmirror/source"
@@ -92,13 +94,19 @@ func TestTransferRetries(t *testing.T) {
 		name  string
 		fails int // the first GETs of the item that fail
 		fault string
-		gets  int  // GETs of the item wanted
-		ok    bool // the item is stored
+		gets  int    // GETs of the item wanted
+		ok    bool   // the item is stored
+		is    error  // the failure wraps it
+		says  string // and says this
 	}{
-		{"transient errors, then served", 2, "503", 3, true},
-		{"transient errors for good", 5, "503", 3, false},
-		{"bad bytes once", 1, "bad bytes", 2, true},
-		{"not there", 5, "404", 1, false},
+		{"transient errors, then served", 2, "503", 3, true, nil, ""},
+		{"transient errors for good", 5, "503", 3, false, nil, "503"},
+		{"bad bytes once", 1, "bad bytes", 2, true, nil, ""},
+		// The reader's diagnosis, naming the upstream file, not the
+		// store's view of the body it was given.
+		{"bad bytes for good", 5, "bad bytes", 3, false, source.ErrIntegrity, "integrity check failed: sha256 is"},
+		{"an empty answer", 5, "empty", 3, false, source.ErrIntegrity, "upstream sends 0 bytes, catalog says"},
+		{"not there", 5, "404", 1, false, source.ErrNotExist, "404"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSetup(t)
@@ -122,6 +130,8 @@ func TestTransferRetries(t *testing.T) {
 					http.Error(w, "busy", http.StatusServiceUnavailable)
 				case "404":
 					http.NotFound(w, r)
+				case "empty":
+					w.Header().Set("Content-Length", "0")
 				default:
 					w.Write(bytes.Repeat([]byte{'x'}, int(p.Transfers[0].Size)))
 				}
@@ -130,14 +140,20 @@ func TestTransferRetries(t *testing.T) {
 			var notified []string
 			opts := apply.Options{Retry: source.RetryPolicy{
 				Attempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond,
-				Notify: func(path string, _ int, _ time.Duration, _ error) { notified = append(notified, path) },
+				Notify: func(path string, attempt int, _ time.Duration, _ error) {
+					notified = append(notified, fmt.Sprintf("%s#%d", path, attempt))
+				},
 			}}
 			res, err := apply.Run(context.Background(), p, s.src, s.dst, opts)
 			if got := s.srv.Requests(item); got != c.gets {
 				t.Errorf("%d GETs of the item, want %d", got, c.gets)
 			}
-			if len(notified) != c.gets-1 {
-				t.Errorf("told of %d retries (%v), want %d", len(notified), notified, c.gets-1)
+			var want []string
+			for n := 2; n <= c.gets; n++ {
+				want = append(want, fmt.Sprintf("%s#%d", item, n))
+			}
+			if fmt.Sprint(notified) != fmt.Sprint(want) {
+				t.Errorf("told of the retries %v, want %v", notified, want)
 			}
 			switch {
 			case c.ok && err != nil:
@@ -146,6 +162,14 @@ func TestTransferRetries(t *testing.T) {
 				t.Errorf("stored %v, %d of %d transferred", has(s.dst, item), res.Transferred, len(p.Transfers))
 			case !c.ok && (!errors.Is(err, apply.ErrPartial) || has(s.dst, item)):
 				t.Errorf("run: %v, item stored %v; want ErrPartial and nothing stored", err, has(s.dst, item))
+			case !c.ok && len(res.Failed) != 1:
+				t.Errorf("failures %v, want the item's", res.Failed)
+			case !c.ok:
+				ferr := res.Failed[0].Err
+				if c.is != nil && !errors.Is(ferr, c.is) || !strings.Contains(ferr.Error(), c.says) ||
+					!strings.HasPrefix(strings.TrimPrefix(ferr.Error(), "GET "), s.srv.Root()+item) {
+					t.Errorf("failure %q, want one naming the upstream file %s%s, saying %q (%v)", ferr, s.srv.Root(), item, c.says, c.is)
+				}
 			}
 		})
 	}
@@ -203,5 +227,46 @@ func TestPartialFailureIndexRefused(t *testing.T) {
 	}
 	if res.IndexPublished || has(s.dst, plan.IndexJSON) {
 		t.Error("the index was published")
+	}
+}
+
+// TestRetractThenPublish: upstream changes the bytes of a published item
+// in place. The run first withdraws it from the published metadata, then
+// publishes the new metadata over what it wrote itself (with that write's
+// ETag, not the one it started from), and counts each metadata file it
+// wrote.
+func TestRetractThenPublish(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	first := s.plan(t)
+	if _, err := apply.Run(ctx, first, s.src, s.dst, apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	item := first.Transfers[0].Path
+	changed := upstream.Payload("changed "+item, int64(len(s.tree.Files[item])))
+	tree, err := upstream.Build(s.docs, upstream.Options{Scale: 1 << 20, Items: map[string][]byte{item: changed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tree = tree
+	s.srv.Set(tree)
+	p := s.plan(t)
+	if len(p.Retract) == 0 {
+		t.Fatal("no retraction planned for an item changed in place")
+	}
+	res, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if want := len(p.Retract) + len(p.Publish); res.Published != want || !res.IndexPublished {
+		t.Errorf("published %d metadata files (index %v), want %d and the index", res.Published, res.IndexPublished, want)
+	}
+	rc, _, err := s.dst.Open(ctx, item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, _ := io.ReadAll(rc); !bytes.Equal(got, changed) {
+		t.Errorf("%s holds %d bytes of the old content, want the new", item, len(got))
 	}
 }
