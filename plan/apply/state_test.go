@@ -243,17 +243,22 @@ func TestListMarksAfterSync(t *testing.T) {
 // TestLoadStateExpect: a metadata file (signed or the published .json)
 // whose listed ETag is the MD5 of the bytes the caller expects is not read
 // back; one that differs is read, and the state holds what the target
-// really has.
+// really has: signed files and the published public keys, nothing else
+// under streams/v1/ but the .json files.
 func TestLoadStateExpect(t *testing.T) {
 	st, proxy := s3Target(t, "m")
 	ctx := context.Background()
 	same, old := []byte("signed index, as upstream has it\n"), []byte("an older signed products file\n")
 	index := []byte(`{"format": "index:1.0", "index": {}}`)
+	const notMeta = "streams/v1/README.txt"
 	files := map[string][]byte{
 		plan.IndexSJSON:              same,
 		"streams/v1/products.sjson":  old,
 		plan.IndexJSON:               index,
 		"streams/v1/unrelated.sjson": []byte("a signed file nobody expects\n"),
+		plan.KeyringGPG:              []byte("the mirror's public key\n"),
+		plan.KeyringASC:              []byte("the mirror's public key, armoured\n"),
+		notMeta:                      []byte("not metadata\n"),
 	}
 	for k, v := range files {
 		if _, err := st.Put(ctx, k, strings.NewReader(string(v)), int64(len(v)), target.PutOptions{}); err != nil {
@@ -289,7 +294,13 @@ func TestLoadStateExpect(t *testing.T) {
 			t.Errorf("%s: Expect given %d objects, read back %v; want all %d, and the changed and the unexpected files, not the unchanged ones",
 				c.name, listed, slices.Sorted(maps.Keys(read)), len(files))
 		}
+		if _, ok := got.Metadata[notMeta]; ok {
+			t.Errorf("%s: state holds %s as metadata", c.name, notMeta)
+		}
 		for k := range files {
+			if k == notMeta {
+				continue
+			}
 			if string(got.Metadata[k]) != string(files[k]) {
 				t.Errorf("%s: state holds %q for %s, want what the target has, %q", c.name, got.Metadata[k], k, files[k])
 			}
