@@ -308,3 +308,33 @@ func TestResumeKeysOnSHA256(t *testing.T) {
 		r.secondRun(t, tr, body)
 	})
 }
+
+// dropFails is a resumable store whose DropResume fails.
+type dropFails struct {
+	target.Store
+	target.Resumer
+}
+
+var errDrop = errors.New("drop refused by the test store")
+
+func (dropFails) DropResume(context.Context, string) error { return errDrop }
+
+// TestResumeBadBytesDropFails: when what was kept cannot be dropped after
+// the item's bytes failed their checksum, the error says so as well: the
+// next try would resume from bytes known to be bad.
+func TestResumeBadBytesDropFails(t *testing.T) {
+	body := upstream.Payload("big", resumeSize)
+	r := newResumeRig(t, body)
+	st, err := dirstore.New(filepath.Join(t.TempDir(), "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.st, r.kept = st, cutAt
+	tr := transferOf(body)
+	r.cutRun(t, tr)
+	r.srv.Set(&upstream.Tree{Files: map[string][]byte{resumePath: upstream.Payload("changed", resumeSize)}})
+	err = transfer(context.Background(), tr, r.src, dropFails{st, st}, "", nil)
+	if !errors.Is(err, source.ErrIntegrity) || !errors.Is(err, errDrop) {
+		t.Fatalf("transfer of changed bytes, drop failing: %v, want the integrity error and the drop's", err)
+	}
+}
