@@ -24,7 +24,8 @@ import (
 // store that refuses it on arrival).
 type recorder struct {
 	target.Store
-	fail map[string]error
+	fail       map[string]error
+	failDelete error // every Delete fails with it
 
 	mu   sync.Mutex
 	puts map[string]target.PutOptions
@@ -44,6 +45,13 @@ func (r *recorder) Put(ctx context.Context, key string, body io.Reader, size int
 		return "", err
 	}
 	return r.Store.Put(ctx, key, body, size, opts)
+}
+
+func (r *recorder) Delete(ctx context.Context, key string) error {
+	if r.failDelete != nil {
+		return r.failDelete
+	}
+	return r.Store.Delete(ctx, key)
 }
 
 func (r *recorder) put(key string) target.PutOptions {
@@ -176,8 +184,22 @@ func TestTransferRetries(t *testing.T) {
 }
 
 // TestDeletesAfterIndex: the plan's deletes run only after its index is
-// published; when publishing fails, nothing is deleted.
+// published; when publishing fails, nothing is deleted. A delete that
+// fails leaves the run a success (the mirror is consistent without it),
+// counted.
 func TestDeletesAfterIndex(t *testing.T) {
+	t.Run("delete refused", func(t *testing.T) {
+		s := newSetup(t)
+		ctx := context.Background()
+		rec := newRecorder(s.dst)
+		rec.failDelete = errRefused
+		p := s.plan(t)
+		p.Deletes = append(p.Deletes, plan.Delete{Path: "files/stray", Size: 3, Reason: "test"})
+		res, err := apply.Run(ctx, p, s.src, rec, apply.Options{})
+		if err != nil || res.Deleted != 0 || res.DeleteErrors != 1 || !res.IndexPublished {
+			t.Errorf("run: %v, %+v; want success, the index published and 1 delete error", err, res)
+		}
+	})
 	for _, fail := range []bool{false, true} {
 		t.Run(map[bool]string{false: "published", true: "index refused"}[fail], func(t *testing.T) {
 			s := newSetup(t)
@@ -269,4 +291,175 @@ func TestRetractThenPublish(t *testing.T) {
 	if got, _ := io.ReadAll(rc); !bytes.Equal(got, changed) {
 		t.Errorf("%s holds %d bytes of the old content, want the new", item, len(got))
 	}
+}
+
+// TestAdoptWithoutSHA256: an item the catalog gives only an MD5 for is
+// stored with the digest it was checked against recorded, and a later run
+// that finds it stored (its index lost) adopts it on that digest instead
+// of fetching it again.
+func TestAdoptWithoutSHA256(t *testing.T) {
+	docs, err := upstream.MAASDocs("../../testdata/maas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSetup(t)
+	item := s.plan(t).Transfers[0].Path
+	tree, err := upstream.Build(docs, upstream.Options{Scale: 1 << 20, MD5Only: map[string]bool{item: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tree = tree
+	s.srv.Set(tree)
+	ctx := context.Background()
+	p := s.plan(t)
+	if _, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.dst.Delete(ctx, plan.IndexJSON); err != nil {
+		t.Fatal(err)
+	}
+	before := s.srv.Requests(item)
+	p = s.plan(t)
+	res, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Adopted != len(p.Transfers) || s.srv.Requests(item) != before {
+		t.Errorf("adopted %d of %d; the MD5-only item fetched %d more times, want 0", res.Adopted, len(p.Transfers), s.srv.Requests(item)-before)
+	}
+}
+
+// signer clearsigns by wrapping the payload, or fails with err.
+type signer struct{ err error }
+
+func (s signer) ClearSign(payload []byte) ([]byte, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	return append(append([]byte("SIGNED\n"), payload...), "\nEND\n"...), nil
+}
+
+// TestSign: metadata the plan marks for signing is published as the
+// signer's output; without a signer, or when signing fails, the run fails
+// before publishing that file, and the index is not published.
+func TestSign(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		signer apply.Signer
+		says   string // the error ("": none)
+	}{
+		{"signed", signer{}, ""},
+		{"no signer", nil, "no signing key"},
+		{"signing fails", signer{errRefused}, errRefused.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t)
+			p := s.plan(t)
+			var signed *plan.Meta
+			for i := range p.Publish {
+				if !p.Publish[i].Index {
+					signed = &p.Publish[i]
+					break
+				}
+			}
+			signed.Sign = true
+			res, err := apply.Run(context.Background(), p, s.src, s.dst, apply.Options{Signer: c.signer})
+			if c.says != "" {
+				if err == nil || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), signed.Key) || res.IndexPublished {
+					t.Errorf("run: %v (index published %v), want an error naming %s saying %q and no index", err, res.IndexPublished, signed.Key, c.says)
+				}
+				if has(s.dst, signed.Key) {
+					t.Errorf("%s published", signed.Key)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAll(s.dst, signed.Key)
+			if want, _ := (signer{}).ClearSign(signed.Body); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s holds %q (%v), want the signer's output", signed.Key, got, err)
+			}
+		})
+	}
+}
+
+// progress sums what TransferStarted's functions are told.
+type progress struct {
+	publishLog
+	mu  sync.Mutex
+	got map[string]int64
+}
+
+func (p *progress) TransferStarted(t plan.Transfer) func(int64) {
+	return func(n int64) {
+		p.mu.Lock()
+		p.got[t.Path] += n
+		p.mu.Unlock()
+	}
+}
+
+// TestProgress: the reporter is told every byte of each item read.
+func TestProgress(t *testing.T) {
+	s := newSetup(t)
+	p := s.plan(t)
+	rep := &progress{got: map[string]int64{}}
+	if _, err := apply.Run(context.Background(), p, s.src, s.dst, apply.Options{Report: rep, Transfers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range p.Transfers {
+		if rep.got[tr.Path] != tr.Size {
+			t.Errorf("progress of %s: %d bytes, want %d", tr.Path, rep.got[tr.Path], tr.Size)
+		}
+	}
+}
+
+// TestCheckObjects: the check of stored objects finds one with wrong
+// bytes and one gone, and passes the others; a store that cannot be read
+// stops it with the store's error.
+func TestCheckObjects(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	p := s.plan(t)
+	if _, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	items := s.plan(t).Held() // every item, now stored
+	if len(items) != len(p.Transfers) {
+		t.Fatalf("the next plan keeps %d items, want %d", len(items), len(p.Transfers))
+	}
+	damaged, gone := p.Transfers[0], p.Transfers[1]
+	wrong := bytes.Repeat([]byte{'x'}, int(damaged.Size))
+	if _, err := s.dst.Put(ctx, damaged.Path, bytes.NewReader(wrong), damaged.Size, target.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.dst.Delete(ctx, gone.Path); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := apply.CheckObjects(ctx, s.dst, items, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 2 || !errors.Is(bad[damaged.Path], source.ErrIntegrity) || !errors.Is(bad[gone.Path], target.ErrNotExist) {
+		t.Errorf("findings %v, want %s with wrong bytes and %s gone", bad, damaged.Path, gone.Path)
+	}
+	if _, err := apply.CheckObjects(ctx, unreadable{s.dst}, items, 4); !errors.Is(err, errRefused) {
+		t.Errorf("check of an unreadable store: %v, want its error", err)
+	}
+}
+
+// unreadable is a store whose objects cannot be opened.
+type unreadable struct{ target.Store }
+
+func (unreadable) Open(context.Context, string) (io.ReadCloser, target.Object, error) {
+	return nil, target.Object{}, errRefused
+}
+
+func readAll(st target.Store, key string) ([]byte, error) {
+	rc, _, err := st.Open(context.Background(), key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
