@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +174,86 @@ func TestFailoverOffset(t *testing.T) {
 	}
 	if _, _, err := source.NewFailover(whole).FetchRange(ctx, "item", 4); !errors.Is(err, source.ErrNoResume) {
 		t.Errorf("FetchRange at 4 from a source without ranges = %v, want ErrNoResume", err)
+	}
+}
+
+// TestFailoverProbe: a source is probed before an item of BigItem bytes or
+// more (not one byte less) when there is another source to choose; a single
+// source is never probed.
+func TestFailoverProbe(t *testing.T) {
+	const size = 256 << 10
+	for _, c := range []struct {
+		name    string
+		sources int
+		bigItem int64
+		// The requests of the item, by source. With a probe of each, the
+		// faster one (on the real clock: either) reads the item.
+		want []string
+	}{
+		{"an item of exactly BigItem bytes", 2, size, []string{"[1 2]", "[2 1]"}},
+		{"an item a byte short of it", 2, size + 1, []string{"[1 0]"}},
+		{"one source", 1, size, []string{"[1]"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tree := &upstream.Tree{Files: map[string][]byte{"item": upstream.Payload("item", size)}}
+			var (
+				srvs    []*upstream.Server
+				fetches []source.Fetcher
+			)
+			for range c.sources {
+				srv := upstream.Serve(t, tree)
+				h, err := source.NewHTTP(srv.Root(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srvs, fetches = append(srvs, srv), append(fetches, h)
+			}
+			f := source.NewFailover(fetches...)
+			f.BigItem, f.Probe = c.bigItem, 1024
+			rc, _, err := f.Fetch(source.WithSize(context.Background(), size), "item")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, tree.Files["item"]) {
+				t.Fatalf("read %d bytes: %v", len(got), err)
+			}
+			var reqs []int
+			for _, srv := range srvs {
+				reqs = append(reqs, srv.Requests("item"))
+			}
+			if !slices.Contains(c.want, fmt.Sprint(reqs)) {
+				t.Errorf("requests of the item by source %v, want one of %v", reqs, c.want)
+			}
+		})
+	}
+}
+
+// TestFailoverLastGoesLast: a file read again (a verify that failed, a
+// retry) starts from another source than the one it was last read from.
+func TestFailoverLastGoesLast(t *testing.T) {
+	tree := &upstream.Tree{Files: map[string][]byte{"file": upstream.Payload("file", 1000)}}
+	var fetches []source.Fetcher
+	for range 2 {
+		h, err := source.NewHTTP(upstream.Serve(t, tree).Root(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetches = append(fetches, h)
+	}
+	f := source.NewFailover(fetches...)
+	var from []int64
+	for range 3 {
+		rc, _, err := f.Fetch(context.Background(), "file")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, rc)
+		rc.Close()
+		from = append(from, f.Bytes()[0].Bytes, f.Bytes()[1].Bytes)
+	}
+	if got, want := fmt.Sprint(from), "[1000 0 1000 1000 2000 1000]"; got != want {
+		t.Errorf("bytes by source after each read %s, want %s (first, second, first)", got, want)
 	}
 }
