@@ -758,3 +758,35 @@ func TestRetryProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusErrorNamesRange: a failed GET names the range it asked for,
+// from byte 0 too; a plain GET names none.
+func TestStatusErrorNamesRange(t *testing.T) {
+	srv := upstream.Serve(t, &upstream.Tree{Files: map[string][]byte{"f": []byte("data")}})
+	srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return true
+	})
+	h, err := source.NewHTTP(srv.Root(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, _, err = h.FetchRange(ctx, "f", 0)
+	if want := "GET " + srv.Root() + "f (bytes=0-): 503"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("FetchRange from 0: %v, want %q...", err, want)
+	}
+	_, _, err = h.Fetch(ctx, "f")
+	if want := "GET " + srv.Root() + "f: 503"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Fetch: %v, want %q...", err, want)
+	}
+}
+
+// TestDefaultHTTPClient: the default client gives up on a server that
+// sends no headers for a minute, and has no overall timeout.
+func TestDefaultHTTPClient(t *testing.T) {
+	c := source.DefaultHTTPClient()
+	if tr := c.Transport.(*http.Transport); tr.ResponseHeaderTimeout != time.Minute || c.Timeout != 0 {
+		t.Errorf("ResponseHeaderTimeout %v, Timeout %v; want a minute and none", tr.ResponseHeaderTimeout, c.Timeout)
+	}
+}
