@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -85,5 +86,24 @@ func TestRetryDefaults(t *testing.T) {
 	}
 	if got := (RetryPolicy{}).withDefaults(); got.Attempts != DefaultAttempts || got.BaseDelay != DefaultBaseDelay || got.MaxDelay != DefaultMaxDelay {
 		t.Errorf("the zero policy became %+v, want the defaults", got)
+	}
+}
+
+// TestDelayNoOverflow: the backoff of a late retry under the largest
+// MaxDelay a setting can give is that bound, never a wrapped-around
+// negative or a shorter wait.
+func TestDelayNoOverflow(t *testing.T) {
+	p := RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Duration(math.MaxInt64), NoJitter: true}
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{
+		{1, time.Second},
+		{20, time.Second << 19},
+		{100, time.Duration(math.MaxInt64 - 1)}, // MaxDelay/2*2
+	} {
+		if d := p.Delay(c.n, nil); d != c.want {
+			t.Errorf("Delay(%d) = %v, want %v", c.n, d, c.want)
+		}
 	}
 }
