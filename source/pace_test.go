@@ -38,6 +38,9 @@ type paced struct {
 	clk     *fakeclock.Clock
 	skew    time.Duration // time that passed without firing timers
 	blocked chan struct{}
+	// openBlocks makes the first request send no response until it is
+	// cancelled (blocked receives when it starts).
+	openBlocks bool
 
 	mu    sync.Mutex
 	opens []int64
@@ -91,6 +94,13 @@ func (f *paced) Fetch(ctx context.Context, p string) (io.ReadCloser, int64, erro
 
 func (f *paced) FetchRange(ctx context.Context, p string, off int64) (io.ReadCloser, int64, error) {
 	f.mu.Lock()
+	if f.openBlocks && len(f.opens) == 0 {
+		f.opens = append(f.opens, off)
+		f.mu.Unlock()
+		f.blocked <- struct{}{}
+		<-ctx.Done()
+		return nil, 0, ctx.Err()
+	}
 	defer f.mu.Unlock()
 	b := &pacedBody{f: f, ctx: ctx, rest: f.data[off:]}
 	if len(f.opens) == 0 {
@@ -319,6 +329,62 @@ func TestPacedReads(t *testing.T) {
 				if !errors.Is(err, source.ErrTooSlow) && !errors.Is(err, source.ErrStalled) {
 					t.Errorf("cut with %v, want ErrTooSlow or ErrStalled", err)
 				}
+			}
+		})
+	}
+}
+
+// TestIdleAroundReads: the idle timeout runs only while a response or a
+// read is awaited: not between the response and the first read; a response
+// that never comes is cut "before a response" and tried again; a negative
+// timeout is none. Retries are told with their attempt number.
+func TestIdleAroundReads(t *testing.T) {
+	const idle = 5 * time.Second
+	for _, c := range []struct {
+		name       string
+		idle       time.Duration
+		openBlocks bool
+		cut        string
+	}{
+		{"the caller waits before the first read", idle, false, ""},
+		{"no response", idle, true, "stalled: no data for 5s before a response"},
+		{"no idle timeout", -1, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newPaced(3000)
+			f.openBlocks = c.openBlocks
+			var cuts []string
+			notify := func(_ string, attempt int, _ time.Duration, err error) {
+				cuts = append(cuts, fmt.Sprintf("#%d %v", attempt, err))
+			}
+			type opened struct {
+				rc  io.ReadCloser
+				err error
+			}
+			done := make(chan opened, 1)
+			go func() {
+				rc, _, err := source.NewRetrying(f, f.policy(c.idle, time.Second, notify)).Fetch(context.Background(), "item")
+				done <- opened{rc, err}
+			}()
+			if c.openBlocks {
+				<-f.blocked
+				f.clk.Advance(idle)
+			}
+			o := <-done
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			defer o.rc.Close()
+			f.clk.Advance(3 * idle) // the caller's own work before it reads
+			got, err := io.ReadAll(o.rc)
+			if err != nil || !bytes.Equal(got, f.data) {
+				t.Fatalf("read %d bytes: %v", len(got), err)
+			}
+			switch {
+			case c.cut == "" && len(cuts) != 0:
+				t.Errorf("cut: %v, want no cut", cuts)
+			case c.cut != "" && (len(cuts) != 1 || !strings.HasPrefix(cuts[0], "#2 ") || !strings.Contains(cuts[0], c.cut)):
+				t.Errorf("cut: %v, want one retry (#2) after %q", cuts, c.cut)
 			}
 		})
 	}
