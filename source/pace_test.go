@@ -41,6 +41,7 @@ type paced struct {
 	// openBlocks makes the first request send no response until it is
 	// cancelled (blocked receives when it starts).
 	openBlocks bool
+	unsized    bool // the responses give no size
 
 	mu    sync.Mutex
 	opens []int64
@@ -107,6 +108,9 @@ func (f *paced) FetchRange(ctx context.Context, p string, off int64) (io.ReadClo
 		b.steps = f.steps
 	}
 	f.opens = append(f.opens, off)
+	if f.unsized {
+		return io.NopCloser(b), -1, nil
+	}
 	return io.NopCloser(b), int64(len(f.data)), nil
 }
 
@@ -161,14 +165,16 @@ func reads(n int, wait time.Duration, size int) []step {
 func TestPacedReads(t *testing.T) {
 	const idle = 5 * time.Second
 	cases := []struct {
-		name   string
-		size   int
-		window time.Duration // 0: a second
-		steps  []step
+		name    string
+		size    int
+		unsized bool          // the size is not known (no resume: a cut starts over)
+		window  time.Duration // 0: a second
+		steps   []step
 		// advance, for a body that blocks: the fake time the test lets
 		// pass, step by step, once the read blocks.
 		advance []time.Duration
 		cut     string // the error the body was cut with ("": not cut)
+		readErr string // the error the read fails with ("": none)
 		at      int64  // where the resume started
 		fired   string // when timers fired, from the start
 	}{
@@ -236,6 +242,16 @@ func TestPacedReads(t *testing.T) {
 			fired: "[]",
 		},
 		{
+			// It cannot resume: the read fails, for the caller to fetch
+			// the whole file again.
+			name:    "a body of unknown size over by a late timer is cut after its read",
+			size:    5000,
+			unsized: true,
+			steps:   append(reads(4, 100*time.Millisecond, 100), step{wait: 600 * time.Millisecond, n: 100, late: true}),
+			readErr: "reading at byte 500: below the minimum rate: 500 bytes in 1s, want at least 1000 bytes/s",
+			fired:   "[]",
+		},
+		{
 			name: "exactly the minimum in a window over by a late timer is enough",
 			size: 5000,
 			// As above, but the late read brings the window to 1000 bytes.
@@ -270,6 +286,7 @@ func TestPacedReads(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newPaced(c.size, c.steps...)
+			f.unsized = c.unsized
 			window := c.window
 			if window == 0 {
 				window = time.Second
@@ -311,6 +328,12 @@ func TestPacedReads(t *testing.T) {
 				}
 			}
 			r := <-done
+			if c.readErr != "" {
+				if r.err == nil || !strings.Contains(r.err.Error(), c.readErr) || !errors.Is(r.err, source.ErrTooSlow) || len(cuts) != 0 {
+					t.Errorf("read: %v (retries %v), want it to fail saying %q", r.err, cuts, c.readErr)
+				}
+				return
+			}
 			if r.err != nil || !bytes.Equal(r.got, f.data) {
 				t.Fatalf("read %d of %d bytes, err %v", len(r.got), c.size, r.err)
 			}
