@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -43,9 +44,10 @@ type paced struct {
 	openBlocks bool
 	unsized    bool // the responses give no size
 
-	mu    sync.Mutex
-	opens []int64
-	fired []time.Duration // when each timer fired, from the start
+	mu     sync.Mutex
+	opens  []int64
+	closed int             // bodies closed
+	fired  []time.Duration // when each timer fired, from the start
 }
 
 var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -109,9 +111,9 @@ func (f *paced) FetchRange(ctx context.Context, p string, off int64) (io.ReadClo
 	}
 	f.opens = append(f.opens, off)
 	if f.unsized {
-		return io.NopCloser(b), -1, nil
+		return b, -1, nil
 	}
-	return io.NopCloser(b), int64(len(f.data)), nil
+	return b, int64(len(f.data)), nil
 }
 
 type pacedBody struct {
@@ -119,6 +121,13 @@ type pacedBody struct {
 	ctx   context.Context
 	rest  []byte
 	steps []step
+}
+
+func (b *pacedBody) Close() error {
+	b.f.mu.Lock()
+	defer b.f.mu.Unlock()
+	b.f.closed++
+	return nil
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
@@ -408,6 +417,16 @@ func TestIdleAroundReads(t *testing.T) {
 				t.Errorf("cut: %v, want no cut", cuts)
 			case c.cut != "" && (len(cuts) != 1 || !strings.HasPrefix(cuts[0], "#2 ") || !strings.Contains(cuts[0], c.cut)):
 				t.Errorf("cut: %v, want one retry (#2) after %q", cuts, c.cut)
+			}
+			// Closed, the body closes the response and reads no more.
+			o.rc.Close()
+			if n, err := o.rc.Read(make([]byte, 10)); n != 0 || !errors.Is(err, os.ErrClosed) {
+				t.Errorf("read after Close: %d bytes, %v; want os.ErrClosed", n, err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if responses := len(f.opens) - map[bool]int{true: 1}[c.openBlocks]; f.closed != responses {
+				t.Errorf("%d of %d responses closed", f.closed, responses)
 			}
 		})
 	}
