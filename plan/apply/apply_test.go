@@ -46,6 +46,30 @@ func newSetup(t *testing.T) *setup {
 	return s
 }
 
+// rebuild makes the upstream serve the setup's documents built with opts
+// (at the setup's scale).
+func (s *setup) rebuild(t *testing.T, opts upstream.Options) {
+	t.Helper()
+	opts.Scale = 1 << 20
+	tree, err := upstream.Build(s.docs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tree = tree
+	s.srv.Set(tree)
+}
+
+// sync plans a sync of the whole upstream and runs it, and returns the
+// plan.
+func (s *setup) sync(t *testing.T) *plan.Plan {
+	t.Helper()
+	p := s.plan(t)
+	if _, err := apply.Run(context.Background(), p, s.src, s.dst, apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func (s *setup) plan(t *testing.T) *plan.Plan {
 	t.Helper()
 	ctx := context.Background()

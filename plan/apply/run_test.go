@@ -260,18 +260,9 @@ func TestPartialFailureIndexRefused(t *testing.T) {
 func TestRetractThenPublish(t *testing.T) {
 	s := newSetup(t)
 	ctx := context.Background()
-	first := s.plan(t)
-	if _, err := apply.Run(ctx, first, s.src, s.dst, apply.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	item := first.Transfers[0].Path
+	item := s.sync(t).Transfers[0].Path
 	changed := upstream.Payload("changed "+item, int64(len(s.tree.Files[item])))
-	tree, err := upstream.Build(s.docs, upstream.Options{Scale: 1 << 20, Items: map[string][]byte{item: changed}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tree = tree
-	s.srv.Set(tree)
+	s.rebuild(t, upstream.Options{Items: map[string][]byte{item: changed}})
 	p := s.plan(t)
 	if len(p.Retract) == 0 {
 		t.Fatal("no retraction planned for an item changed in place")
@@ -283,13 +274,8 @@ func TestRetractThenPublish(t *testing.T) {
 	if want := len(p.Retract) + len(p.Publish); res.Published != want || !res.IndexPublished {
 		t.Errorf("published %d metadata files (index %v), want %d and the index", res.Published, res.IndexPublished, want)
 	}
-	rc, _, err := s.dst.Open(ctx, item)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if got, _ := io.ReadAll(rc); !bytes.Equal(got, changed) {
-		t.Errorf("%s holds %d bytes of the old content, want the new", item, len(got))
+	if got, err := readAll(s.dst, item); err != nil || !bytes.Equal(got, changed) {
+		t.Errorf("%s holds %d bytes of the old content (%v), want the new", item, len(got), err)
 	}
 }
 
@@ -298,28 +284,16 @@ func TestRetractThenPublish(t *testing.T) {
 // that finds it stored (its index lost) adopts it on that digest instead
 // of fetching it again.
 func TestAdoptWithoutSHA256(t *testing.T) {
-	docs, err := upstream.MAASDocs("../../testdata/maas")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := newSetup(t)
 	item := s.plan(t).Transfers[0].Path
-	tree, err := upstream.Build(docs, upstream.Options{Scale: 1 << 20, MD5Only: map[string]bool{item: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tree = tree
-	s.srv.Set(tree)
+	s.rebuild(t, upstream.Options{MD5Only: map[string]bool{item: true}})
 	ctx := context.Background()
-	p := s.plan(t)
-	if _, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	s.sync(t)
 	if err := s.dst.Delete(ctx, plan.IndexJSON); err != nil {
 		t.Fatal(err)
 	}
 	before := s.srv.Requests(item)
-	p = s.plan(t)
+	p := s.plan(t)
 	res, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -420,10 +394,7 @@ func TestProgress(t *testing.T) {
 func TestCheckObjects(t *testing.T) {
 	s := newSetup(t)
 	ctx := context.Background()
-	p := s.plan(t)
-	if _, err := apply.Run(ctx, p, s.src, s.dst, apply.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	p := s.sync(t)
 	items := s.plan(t).Held() // every item, now stored
 	if len(items) != len(p.Transfers) {
 		t.Fatalf("the next plan keeps %d items, want %d", len(items), len(p.Transfers))
